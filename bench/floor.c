@@ -1,0 +1,235 @@
+/*
+ * floor.c - the performance floor for TCP socket dumps over NETLINK_SOCK_DIAG.
+ *
+ * This program does the least work a collector could possibly do per poll:
+ * send one SOCK_DIAG_BY_FAMILY dump request and read the reply until
+ * NLMSG_DONE, discarding every message. Whatever time and CPU it spends is
+ * the kernel's cost plus the bare syscall overhead, so it is the baseline
+ * against which the Bun collector's own dump loop is compared.
+ *
+ * The request is byte-for-byte the one the Bun code sends (72 bytes:
+ * nlmsghdr + inet_diag_req_v2 with every extension and every state), because
+ * the extension mask and state mask decide how much the kernel has to
+ * serialise: a cheaper request would make the floor meaninglessly low.
+ *
+ * Usage: floor [--family 4|6|both] [--reps N] [--interval-ms M]
+ * Output: one JSON line on stdout at the end.
+ * Build:  cc -O2 -o bench/build/floor bench/floor.c
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The request must be exactly 72 bytes to match the Bun implementation. */
+struct diag_request {
+	struct nlmsghdr nlh;
+	struct inet_diag_req_v2 req;
+};
+_Static_assert(sizeof(struct nlmsghdr) == 16, "nlmsghdr must be 16 bytes");
+_Static_assert(sizeof(struct inet_diag_req_v2) == 56, "inet_diag_req_v2 must be 56 bytes");
+_Static_assert(sizeof(struct diag_request) == 72, "request must be 72 bytes");
+
+/* One receive buffer, reused for every chunk of every dump, so the floor
+ * measures no allocation. 64 KiB exceeds the largest chunk the kernel builds
+ * for a dump (it sizes dump skbs from the reader's buffer, capped at 32 KiB). */
+#define RECV_BUF_SIZE (64 * 1024)
+static unsigned char recv_buf[RECV_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+
+static uint64_t now_ns(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void __attribute__((noreturn)) usage(const char *argv0)
+{
+	fprintf(stderr, "usage: %s [--family 4|6|both] [--reps N] [--interval-ms M]\n", argv0);
+	exit(2);
+}
+
+/* Parse a non-negative decimal integer or exit: a typo in a benchmark option
+ * must not silently become 0. */
+static long parse_count(const char *s, const char *what)
+{
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0) {
+		fprintf(stderr, "floor: invalid %s: %s\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+/* Totals for one dump (one family). */
+struct dump_result {
+	uint64_t messages; /* inet_diag_msg replies, i.e. sockets */
+	uint64_t bytes;    /* bytes returned by recv(), headers included */
+};
+
+/*
+ * Send one dump request for `family` and drain the reply.
+ * Returns 0 on success, -1 on a socket error or a netlink error message.
+ */
+static int dump_once(int fd, uint8_t family, uint32_t seq, struct dump_result *out)
+{
+	struct diag_request rq;
+	memset(&rq, 0, sizeof(rq)); /* id (ports, addresses, cookie) all zero */
+	rq.nlh.nlmsg_len = sizeof(rq);
+	rq.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	rq.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP; /* 0x301 */
+	rq.nlh.nlmsg_seq = seq;
+	rq.nlh.nlmsg_pid = 0; /* addressed to the kernel */
+	rq.req.sdiag_family = family;
+	rq.req.sdiag_protocol = IPPROTO_TCP;
+	rq.req.idiag_ext = 0xFF;          /* ask for every extension: worst-case payload */
+	rq.req.pad = 0;
+	rq.req.idiag_states = 0xFFFFFFFF; /* every TCP state, including listeners and TIME_WAIT */
+
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	ssize_t sent;
+	do {
+		sent = sendto(fd, &rq, sizeof(rq), 0, (struct sockaddr *)&kernel, sizeof(kernel));
+	} while (sent < 0 && errno == EINTR);
+	if (sent != (ssize_t)sizeof(rq)) {
+		perror("floor: sendto");
+		return -1;
+	}
+
+	out->messages = 0;
+	out->bytes = 0;
+	for (;;) {
+		ssize_t n = recv(fd, recv_buf, sizeof(recv_buf), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("floor: recv");
+			return -1;
+		}
+		if (n == 0) {
+			fprintf(stderr, "floor: netlink socket returned EOF mid-dump\n");
+			return -1;
+		}
+		out->bytes += (uint64_t)n;
+
+		/* Walk the headers only to find the end of the dump; the payload is
+		 * deliberately left untouched. */
+		int len = (int)n;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)recv_buf; NLMSG_OK(h, len);
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+				fprintf(stderr, "floor: netlink error %d (%s)\n", e->error,
+					strerror(-e->error));
+				return -1;
+			}
+			out->messages++;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *family_arg = "both";
+	long reps = 100;
+	long interval_ms = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage(argv[0]);
+		if (strcmp(argv[i], "--family") == 0)
+			family_arg = argv[++i];
+		else if (strcmp(argv[i], "--reps") == 0)
+			reps = parse_count(argv[++i], "--reps");
+		else if (strcmp(argv[i], "--interval-ms") == 0)
+			interval_ms = parse_count(argv[++i], "--interval-ms");
+		else
+			usage(argv[0]);
+	}
+	if (reps < 1) {
+		fprintf(stderr, "floor: --reps must be at least 1\n");
+		return 2;
+	}
+
+	/* One cycle is one dump per requested family, in this order. */
+	uint8_t families[2];
+	int nfamilies;
+	if (strcmp(family_arg, "4") == 0) {
+		families[0] = AF_INET;
+		nfamilies = 1;
+	} else if (strcmp(family_arg, "6") == 0) {
+		families[0] = AF_INET6;
+		nfamilies = 1;
+	} else if (strcmp(family_arg, "both") == 0) {
+		families[0] = AF_INET;
+		families[1] = AF_INET6;
+		nfamilies = 2;
+	} else {
+		usage(argv[0]);
+	}
+
+	/* Allocated up front so that recording a sample never allocates. */
+	uint64_t *cycle_ns = calloc((size_t)reps, sizeof(uint64_t));
+	if (cycle_ns == NULL) {
+		perror("floor: calloc");
+		return 1;
+	}
+
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		perror("floor: socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
+		return 1;
+	}
+
+	uint32_t seq = 1;
+	uint64_t last_messages = 0, last_bytes = 0;
+	for (long r = 0; r < reps; r++) {
+		if (r > 0 && interval_ms > 0) {
+			/* Sleep between cycles (not before the first or after the last) so
+			 * the wall time is reps * cycle + (reps - 1) * interval. */
+			struct timespec ts = { .tv_sec = interval_ms / 1000,
+					       .tv_nsec = (interval_ms % 1000) * 1000000L };
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+		uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+		uint64_t msgs = 0, bytes = 0;
+		for (int f = 0; f < nfamilies; f++) {
+			struct dump_result res;
+			if (dump_once(fd, families[f], seq++, &res) != 0) {
+				close(fd);
+				return 1;
+			}
+			msgs += res.messages;
+			bytes += res.bytes;
+		}
+		cycle_ns[r] = now_ns(CLOCK_MONOTONIC) - t0;
+		last_messages = msgs;
+		last_bytes = bytes;
+	}
+	close(fd);
+
+	uint64_t cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+
+	/* Single JSON line; built with printf because the shape is fixed. */
+	printf("{\"reps\":%ld,\"family\":\"%s\",\"sockets\":%llu,\"bytes\":%llu,\"cycleNs\":[",
+	       reps, family_arg, (unsigned long long)last_messages, (unsigned long long)last_bytes);
+	for (long r = 0; r < reps; r++)
+		printf("%s%llu", r ? "," : "", (unsigned long long)cycle_ns[r]);
+	printf("],\"cpuNs\":%llu}\n", (unsigned long long)cpu_ns);
+	free(cycle_ns);
+	return 0;
+}

@@ -1,0 +1,68 @@
+// What one poll cycle of the collector reports to the layers that record it: the
+// SQLite index, the eventsocket, metrics. Plain data: no I/O here.
+import type { Endpoint } from "../diag/snapshot.ts";
+
+/** How a connection's archive ended. */
+export type EndReason = "destroy" | "vanished" | "shutdown" | "restart";
+
+/** A connection seen for the first time (by a dump or by a destroy event). */
+export interface OpenedConnection {
+  uuid: string;
+  cookie: bigint;
+  family: 4 | 6;
+  src: Endpoint;
+  dst: Endpoint;
+  interface: number;
+  uid: number;
+  inode: number;
+  /** Unix ms when first seen. */
+  firstSeen: number;
+  /** TCP state number (see diag/constants TCP_STATES). */
+  state: number;
+}
+
+/** Counters of a connection as of its latest archived snapshot. */
+export interface ConnectionProgress {
+  uuid: string;
+  /** Unix ms of the latest archived snapshot. */
+  lastSeen: number;
+  state: number;
+  /** From tcp_info; null when the snapshot had no tcp_info or a too-short one. */
+  bytesSent: bigint | null;
+  bytesReceived: bigint | null;
+  bytesAcked: bigint | null;
+  /** Snapshots archived so far for this connection (cumulative). */
+  snapshots: number;
+}
+
+export interface ClosedConnection extends ConnectionProgress {
+  /** Unix ms when the collector ended the connection. */
+  closedAt: number;
+  reason: EndReason;
+}
+
+/** An archive file of one connection. `path` is relative to the output folder. */
+export interface ArchiveFile {
+  uuid: string;
+  path: string;
+  seq: number;
+  /** Unix ms. */
+  openedAt: number;
+  /** Unix ms, null while still open. */
+  closedAt: number | null;
+  /** Records (snapshot lines, not counting the Metadata line) written to it so far. */
+  records: number;
+}
+
+/** Everything that happened in one poll cycle, in order: opened before updated before closed. */
+export interface CycleReport {
+  cycle: number;
+  /** Unix ms when the cycle started. */
+  time: number;
+  opened: OpenedConnection[];
+  /** Connections with at least one snapshot archived this cycle (latest values). */
+  updated: ConnectionProgress[];
+  closed: ClosedConnection[];
+  /** Files created or whose record count / closed state changed this cycle. */
+  files: ArchiveFile[];
+}

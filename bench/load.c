@@ -15,7 +15,8 @@
  *           sub-poll-interval connections a poller misses.
  *
  * Usage:
- *   load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N] [--seconds S]
+ *   load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N]
+ *               [--rcvlowat B] [--seconds S]
  *   load client --connect IP --ports ... --mode idle|active|churn
  *               [--conns N] [--seconds S] [--period-ms M] [--bytes B]
  *               [--rate K] [--max-inflight N] [--setup-timeout S]
@@ -74,7 +75,8 @@ struct options {
 	long rate;               /* churn: connections per second */
 	long max_inflight;       /* client: concurrent unfinished handshakes */
 	long backlog;            /* server: listen() backlog */
-	long max_conns;          /* server: sizing for RLIMIT_NOFILE */
+	long max_conns;          /* server: connections to size RLIMIT_NOFILE for; 0 = as many as allowed */
+	long rcvlowat;           /* server: SO_RCVLOWAT on accepted sockets; 0 = kernel default */
 	double setup_timeout;    /* idle/active: give up if not settled by then */
 };
 
@@ -82,7 +84,8 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 		"usage:\n"
-		"  load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N] [--seconds S]\n"
+		"  load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N]\n"
+		"              [--rcvlowat B] [--seconds S]\n"
 		"  load client --connect IP --ports ... --mode idle|active|churn [--conns N]\n"
 		"              [--seconds S] [--period-ms M] [--bytes B] [--rate K]\n"
 		"              [--max-inflight N] [--setup-timeout S]\n");
@@ -150,7 +153,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->rate = 1000;
 	o->max_inflight = 1000;
 	o->backlog = 65535;
-	o->max_conns = 200000;
+	o->max_conns = 0;
 	o->setup_timeout = 120;
 	bool seconds_given = false;
 
@@ -200,6 +203,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->backlog = parse_long(v, k, 1, 1 << 20);
 		else if (strcmp(k, "--max-conns") == 0)
 			o->max_conns = parse_long(v, k, 1, 10000000);
+		else if (strcmp(k, "--rcvlowat") == 0 && o->role == ROLE_SERVER)
+			o->rcvlowat = parse_long(v, k, 0, 1 << 20);
 		else if (strcmp(k, "--setup-timeout") == 0)
 			o->setup_timeout = parse_seconds(v, k);
 		else
@@ -254,10 +259,13 @@ static socklen_t make_addr(const char *ip, uint16_t port, struct sockaddr_storag
 /*
  * Ten thousand connections need ten thousand descriptors, far above the usual
  * soft limit of 1024. Raise the soft limit, and the hard one too when we may
- * (root), but never past fs.nr_open, which setrlimit would reject.
+ * (it needs CAP_SYS_RESOURCE, which a container's root may lack), but never
+ * past fs.nr_open, which setrlimit would reject.
+ * With `strict`, failing to reach `want` is fatal (exit 3) with a message
+ * saying so: better than a run that quietly stops at EMFILE.
  * Returns the soft limit actually in force.
  */
-static rlim_t raise_nofile(rlim_t want)
+static rlim_t raise_nofile(rlim_t want, bool strict)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -279,12 +287,18 @@ static rlim_t raise_nofile(rlim_t want)
 	struct rlimit nrl = { .rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want };
 	if (setrlimit(RLIMIT_NOFILE, &nrl) != 0) {
 		/* Not privileged to raise the hard limit: settle for it. */
+		int why = errno;
 		nrl.rlim_max = rl.rlim_max;
 		nrl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		if (setrlimit(RLIMIT_NOFILE, &nrl) != 0)
 			die("setrlimit(RLIMIT_NOFILE)");
-		fprintf(stderr, "load: warning: RLIMIT_NOFILE limited to %llu (wanted %llu)\n",
-			(unsigned long long)nrl.rlim_cur, (unsigned long long)want);
+		if (strict && nrl.rlim_cur < want) {
+			fprintf(stderr,
+				"load: need %llu descriptors but the RLIMIT_NOFILE hard limit is %llu "
+				"and cannot be raised (%s); split the load over several processes\n",
+				(unsigned long long)want, (unsigned long long)rl.rlim_max, strerror(why));
+			exit(3);
+		}
 	}
 	return nrl.rlim_cur;
 }
@@ -412,7 +426,10 @@ enum fd_kind {
 
 static int run_server(const struct options *o)
 {
-	rlim_t nofile = raise_nofile((rlim_t)o->max_conns + 64);
+	/* Without --max-conns take all the descriptors we may get: the server
+	 * does not know how many clients will come. */
+	rlim_t nofile = o->max_conns > 0 ? raise_nofile((rlim_t)o->max_conns + 64, true)
+					 : raise_nofile(1048576, false);
 	uint8_t *kind = calloc(nofile, 1);
 	if (!kind)
 		die("calloc");
@@ -422,6 +439,8 @@ static int run_server(const struct options *o)
 	if (ep < 0)
 		die("epoll_create1");
 	epoll_add(ep, sigfd, EPOLLIN);
+	int listeners[MAX_PORTS];
+	int rcvlowat = (int)o->rcvlowat;
 
 	for (int i = 0; i < o->nports; i++) {
 		struct sockaddr_storage ss;
@@ -444,6 +463,7 @@ static int run_server(const struct options *o)
 		if (listen(fd, (int)o->backlog) != 0)
 			die("listen");
 		kind[fd] = FD_LISTENER;
+		listeners[i] = fd;
 		epoll_add(ep, fd, EPOLLIN);
 	}
 
@@ -458,6 +478,10 @@ static int run_server(const struct options *o)
 	struct epoll_event events[MAX_EVENTS];
 	bool stop = false;
 	bool warned_emfile = false;
+	/* Out of descriptors, a level-triggered listener would report readable
+	 * forever and spin the loop; so listeners are muted until a connection
+	 * closes and frees a descriptor. */
+	bool accept_paused = false;
 
 	while (!stop) {
 		if (deadline && now_ns() >= deadline)
@@ -481,10 +505,14 @@ static int run_server(const struct options *o)
 						if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 							break;
 						accept_errors++;
-						if ((errno == EMFILE || errno == ENFILE) && !warned_emfile) {
-							fprintf(stderr, "load: accept: out of descriptors (%llu open)\n",
-								(unsigned long long)open_now);
+						if (errno == EMFILE || errno == ENFILE) {
+							if (!warned_emfile)
+								fprintf(stderr, "load: accept: out of descriptors (%llu open)\n",
+									(unsigned long long)open_now);
 							warned_emfile = true;
+							for (int l = 0; l < o->nports; l++)
+								epoll_mod(ep, listeners[l], 0);
+							accept_paused = true;
 						}
 						break;
 					}
@@ -493,6 +521,11 @@ static int run_server(const struct options *o)
 						continue;
 					}
 					kind[c] = FD_SERVER_CONN;
+					/* Wake only once this many bytes are queued: with 100-byte
+					 * writes this cuts the server's wakeups (and its CPU, which
+					 * competes with the collector under test) by the same factor. */
+					if (o->rcvlowat > 0)
+						setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &rcvlowat, sizeof(rcvlowat));
 					epoll_add(ep, c, EPOLLIN | EPOLLRDHUP);
 					accepted++;
 					if (++open_now > max_open)
@@ -520,6 +553,11 @@ static int run_server(const struct options *o)
 				kind[fd] = FD_NONE;
 				closed++;
 				open_now--;
+				if (accept_paused) {
+					for (int l = 0; l < o->nports; l++)
+						epoll_mod(ep, listeners[l], EPOLLIN);
+					accept_paused = false;
+				}
 			}
 		}
 	}
@@ -645,7 +683,7 @@ static int run_client(const struct options *o)
 	c.o = o;
 	bool churn = o->mode == MODE_CHURN;
 	rlim_t want = (rlim_t)(churn ? o->max_inflight : o->conns) + 64;
-	c.nofile = raise_nofile(want);
+	c.nofile = raise_nofile(want, true);
 	c.kind = calloc(c.nofile, 1);
 	c.started_ns = calloc(c.nofile, sizeof(uint64_t));
 	c.list = calloc(c.nofile, sizeof(int));
@@ -889,16 +927,18 @@ static int run_client(const struct options *o)
 	}
 
 	double secs = (double)(now_ns() - t_start) / 1e9;
+	double hold_s = (double)(now_ns() - hold_start) / 1e9;
 	double setup_ms = ready ? (double)(ready_ns - t_start) / 1e6 : -1;
 	printf("{\"role\":\"client\",\"mode\":\"%s\",\"target\":%llu,\"established\":%llu,"
 	       "\"failed\":%llu,\"openAtExit\":%ld,\"dropped\":%llu,\"setupMs\":%.1f,"
 	       "\"writes\":%llu,\"bytesWritten\":%llu,\"partialWrites\":%llu,\"eagain\":%llu,"
-	       "\"overrunSkipped\":%llu,\"errors\":",
+	       "\"overrunSkipped\":%llu,\"writesPerSec\":%.0f,\"errors\":",
 	       o->mode == MODE_ACTIVE ? "active" : "idle", (unsigned long long)target,
 	       (unsigned long long)c.established, (unsigned long long)c.failed, c.nlist,
 	       (unsigned long long)c.dropped, setup_ms, (unsigned long long)writes,
 	       (unsigned long long)bytes_written, (unsigned long long)partial,
-	       (unsigned long long)eagain, (unsigned long long)overrun_skipped);
+	       (unsigned long long)eagain, (unsigned long long)overrun_skipped,
+	       ready && hold_s > 0 ? (double)writes / hold_s : 0.0);
 	errno_print_json(&c.errs);
 	printf(",\"seconds\":%.3f}\n", secs);
 	fflush(stdout);

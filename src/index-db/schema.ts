@@ -1,0 +1,81 @@
+// The index schema as an ordered list of migrations. PRAGMA user_version records how many
+// have been applied, so an existing file is brought forward step by step and a file
+// written by a newer build is refused rather than misread.
+import type { Database } from "bun:sqlite";
+
+/** Each entry is applied once, in order, inside one transaction with the version bump. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: connections and their archive files.
+  `
+  CREATE TABLE connections (
+    uuid           TEXT PRIMARY KEY NOT NULL,
+    -- 16 upper-case hex digits: exact (no 64-bit integer pitfalls) and what M-Lab shows.
+    cookie         TEXT NOT NULL,
+    family         INTEGER NOT NULL CHECK (family IN (4, 6)),
+    src_ip         TEXT NOT NULL,
+    src_port       INTEGER NOT NULL,
+    dst_ip         TEXT NOT NULL,
+    dst_port       INTEGER NOT NULL,
+    interface      INTEGER NOT NULL,
+    uid            INTEGER NOT NULL,
+    inode          INTEGER NOT NULL,
+    -- Unix milliseconds.
+    first_seen     INTEGER NOT NULL,
+    last_seen      INTEGER NOT NULL,
+    closed_at      INTEGER,
+    end_reason     TEXT CHECK (end_reason IN ('destroy', 'vanished', 'shutdown', 'restart')),
+    first_state    INTEGER NOT NULL,
+    last_state     INTEGER NOT NULL,
+    -- Unsigned 64-bit counters stored as their two's-complement signed value (SQLite
+    -- integers are signed 64-bit); src/index-db/u64.ts converts both ways.
+    bytes_sent     INTEGER,
+    bytes_received INTEGER,
+    bytes_acked    INTEGER,
+    snapshots      INTEGER NOT NULL DEFAULT 0
+  );
+  -- Keyset order of every listing is (first_seen DESC, uuid DESC); each filter index ends
+  -- with that pair so a LIMIT stops after reading a page's worth of entries.
+  CREATE INDEX connections_by_time  ON connections (first_seen, uuid);
+  CREATE INDEX connections_by_sport ON connections (src_port, first_seen, uuid);
+  CREATE INDEX connections_by_dport ON connections (dst_port, first_seen, uuid);
+  CREATE INDEX connections_by_src   ON connections (src_ip, first_seen, uuid);
+  CREATE INDEX connections_by_dst   ON connections (dst_ip, first_seen, uuid);
+  -- Small (only live connections): restart recovery and state=open listings.
+  CREATE INDEX connections_open ON connections (first_seen, uuid) WHERE closed_at IS NULL;
+
+  CREATE TABLE files (
+    uuid      TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    -- Relative to the collector's output folder.
+    path      TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    records   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (uuid, seq)
+  ) WITHOUT ROWID;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function schemaVersion(db: Database): number {
+  const row = db.query<{ user_version: number }, []>("PRAGMA user_version").get();
+  return row?.user_version ?? 0;
+}
+
+/** Applies the missing migrations; throws if the file is from a newer schema. */
+export function migrate(db: Database): void {
+  const current = schemaVersion(db);
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`index schema version ${current} is newer than this build understands (${SCHEMA_VERSION})`);
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    // BEGIN IMMEDIATE: two processes opening a fresh file must not both migrate it.
+    db.transaction(() => {
+      if (schemaVersion(db) !== v) return; // someone else got there first
+      db.exec(MIGRATIONS[v]);
+      // PRAGMA takes no bound parameters; v + 1 is our own integer, not input.
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bun
+// Command line: wiring only. Each subcommand validates its flags and calls into src/cli.
+import { defineCommand, runMain, type ArgsDef, type CommandDef } from "citty";
+import { parseChoice, parseIntArg, rejectUnknownFlags, UsageError } from "./cli/validate.ts";
+import { snapshotLines, takeSnapshots } from "./cli/snapshot.ts";
+import { defaultUuidPrefix } from "./cli/uuid-prefix.ts";
+
+/** Runs a subcommand body, turning usage errors into a message and exit status 2. */
+function guarded<T extends ArgsDef>(def: T, body: (args: Record<string, unknown>, raw: string[]) => Promise<void> | void) {
+  return async ({ args, rawArgs }: { args: Record<string, unknown>; rawArgs: string[] }) => {
+    try {
+      rejectUnknownFlags(rawArgs, def);
+      await body(args, rawArgs);
+    } catch (e) {
+      if (e instanceof UsageError) {
+        process.stderr.write(`error: ${e.message}\nRun with --help for usage.\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+  };
+}
+
+const snapshotArgs = {
+  port: { type: "string", description: "Only sockets with this port at either end", valueHint: "P" },
+  "include-local": { type: "boolean", description: "Include loopback, link-local, multicast and unspecified addresses", default: false },
+  family: { type: "string", description: "Only IPv4 (4) or IPv6 (6) sockets", valueHint: "4|6" },
+  "uuid-prefix-file": { type: "string", description: "File holding the UUID prefix (default <hostname>_<boot time>_unsafe)", valueHint: "PATH" },
+} as const satisfies ArgsDef;
+
+const snapshot = defineCommand({
+  meta: { name: "snapshot", description: "Dump every TCP socket once and print one decoded snapshot per socket as NDJSON" },
+  args: snapshotArgs,
+  run: guarded(snapshotArgs, async (args) => {
+    const port = args.port === undefined ? undefined : parseIntArg("--port", args.port as string, 0, 65535);
+    const family = args.family === undefined ? undefined : (Number(parseChoice("--family", String(args.family), ["4", "6"])) as 4 | 6);
+    const uuidPrefix = await defaultUuidPrefix(args["uuid-prefix-file"] as string | undefined);
+    const snaps = takeSnapshots({ port, family, includeLocal: args["include-local"] === true, uuidPrefix });
+    process.stdout.write(snapshotLines(snaps));
+  }),
+});
+
+const main = defineCommand({
+  meta: { name: "tcp-info", description: "Per-connection TCP statistics collector (M-Lab tcp-info compatible)" },
+  subCommands: { snapshot } as Record<string, CommandDef<ArgsDef>>,
+});
+
+runMain(main);

@@ -1,0 +1,13 @@
+import * as zstd from "zstd-napi";
+import * as binding from "zstd-napi/binding";
+const c = new zstd.Compressor();
+c.setParameters({ compressionLevel: 1 });
+const a = c.compress(Buffer.from("hello\n"));
+const b = c.compress(Buffer.from("world\n"));
+const both = Buffer.concat([a, b]);
+console.log(zstd.decompress(both).toString());
+const d = new binding.DCtx();
+const out = Buffer.allocUnsafe(100);
+const r = d.decompressStream(out, both);
+console.log(r, out.subarray(0, r[1]).toString());
+await Bun.write("/tmp/zt/x.zst", both);

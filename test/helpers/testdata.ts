@@ -1,9 +1,10 @@
-// Reads M-Lab's published test data from ../shared/testdata (read-only).
+// Reads M-Lab's published test data (copied from ../shared/testdata into test/fixtures).
 import { decompress } from "zstd-napi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const TESTDATA = join(import.meta.dir, "..", "..", "..", "shared", "testdata");
+// A copy of ../shared/testdata (M-Lab, Apache-2.0), kept in the repo so tests run anywhere.
+export const TESTDATA = join(import.meta.dir, "..", "fixtures");
 
 export function readZst(name: string): Uint8Array {
   return new Uint8Array(decompress(readFileSync(join(TESTDATA, name))));

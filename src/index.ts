@@ -4,6 +4,8 @@ import { defineCommand, runMain, type ArgsDef, type CommandDef } from "citty";
 import { parseChoice, parseIntArg, rejectUnknownFlags, UsageError } from "./cli/validate.ts";
 import { snapshotLines, takeSnapshots } from "./cli/snapshot.ts";
 import { defaultUuidPrefix } from "./cli/uuid-prefix.ts";
+import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
+import { runCollector } from "./cli/collector.ts";
 
 /** Runs a subcommand body, turning usage errors into a message and exit status 2. */
 function guarded<T extends ArgsDef>(def: T, body: (args: Record<string, unknown>, raw: string[]) => Promise<void> | void) {
@@ -40,9 +42,19 @@ const snapshot = defineCommand({
   }),
 });
 
+const collector = defineCommand({
+  meta: { name: "collector", description: "Poll every TCP socket and archive each significant change, per connection, as zstd JSONL (M-Lab format)" },
+  args: COLLECTOR_ARGS,
+  run: guarded(COLLECTOR_ARGS, async (args, raw) => {
+    const opts = parseCollectorOptions(args, raw);
+    await runCollector(opts);
+    process.exit(0);
+  }),
+});
+
 const main = defineCommand({
   meta: { name: "tcp-info", description: "Per-connection TCP statistics collector (M-Lab tcp-info compatible)" },
-  subCommands: { snapshot } as Record<string, CommandDef<ArgsDef>>,
+  subCommands: { collector, snapshot } as Record<string, CommandDef<ArgsDef>>,
 });
 
 runMain(main);

@@ -20,7 +20,8 @@ export interface DumpResult {
 
 export class SockDiagDumper {
   private readonly sock: NetlinkSocket;
-  private readonly buf = new Uint8Array(RECEIVE_BUFFER_SIZE);
+  /** The receive buffer every message view points into; reused for every chunk. */
+  readonly buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
   private readonly requests: Uint8Array[];
   private readonly split = newSplitState();
   private seq = 1;
@@ -50,7 +51,7 @@ export class SockDiagDumper {
     let chunks = 0;
     for (const req of this.requests) {
       setRequestSeq(req, this.seq++);
-      const s = this.sock.dump(req, this.buf, this.consume);
+      const s = this.sock.dump(req, this.buffer, this.consume);
       bytes += s.bytes;
       chunks += s.chunks;
       if (this.status === SplitStatus.Error) throw new SyscallError("sock_diag dump", this.split.errno);

@@ -1,0 +1,77 @@
+// Flags of `collector`, each also settable by an environment variable, validated into
+// the options the collector runs with.
+import type { ArgsDef } from "citty";
+import { parseAddress } from "../diag/address.ts";
+import { fromEnv, parseChoice, parseIntArg, repeatedFlag, UsageError } from "./validate.ts";
+
+export const COLLECTOR_ARGS = {
+  interval: { type: "string", description: "Poll interval in ms [env TCPINFO_INTERVAL] (default 10)", valueHint: "MS" },
+  reps: { type: "string", description: "Stop after N polls; 0 = run until SIGINT/SIGTERM [env TCPINFO_REPS] (default 0)", valueHint: "N" },
+  output: { type: "string", description: "Archive folder [env TCPINFO_OUTPUT] (default ./data)", valueHint: "DIR" },
+  "uuid-prefix-file": { type: "string", description: "File whose contents prefix every UUID [env TCPINFO_UUID_PREFIX_FILE] (default <hostname>_<boot time>_unsafe)", valueHint: "PATH" },
+  "include-local": { type: "boolean", description: "Also archive loopback, link-local, multicast and unspecified connections [env TCPINFO_INCLUDE_LOCAL=1]" },
+  "exclude-srcport": { type: "string", description: "Skip connections with this source port; repeatable [env TCPINFO_EXCLUDE_SRCPORT, comma-separated]", valueHint: "P" },
+  "exclude-dstip": { type: "string", description: "Skip connections to this IP; repeatable [env TCPINFO_EXCLUDE_DSTIP, comma-separated]", valueHint: "IP" },
+  "anonymize-ip": { type: "string", description: "none, or netblock: keep an IPv4 /24 or IPv6 /64 [env TCPINFO_ANONYMIZE_IP] (default none)", valueHint: "none|netblock" },
+  "rotate-minutes": { type: "string", description: "Start a new file every M minutes of a connection's life [env TCPINFO_ROTATE_MINUTES] (default 10)", valueHint: "M" },
+  "destroy-events": { type: "boolean", description: "Subscribe to the kernel's TCP destroy events; --no-destroy-events polls only [env TCPINFO_DESTROY_EVENTS=0]", default: true },
+  "flush-ms": { type: "string", description: "Write each connection's buffered lines at least this often [env TCPINFO_FLUSH_MS] (default 1000)", valueHint: "MS" },
+  "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
+} as const satisfies ArgsDef;
+
+export interface CollectorCliOptions {
+  intervalMs: number;
+  reps: number;
+  output: string;
+  uuidPrefixFile: string | undefined;
+  includeLocal: boolean;
+  excludeSrcPorts: number[];
+  excludeDstIps: string[];
+  anonymize: "none" | "netblock";
+  rotateMinutes: number;
+  destroyEvents: boolean;
+  flushMs: number;
+  statusSeconds: number;
+}
+
+function envBool(name: string): boolean | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === "") return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new UsageError(`${name} must be 1/true/yes/on or 0/false/no/off, got '${v}'`);
+}
+
+function listFromEnv(cli: string[], env: string): string[] {
+  if (cli.length > 0) return cli;
+  const v = process.env[env];
+  return v ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : [];
+}
+
+export function parseCollectorOptions(args: Record<string, unknown>, raw: string[]): CollectorCliOptions {
+  const str = (k: keyof typeof COLLECTOR_ARGS) => (typeof args[k] === "string" ? (args[k] as string) : undefined);
+  const int = (k: keyof typeof COLLECTOR_ARGS, env: string, def: number, min: number, max: number) => {
+    const v = fromEnv(str(k), env);
+    return v === undefined ? def : parseIntArg(raw.some((a) => a.startsWith(`--${k}`)) ? `--${k}` : env, v, min, max);
+  };
+  const excludeSrcPorts = listFromEnv(repeatedFlag(raw, "exclude-srcport"), "TCPINFO_EXCLUDE_SRCPORT").map((p) => parseIntArg("--exclude-srcport", p, 0, 65535));
+  const excludeDstIps = listFromEnv(repeatedFlag(raw, "exclude-dstip"), "TCPINFO_EXCLUDE_DSTIP");
+  for (const ip of excludeDstIps) if (!parseAddress(ip)) throw new UsageError(`--exclude-dstip must be an IPv4 or IPv6 address, got '${ip}'`);
+  const anonymize = parseChoice("--anonymize-ip", fromEnv(str("anonymize-ip"), "TCPINFO_ANONYMIZE_IP") ?? "none", ["none", "netblock"] as const);
+  const output = fromEnv(str("output"), "TCPINFO_OUTPUT") ?? "./data";
+  if (args.output === "" || output.trim() === "") throw new UsageError("--output must name a folder");
+  return {
+    intervalMs: int("interval", "TCPINFO_INTERVAL", 10, 1, 3_600_000),
+    reps: int("reps", "TCPINFO_REPS", 0, 0, Number.MAX_SAFE_INTEGER),
+    output,
+    uuidPrefixFile: fromEnv(str("uuid-prefix-file"), "TCPINFO_UUID_PREFIX_FILE"),
+    includeLocal: args["include-local"] === true || (args["include-local"] === undefined && envBool("TCPINFO_INCLUDE_LOCAL") === true),
+    excludeSrcPorts,
+    excludeDstIps,
+    anonymize,
+    rotateMinutes: int("rotate-minutes", "TCPINFO_ROTATE_MINUTES", 10, 1, 525_600),
+    destroyEvents: raw.includes("--no-destroy-events") ? false : raw.includes("--destroy-events") ? true : envBool("TCPINFO_DESTROY_EVENTS") ?? true,
+    flushMs: int("flush-ms", "TCPINFO_FLUSH_MS", 1000, 1, 3_600_000),
+    statusSeconds: int("status-seconds", "TCPINFO_STATUS_SECONDS", 60, 0, 86_400),
+  };
+}

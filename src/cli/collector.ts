@@ -1,0 +1,102 @@
+// `collector`: runs the polling loop until SIGINT/SIGTERM or --reps, then flushes and
+// closes every archive so each file is a complete zstd stream.
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { ArchiveSet } from "../archive/archive-set.ts";
+import { Collector } from "../collector/collector.ts";
+import type { CycleReport } from "../collector/events.ts";
+import type { CollectorCliOptions } from "./collector-options.ts";
+import { defaultUuidPrefix } from "./uuid-prefix.ts";
+
+export interface CycleSink {
+  /** Called with every cycle's report (index, eventsocket, metrics). */
+  onReport(report: CycleReport, cycleMs: number): void;
+}
+
+export interface LoopOptions {
+  intervalMs: number;
+  reps: number;
+  statusSeconds: number;
+  log: (line: string) => void;
+}
+
+/** Sleeps until `deadline` (performance.now() ms), draining destroy events every few ms. */
+async function waitUntil(deadline: number, collector: Collector, stop: AbortSignal): Promise<void> {
+  for (;;) {
+    const left = deadline - performance.now();
+    if (left <= 0 || stop.aborted) return;
+    await Bun.sleep(Math.min(left, 10));
+    if (deadline - performance.now() > 1) collector.drainDestroyEvents(Date.now());
+  }
+}
+
+/** The poll loop at a fixed rate; a cycle that overruns is followed at once, never by a burst. */
+export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopOptions, stop: AbortSignal): Promise<void> {
+  let next = performance.now();
+  let lastStatus = performance.now();
+  for (let rep = 0; (opts.reps === 0 || rep < opts.reps) && !stop.aborted; rep++) {
+    const t0 = performance.now();
+    const report = collector.poll(Date.now());
+    const cycleMs = performance.now() - t0;
+    collector.stats.cycles++;
+    collector.stats.lastPoll = report.time;
+    collector.stats.lastCycleMs = cycleMs;
+    sink.onReport(report, cycleMs);
+    if (opts.statusSeconds > 0 && performance.now() - lastStatus >= opts.statusSeconds * 1000) {
+      lastStatus = performance.now();
+      opts.log(statusLine(collector));
+    }
+    if (opts.reps !== 0 && rep + 1 >= opts.reps) break;
+    next += opts.intervalMs;
+    if (next < performance.now()) next = performance.now();
+    await waitUntil(next, collector, stop);
+  }
+}
+
+export function statusLine(c: Collector): string {
+  const s = c.stats;
+  const a = c.archiveStats();
+  const errs = [...s.errors].map(([k, v]) => `${k}=${v}`).join(",") || "0";
+  return `status: cycles=${s.cycles} sockets=${s.sockets} tracked=${c.tracked} snapshots=${s.snapshots} opened=${s.opened} closed=${s.closed} files_open=${a.liveWriters} files_created=${a.filesCreated} destroy_events=${s.destroyEvents} last_cycle_ms=${s.lastCycleMs.toFixed(2)} errors=${errs} archive_errors=${Object.values(a.errors).reduce((x, y) => x + y, 0)}`;
+}
+
+/** Runs the collector as the `collector` command does; resolves when it has shut down. */
+export async function runCollector(opts: CollectorCliOptions, sink: CycleSink = { onReport() {} }, log = (l: string) => process.stderr.write(l + "\n")): Promise<Collector> {
+  const output = resolve(opts.output);
+  mkdirSync(output, { recursive: true });
+  const uuidPrefix = await defaultUuidPrefix(opts.uuidPrefixFile);
+  const archive = new ArchiveSet({ outputDir: output, rotateMinutes: opts.rotateMinutes, flushIntervalMs: opts.flushMs });
+  const collector = new Collector(
+    {
+      uuidPrefix,
+      includeLocal: opts.includeLocal,
+      excludeSrcPorts: opts.excludeSrcPorts,
+      excludeDstIps: opts.excludeDstIps,
+      anonymize: opts.anonymize,
+      destroyEvents: opts.destroyEvents,
+      vanishGraceMs: 250,
+    },
+    archive,
+  );
+  const stop = new AbortController();
+  const onSignal = (sig: string) => {
+    if (!stop.signal.aborted) log(`received ${sig}: stopping, flushing archives`);
+    stop.abort();
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  log(
+    `collector: writing ${opts.includeLocal ? "all" : "non-local"} TCP connections to ${output} ` +
+      `every ${opts.intervalMs} ms (uuid prefix ${uuidPrefix}, destroy events ${opts.destroyEvents ? "on" : "off"}, ` +
+      `anonymize ${opts.anonymize}, rotate every ${opts.rotateMinutes} min${opts.reps ? `, ${opts.reps} reps` : ""})`,
+  );
+  try {
+    await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log }, stop.signal);
+  } finally {
+    const final = collector.shutdown(Date.now());
+    sink.onReport(final, 0);
+    const a = collector.archiveStats();
+    log(`${statusLine(collector)}\ncollector: stopped; ${a.filesCreated} files, ${collector.stats.snapshots} snapshots written`);
+  }
+  return collector;
+}

@@ -1,0 +1,302 @@
+// The polling loop: dump every TCP socket, diff against the previous poll by cookie,
+// archive significant changes, end connections that were destroyed or vanished, and
+// report each cycle to whoever records it (index, eventsocket, metrics).
+import { AttributeIndex } from "../diag/attributes.ts";
+import { AF_INET, Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
+import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
+import { cookieHex, cookieKey, destPort, dstAddress, sourcePort, srcAddress } from "../diag/sock-id.ts";
+import type { MessageVisitor } from "../diag/netlink-messages.ts";
+import { bytesOf, type Bytes } from "../diff/bytes.ts";
+import { Change } from "../diff/change-rule.ts";
+import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
+import { encodeRecord } from "../archive/record.ts";
+import { formatTime } from "../archive/time.ts";
+import type { ArchiveSet, ArchiveSetStats } from "../archive/archive-set.ts";
+import type { ArchiveWriter } from "../archive/writer.ts";
+import { SockDiagDumper } from "./dumper.ts";
+import { DestroyListener } from "./destroy-listener.ts";
+import { anonymizeNetblock, SocketFilter, type Anonymization, type FilterOptions } from "./filters.ts";
+import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason, OpenedConnection } from "./events.ts";
+import { CollectorStats } from "./stats.ts";
+
+/** Dump request state mask: every state but SYN_RECV, TIME_WAIT, CLOSE and NEW_SYN_RECV, as M-Lab. */
+export const COLLECTOR_STATES = 0xffffffff & ~((1 << 3) | (1 << 6) | (1 << 7) | (1 << 12));
+
+export interface CollectorOptions extends FilterOptions {
+  uuidPrefix: string;
+  anonymize: Anonymization;
+  /** Subscribe to the kernel's TCP destroy events (default true). */
+  destroyEvents: boolean;
+  /**
+   * How long a socket missing from the dumps waits for its destroy event (which carries
+   * the final counters) before it is ended as vanished.
+   */
+  vanishGraceMs: number;
+  /** Connections still open in the index from a previous run, by cookie. */
+  resume?: ReadonlyMap<bigint, ResumeInfo>;
+}
+
+export interface ResumeInfo {
+  uuid: string;
+  startMs: number;
+  /** The sequence number the next file of this connection should get. */
+  nextSeq: number;
+}
+
+interface Connection {
+  entry: CacheEntry<Connection>;
+  ended: boolean;
+  info: OpenedConnection;
+  writer: ArchiveWriter;
+  snapshots: number;
+  /** Unix ms when the socket was first missing from a dump, 0 while present. */
+  vanishedAt: number;
+  /** Cycle in which this connection was last added to the report's updated list. */
+  reportedCycle: number;
+  lastArchivedMs: number;
+}
+
+const RECENTLY_CLOSED_LIMIT = 100_000;
+
+export class Collector {
+  readonly stats = new CollectorStats();
+  private readonly cache = new SnapshotCache<Connection>();
+  private readonly attrs = new AttributeIndex();
+  private readonly progressAttrs = new AttributeIndex();
+  private readonly dumper: SockDiagDumper;
+  private readonly destroy: DestroyListener | null;
+  private readonly rx: Bytes;
+  private readonly dx: Bytes | null;
+  private readonly filter: SocketFilter;
+  /** Cookies ended recently: a late destroy event for one of them is not a new connection. */
+  private readonly recentlyClosed = new Map<CookieKey, true>();
+  private readonly resume: Map<bigint, ResumeInfo>;
+  private now = 0;
+  private timestamp = "";
+  private report: CycleReport;
+  private updated: Connection[] = [];
+
+  constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSet) {
+    this.dumper = new SockDiagDumper(undefined, COLLECTOR_STATES);
+    this.rx = bytesOf(this.dumper.buffer);
+    this.destroy = opts.destroyEvents ? new DestroyListener() : null;
+    this.dx = this.destroy ? bytesOf(this.destroy.buffer) : null;
+    this.filter = new SocketFilter(opts);
+    this.resume = new Map(opts.resume ?? []);
+    this.report = this.emptyReport(0);
+  }
+
+  archiveStats(): ArchiveSetStats {
+    return this.archive.stats();
+  }
+
+  /** Connections tracked now (seen and not yet ended). */
+  get tracked(): number {
+    return this.cache.size;
+  }
+
+  /** Cookies from `resume` that the first dump did not find (their connections ended while we were down). */
+  unresumed(): ResumeInfo[] {
+    return [...this.resume.values()];
+  }
+
+  /** One poll cycle at unix time `now` (ms). Returns what happened since the last report. */
+  poll(now: number): CycleReport {
+    this.setClock(now);
+    const cycle = this.cache.beginCycle();
+    this.report.cycle = cycle;
+    this.report.time = now;
+    this.drainDestroyEvents(now);
+    try {
+      const r = this.dumper.dump(this.onDumpMessage);
+      this.stats.sockets = r.messages;
+      if (r.malformed > 0) this.stats.error("malformed_dump", r.malformed);
+      this.sweepVanished(now);
+    } catch (e) {
+      // A failed dump must not end connections: nothing is known about them this cycle.
+      this.stats.error("dump_failed");
+      this.stats.lastError = (e as Error).message;
+    }
+    // Destroy events raised while we dumped: their final snapshots belong to this cycle.
+    this.drainDestroyEvents(now);
+    // The first dump has shown which connections of a previous run are still alive.
+    this.resume.clear();
+    this.archive.flushDue(now);
+    return this.takeReport(now);
+  }
+
+  /** Reads queued destroy events between polls, so the kernel's buffer never fills. */
+  drainDestroyEvents(now: number): void {
+    if (!this.destroy) return;
+    this.setClock(now);
+    try {
+      const r = this.destroy.drain(this.onDestroyMessage);
+      this.stats.destroyEvents += r.messages;
+      if (r.overruns > 0) this.stats.error("destroy_overrun", r.overruns);
+      if (r.malformed > 0) this.stats.error("malformed_destroy", r.malformed);
+    } catch (e) {
+      this.stats.error("destroy_failed");
+      this.stats.lastError = (e as Error).message;
+    }
+  }
+
+  /** Ends every connection (collector shutdown) and closes sockets. Returns the final report. */
+  shutdown(now: number): CycleReport {
+    this.setClock(now);
+    for (const entry of [...this.cache.values()]) this.end(entry, "shutdown", now);
+    this.archive.closeAll(now);
+    this.dumper.close();
+    this.destroy?.close();
+    return this.takeReport(now);
+  }
+
+  private setClock(now: number): void {
+    if (now !== this.now) {
+      this.now = now;
+      this.timestamp = formatTime(now);
+    }
+  }
+
+  // Hot path: called for every socket of every dump.
+  private readonly onDumpMessage: MessageVisitor = (buf, off, len) => {
+    const idm = off + NLMSG_HDRLEN;
+    const end = off + len;
+    if (end - idm < INET_DIAG_MSG_SIZE) {
+      this.stats.error("short_message");
+      return;
+    }
+    if (!this.filter.accepts(buf, idm)) return;
+    if (this.opts.anonymize === "netblock") anonymizeNetblock(buf, idm);
+    if (!this.attrs.index(buf, idm + INET_DIAG_MSG_SIZE, end)) this.stats.error("malformed_attribute");
+    const change = this.cache.observe(this.rx, idm, end, this.attrs);
+    const entry = this.cache.last!;
+    const conn = entry.data;
+    if (conn !== undefined && conn.vanishedAt !== 0) conn.vanishedAt = 0;
+    if (change === Change.None) return;
+    this.archiveSnapshot(entry, buf, idm);
+  };
+
+  private readonly onDestroyMessage: MessageVisitor = (buf, off, len) => {
+    const idm = off + NLMSG_HDRLEN;
+    const end = off + len;
+    if (end - idm < INET_DIAG_MSG_SIZE) {
+      this.stats.error("short_message");
+      return;
+    }
+    if (this.recentlyClosed.has(cookieKey(buf, idm))) return;
+    if (!this.filter.accepts(buf, idm)) return;
+    if (this.opts.anonymize === "netblock") anonymizeNetblock(buf, idm);
+    if (!this.attrs.index(buf, idm + INET_DIAG_MSG_SIZE, end)) this.stats.error("malformed_attribute");
+    this.cache.observe(this.dx!, idm, end, this.attrs);
+    const entry = this.cache.last!;
+    // The kernel's last word on this socket is always archived.
+    this.archiveSnapshot(entry, buf, idm);
+    this.end(entry, "destroy", this.now);
+  };
+
+  private archiveSnapshot(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): void {
+    let conn = entry.data;
+    if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
+    conn.writer.append(encodeRecord(this.timestamp, buf, idm, this.attrs), this.now);
+    conn.snapshots++;
+    conn.lastArchivedMs = this.now;
+    this.stats.snapshots++;
+    if (conn.reportedCycle !== this.report.cycle) {
+      conn.reportedCycle = this.report.cycle;
+      this.updated.push(conn);
+    }
+  }
+
+  private open(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): Connection {
+    const family = buf[idm];
+    const resumed = this.resume.get(entry.cookie);
+    if (resumed) this.resume.delete(entry.cookie);
+    const uuid = resumed?.uuid ?? `${this.opts.uuidPrefix}_${cookieHex(entry.cookie)}`;
+    const startMs = resumed?.startMs ?? this.now;
+    const dv = new DataView(buf.buffer, buf.byteOffset + idm, INET_DIAG_MSG_SIZE);
+    const info: OpenedConnection = {
+      uuid,
+      cookie: entry.cookie,
+      family: family === AF_INET ? 4 : 6,
+      src: { ip: srcAddress(family, buf, idm), port: sourcePort(buf, idm) },
+      dst: { ip: dstAddress(family, buf, idm), port: destPort(buf, idm) },
+      interface: dv.getUint32(40, false),
+      uid: dv.getUint32(64, true),
+      inode: dv.getUint32(68, true),
+      firstSeen: startMs,
+      state: buf[idm + 1],
+    };
+    // A resumed connection continues with its next sequence number: the writer never
+    // overwrites a file, it takes the next free one.
+    const writer = this.archive.open(uuid, startMs);
+    this.stats.opened++;
+    if (!resumed) this.report.opened.push(info);
+    return { entry, ended: false, info, writer, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: this.now };
+  }
+
+  /** Sockets missing from this dump wait `vanishGraceMs` for a destroy event, then end. */
+  private sweepVanished(now: number): void {
+    if (!this.cache.hasUnseen()) return;
+    const grace = this.destroy ? this.opts.vanishGraceMs : 0;
+    for (const entry of this.cache.unseen()) {
+      const conn = entry.data;
+      if (conn === undefined) {
+        this.cache.delete(entry);
+        continue;
+      }
+      if (conn.vanishedAt === 0) conn.vanishedAt = now;
+      if (now - conn.vanishedAt >= grace) this.end(entry, "vanished", now);
+    }
+  }
+
+  private end(entry: CacheEntry<Connection>, reason: EndReason, now: number): void {
+    const conn = entry.data;
+    this.cache.delete(entry);
+    this.recentlyClosed.set(entry.key, true);
+    if (this.recentlyClosed.size > RECENTLY_CLOSED_LIMIT) {
+      // Map iterates in insertion order: drop the oldest.
+      this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
+    }
+    if (conn === undefined) return;
+    conn.ended = true;
+    this.archive.close(conn.info.uuid, now);
+    this.stats.closed++;
+    this.stats.endedBy[reason]++;
+    const closed: ClosedConnection = { ...this.progress(entry, conn), closedAt: now, reason };
+    this.report.closed.push(closed);
+  }
+
+  /** The connection's counters as of its latest archived snapshot (the cache's copy). */
+  private progress(entry: CacheEntry<Connection>, conn: Connection): ConnectionProgress {
+    const store = entry.store.u8;
+    const a = this.progressAttrs;
+    a.index(store, INET_DIAG_MSG_SIZE, entry.length);
+    const info = a.offset[Attr.INFO];
+    const infoLen = a.length[Attr.INFO];
+    const dv = new DataView(store.buffer, store.byteOffset, entry.length);
+    const u64 = (off: number): bigint | null => (info >= 0 && infoLen >= off + 8 ? dv.getBigUint64(info + off, true) : null);
+    return {
+      uuid: conn.info.uuid,
+      lastSeen: conn.lastArchivedMs,
+      state: store[1],
+      bytesAcked: u64(120),
+      bytesReceived: u64(128),
+      bytesSent: u64(200),
+      snapshots: conn.snapshots,
+    };
+  }
+
+  private takeReport(now: number): CycleReport {
+    const r = this.report;
+    // Ended connections already carry their counters in `closed`.
+    for (const conn of this.updated) if (!conn.ended) r.updated.push(this.progress(conn.entry, conn));
+    this.updated = [];
+    r.files = this.archive.takeFileChanges();
+    this.report = this.emptyReport(now);
+    return r;
+  }
+
+  private emptyReport(now: number): CycleReport {
+    return { cycle: this.cache.cycle, time: now, opened: [], updated: [], closed: [], files: [] };
+  }
+}

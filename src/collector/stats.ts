@@ -1,0 +1,29 @@
+// The collector's own counters, read by the status line and the metrics exporter.
+import type { EndReason } from "./events.ts";
+
+export class CollectorStats {
+  cycles = 0;
+  /** Sockets in the last dump (all, before filtering). */
+  sockets = 0;
+  snapshots = 0;
+  opened = 0;
+  closed = 0;
+  destroyEvents = 0;
+  endedBy: Record<EndReason, number> = { destroy: 0, vanished: 0, shutdown: 0, restart: 0 };
+  errors = new Map<string, number>();
+  lastError = "";
+  /** Unix ms of the last completed poll. */
+  lastPoll = 0;
+  /** Duration of the last poll cycle, ms. */
+  lastCycleMs = 0;
+
+  error(type: string, count = 1): void {
+    this.errors.set(type, (this.errors.get(type) ?? 0) + count);
+  }
+
+  totalErrors(): number {
+    let n = 0;
+    for (const v of this.errors.values()) n += v;
+    return n;
+  }
+}

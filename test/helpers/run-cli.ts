@@ -1,0 +1,57 @@
+// Runs the real command line (`bun src/index.ts ...`) as a child process.
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const BUN = process.execPath;
+
+export interface CliRun {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  stderrLines: string[];
+  /** Resolves with the first stderr line matching `re`. */
+  waitForStderr(re: RegExp, timeoutMs?: number): Promise<string>;
+  exited: Promise<number>;
+}
+
+export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
+  const proc = Bun.spawn([BUN, join(ROOT, "src", "index.ts"), ...args], {
+    cwd: ROOT,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...env },
+  });
+  const stderrLines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  (async () => {
+    const dec = new TextDecoder();
+    let pending = "";
+    for await (const chunk of proc.stderr) {
+      pending += dec.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, i);
+        pending = pending.slice(i + 1);
+        stderrLines.push(line);
+        for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+      }
+    }
+  })();
+  return {
+    proc,
+    stderrLines,
+    exited: proc.exited,
+    waitForStderr(re, timeoutMs = 15000) {
+      const hit = stderrLines.find((l) => re.test(l));
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in stderr:\n${stderrLines.join("\n")}`)), timeoutMs);
+        waiters.push({ re, resolve: (l) => { clearTimeout(t); resolve(l); } });
+      });
+    },
+  };
+}
+
+export function runCliSync(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  const r = Bun.spawnSync([BUN, join(ROOT, "src", "index.ts"), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+  return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}

@@ -116,21 +116,26 @@ const ATTRIBUTE_FIELDS: readonly (readonly [Attr, keyof Snapshot, AttrDecoder])[
 
 export interface DecodeOptions {
   timestamp: string;
-  uuidPrefix: string;
+  /** The UUID is `<uuidPrefix>_<cookie>` unless `uuid` gives it outright. */
+  uuidPrefix?: string;
+  uuid?: string;
 }
 
+/** Returns an attribute's payload by type, or null when absent. */
+export type AttributeLookup = (type: number) => Uint8Array | null;
+
 /**
- * Decodes an inet_diag_msg (at `idm`) and its attributes (`attrs` already indexed over
- * the same buffer). Returns null if the fixed part is truncated.
+ * Decodes an inet_diag_msg (at `idm` in `buf`, `idmAvailable` bytes from there) and the
+ * attributes `attribute` returns. Null if the fixed part is truncated.
  */
-export function decodeSnapshot(buf: Uint8Array, idm: number, idmAvailable: number, attrs: AttributeIndex, opts: DecodeOptions): Snapshot | null {
+export function decodeSnapshotFrom(buf: Uint8Array, idm: number, idmAvailable: number, attribute: AttributeLookup, opts: DecodeOptions): Snapshot | null {
   const m = parseInetDiagMsg(buf, idm, idmAvailable);
   if (!m) return null;
   const hex = cookieHex(m.cookie);
   const snap: Snapshot = {
     timestamp: opts.timestamp,
     cookie: hex,
-    uuid: `${opts.uuidPrefix}_${hex}`,
+    uuid: opts.uuid ?? `${opts.uuidPrefix ?? ""}_${hex}`,
     family: m.family === AF_INET ? 4 : 6,
     state: tcpStateName(m.state),
     src: m.src,
@@ -146,12 +151,17 @@ export function decodeSnapshot(buf: Uint8Array, idm: number, idmAvailable: numbe
   };
   const out = snap as unknown as Record<string, unknown>;
   for (const [type, key, decode] of ATTRIBUTE_FIELDS) {
-    const v = attrs.view(buf, type);
+    const v = attribute(type);
     if (!v) continue;
     const value = decode(v);
     if (value !== undefined) out[key] = value;
   }
   return snap;
+}
+
+/** decodeSnapshotFrom() with attributes already indexed in `attrs` over the same buffer. */
+export function decodeSnapshot(buf: Uint8Array, idm: number, idmAvailable: number, attrs: AttributeIndex, opts: DecodeOptions): Snapshot | null {
+  return decodeSnapshotFrom(buf, idm, idmAvailable, (t) => attrs.view(buf, t), opts);
 }
 
 /**

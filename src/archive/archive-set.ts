@@ -1,0 +1,185 @@
+// All connections' archive writers: shares one compressor, the counters and the directory
+// cache, and schedules flushes. Sized for 10,000+ connections: nothing here is O(all
+// writers) per poll cycle. A writer that has buffered lines sits in a queue ordered by
+// when they became due, so flushDue() looks only at the writers it flushes, plus one.
+//
+// The collector's cycle, in short:
+//   const w = set.open(uuid, firstSeenMs);       // when a connection appears
+//   w.append(encodeRecord(...), nowMs);          // for every archived snapshot
+//   set.close(uuid, nowMs);                      // when it is gone
+//   set.flushDue(nowMs);                         // once per cycle
+//   set.takeFileChanges();                       // files created / grown / closed, for the index
+//   set.closeAll(Date.now());                    // at shutdown
+// None of these throws on an I/O failure: see counters (errors by type).
+import { ArchiveCounters, type ArchiveCountersSnapshot } from "./counters.ts";
+import { DirCache } from "./file-io.ts";
+import { DEFAULT_LEVEL, FrameCompressor } from "./frame-compressor.ts";
+import { ArchiveWriter, type ArchiveFileInfo, type FlushScheduler, type WriterContext } from "./writer.ts";
+
+export interface ArchiveSetOptions {
+  /** Folder the YYYY/MM/DD/… paths are relative to. */
+  outputDir: string;
+  /** Rotate a connection's file every this many minutes of its life; 0 never. Default 10. */
+  rotateMinutes?: number;
+  /** A buffered line is written within this long. Default 1000. */
+  flushIntervalMs?: number;
+  /** A connection's lines are written as soon as this many bytes are buffered. Default 64 KiB. */
+  flushBytes?: number;
+  /** After a failed write, wait this long before retrying. Default flushIntervalMs. */
+  retryMs?: number;
+  /** Bytes one connection keeps buffered through failed writes. Default 4 MiB. */
+  maxPendingBytes?: number;
+  /** Bytes all connections keep buffered together. Default 256 MiB. */
+  maxTotalPendingBytes?: number;
+  /** zstd level. Default DEFAULT_LEVEL (1). */
+  compressionLevel?: number;
+  /** Per-frame content checksum. Default true. */
+  checksum?: boolean;
+}
+
+export interface ArchiveSetStats extends ArchiveCountersSnapshot {
+  /** Writers not yet finished (open, or closed with lines still to write). */
+  liveWriters: number;
+  /** Writers with buffered lines, waiting for their first try or for a retry. */
+  dirtyWriters: number;
+  retryWriters: number;
+}
+
+export interface CloseAllResult {
+  /** Writers that could not write everything (their lines are lost when the process exits). */
+  unflushedWriters: number;
+  unflushedRecords: number;
+}
+
+export class ArchiveSet {
+  readonly outputDir: string;
+  readonly counters = new ArchiveCounters();
+  private readonly ctx: WriterContext;
+  private readonly flushIntervalMs: number;
+  private readonly byUuid = new Map<string, ArchiveWriter>();
+  private readonly live = new Set<ArchiveWriter>();
+  // Two queues, each in due order because each has one fixed delay: lines waiting for
+  // their first write (due = first line + flushIntervalMs), and failed ones (due = failure + retryMs).
+  private readonly dirty = new Set<ArchiveWriter>();
+  private readonly retry = new Set<ArchiveWriter>();
+  private readonly changed = new Set<ArchiveFileInfo>();
+
+  constructor(opts: ArchiveSetOptions) {
+    this.outputDir = opts.outputDir;
+    this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 1000);
+    const rotateMinutes = opts.rotateMinutes ?? 10;
+    const scheduler: FlushScheduler = {
+      becameDirty: (w, nowMs) => {
+        w.dueAt = nowMs + this.flushIntervalMs;
+        this.dirty.add(w);
+      },
+      flushed: (w) => {
+        this.dirty.delete(w);
+        this.retry.delete(w);
+      },
+      failed: (w) => {
+        this.dirty.delete(w);
+        this.retry.delete(w);
+        w.dueAt = w.retryAfter;
+        this.retry.add(w);
+      },
+      fileChanged: (info) => {
+        this.changed.add(info);
+      },
+      finished: (w) => {
+        this.dirty.delete(w);
+        this.retry.delete(w);
+        this.live.delete(w);
+        if (this.byUuid.get(w.uuid) === w) this.byUuid.delete(w.uuid);
+      },
+    };
+    this.ctx = {
+      outputDir: opts.outputDir,
+      rotateMs: rotateMinutes > 0 ? rotateMinutes * 60_000 : 0,
+      flushBytes: opts.flushBytes ?? 64 * 1024,
+      // At least 1 ms: a retry due "now" would be retried again in the same flushDue call.
+      retryMs: Math.max(1, opts.retryMs ?? this.flushIntervalMs),
+      maxPendingBytes: opts.maxPendingBytes ?? 4 * 1024 * 1024,
+      maxTotalPendingBytes: opts.maxTotalPendingBytes ?? 256 * 1024 * 1024,
+      compressor: new FrameCompressor({ level: opts.compressionLevel ?? DEFAULT_LEVEL, checksum: opts.checksum }),
+      dirs: new DirCache(),
+      counters: this.counters,
+      scheduler,
+    };
+  }
+
+  /**
+   * The writer of connection `uuid`, created if needed. `startMs` (Unix ms) is the
+   * connection's start: it dates the first file and is every file's StartTime.
+   */
+  open(uuid: string, startMs: number): ArchiveWriter {
+    const existing = this.byUuid.get(uuid);
+    if (existing !== undefined && !existing.closed) return existing;
+    const w = new ArchiveWriter(this.ctx, uuid, startMs);
+    this.byUuid.set(uuid, w);
+    this.live.add(w);
+    return w;
+  }
+
+  /** The open writer of `uuid`, if any. */
+  get(uuid: string): ArchiveWriter | undefined {
+    const w = this.byUuid.get(uuid);
+    return w !== undefined && !w.closed ? w : undefined;
+  }
+
+  /** Ends connection `uuid`: flushes and closes its file. False if lines are still buffered. */
+  close(uuid: string, nowMs: number): boolean {
+    const w = this.byUuid.get(uuid);
+    if (w === undefined) return true;
+    this.byUuid.delete(uuid);
+    return w.close(nowMs);
+  }
+
+  /**
+   * Writes the buffered lines that are due (older than flushIntervalMs, or retries whose
+   * wait is over). Call once per poll cycle. `budgetMs` bounds the time spent, so a slow
+   * disk delays flushes rather than polling; what is left is due next call.
+   * Returns the number of flush attempts.
+   */
+  flushDue(nowMs: number, budgetMs = Number.POSITIVE_INFINITY): number {
+    const deadline = budgetMs === Number.POSITIVE_INFINITY ? budgetMs : performance.now() + budgetMs;
+    let attempts = 0;
+    for (const queue of [this.retry, this.dirty]) {
+      // A writer that fails moves to the end of `retry` with a later due time, so the
+      // loop meets it again only after every writer that is due now.
+      for (const w of queue) {
+        if (w.dueAt > nowMs) break;
+        w.flush(nowMs);
+        attempts++;
+        if ((attempts & 63) === 0 && performance.now() > deadline) return attempts;
+      }
+    }
+    return attempts;
+  }
+
+  /** Closes every writer, writing what is buffered (shutdown). */
+  closeAll(nowMs: number): CloseAllResult {
+    for (const w of [...this.live]) {
+      if (w.closed) w.flush(nowMs);
+      else w.close(nowMs);
+    }
+    this.byUuid.clear();
+    let unflushedRecords = 0;
+    for (const w of this.live) unflushedRecords += w.pendingRecords;
+    return { unflushedWriters: this.live.size, unflushedRecords };
+  }
+
+  /**
+   * Files created, grown or closed since the last call (copies), for the index: one
+   * entry per file however many times it changed.
+   */
+  takeFileChanges(): ArchiveFileInfo[] {
+    const out = Array.from(this.changed, (info) => ({ ...info }));
+    this.changed.clear();
+    return out;
+  }
+
+  stats(): ArchiveSetStats {
+    return { ...this.counters.snapshot(), liveWriters: this.live.size, dirtyWriters: this.dirty.size, retryWriters: this.retry.size };
+  }
+}

@@ -1,0 +1,68 @@
+// Counters of the archive writers, read by the metrics layer. M-Lab's names for the ones
+// it has: filesCreated is tcpinfo_new_file_total, errors feed tcpinfo_error_total{type}.
+
+export interface ArchiveErrorInfo {
+  /** errno name ("EACCES", "ENOSPC", …) or one of ours: "dropped", "closed", "exists", "compress", "io". */
+  type: string;
+  message: string;
+  /** Unix ms. */
+  at: number;
+  uuid: string;
+}
+
+export class ArchiveCounters {
+  filesCreated = 0;
+  /** Snapshot lines written (Metadata lines not counted). */
+  recordsWritten = 0;
+  /** Compressed bytes written to disk. */
+  bytesWritten = 0;
+  /** Uncompressed bytes those frames hold (Metadata lines included). */
+  bytesIn = 0;
+  /** Frames written (one per successful flush). */
+  flushes = 0;
+  /** Flush attempts that failed and left their lines buffered. */
+  failedFlushes = 0;
+  /** Lines given up after repeated failures (also counted in errors.dropped). */
+  droppedRecords = 0;
+  /** Lines waiting in memory across all writers, and their bytes. */
+  pendingRecords = 0;
+  pendingBytes = 0;
+  readonly errors: Record<string, number> = {};
+  lastError: ArchiveErrorInfo | null = null;
+
+  error(type: string, uuid: string, message: string, at: number, count = 1): void {
+    this.errors[type] = (this.errors[type] ?? 0) + count;
+    this.lastError = { type, message, at, uuid };
+  }
+
+  /** A copy, safe to hand out. */
+  snapshot(): ArchiveCountersSnapshot {
+    return {
+      filesCreated: this.filesCreated,
+      recordsWritten: this.recordsWritten,
+      bytesWritten: this.bytesWritten,
+      bytesIn: this.bytesIn,
+      flushes: this.flushes,
+      failedFlushes: this.failedFlushes,
+      droppedRecords: this.droppedRecords,
+      pendingRecords: this.pendingRecords,
+      pendingBytes: this.pendingBytes,
+      errors: { ...this.errors },
+      lastError: this.lastError,
+    };
+  }
+}
+
+export interface ArchiveCountersSnapshot {
+  filesCreated: number;
+  recordsWritten: number;
+  bytesWritten: number;
+  bytesIn: number;
+  flushes: number;
+  failedFlushes: number;
+  droppedRecords: number;
+  pendingRecords: number;
+  pendingBytes: number;
+  errors: Record<string, number>;
+  lastError: ArchiveErrorInfo | null;
+}

@@ -1,0 +1,144 @@
+// ArchivalRecord JSON lines, byte for byte as M-Lab's Go collector writes them
+// (netlink.ArchivalRecord through encoding/json). Called for every archived snapshot, so
+// the line is assembled as bytes, not through JSON.stringify or an object.
+//
+// Facts matched (github.com/m-lab/tcp-info netlink/archival-record.go, MakeArchivalRecord):
+// - key order Timestamp, RawIDM, Attributes; RawIDM is the 72-byte inet_diag_msg;
+// - Attributes has one slot per type up to the highest type present, `null` where absent;
+//   an attribute with an empty payload is `""` (a non-nil empty Go slice);
+// - a message with no attribute at all still gets `"Attributes":[null]` (Go makes a slice of
+//   length maxType+1 = 1, which `omitempty` keeps);
+// - Go caps the array at 2*INET_DIAG_MAX (38) and drops higher types; src/diag's
+//   AttributeIndex keeps types below ATTR_TABLE_SIZE (32) only, which today's kernels
+//   (highest type 22) never reach. Nested-flagged types are masked there (Go would drop
+//   them): only INET_DIAG_SK_BPF_STORAGES is nested, and only when asked for.
+import type { AttributeIndex } from "../diag/attributes.ts";
+import { NLMSG_HDRLEN } from "../diag/constants.ts";
+import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
+import { GO_ZERO_TIME } from "./time.ts";
+
+// The line is assembled as bytes in one scratch buffer, base64 included, and turned into
+// a string once. Measured against concatenating Buffer.toString("base64") pieces: that
+// made a rope (or, joined, a flat string) costing more to build and flatten than the
+// encoding itself; this is about twice as fast per line, and the string it returns is
+// flat, so the writer copies it out cheaply.
+const B64 = Uint8Array.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", (c) => c.charCodeAt(0));
+const EQ = 0x3d;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const HEAD = ascii('{"Timestamp":"');
+const RAW_IDM = ascii('","RawIDM":"');
+const ATTRIBUTES = ascii('","Attributes":[');
+const NULL = ascii("null");
+const TAIL = ascii("]}");
+
+let scratch: Buffer = Buffer.allocUnsafe(16 * 1024);
+
+/** Standard base64 (with padding) of src[start, end) into out at pos; returns the new pos. */
+function base64Into(src: Uint8Array, start: number, end: number, out: Uint8Array, pos: number): number {
+  let i = start;
+  const whole = end - ((end - start) % 3);
+  for (; i < whole; i += 3) {
+    const v = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2];
+    out[pos] = B64[v >>> 18];
+    out[pos + 1] = B64[(v >>> 12) & 63];
+    out[pos + 2] = B64[(v >>> 6) & 63];
+    out[pos + 3] = B64[v & 63];
+    pos += 4;
+  }
+  if (end - i === 1) {
+    const v = src[i] << 16;
+    out[pos] = B64[v >>> 18];
+    out[pos + 1] = B64[(v >>> 12) & 63];
+    out[pos + 2] = EQ;
+    out[pos + 3] = EQ;
+    pos += 4;
+  } else if (end - i === 2) {
+    const v = (src[i] << 16) | (src[i + 1] << 8);
+    out[pos] = B64[v >>> 18];
+    out[pos + 1] = B64[(v >>> 12) & 63];
+    out[pos + 2] = B64[(v >>> 6) & 63];
+    out[pos + 3] = EQ;
+    pos += 4;
+  }
+  return pos;
+}
+
+/**
+ * One snapshot line, without the trailing newline (the writer adds it). `timestamp` is
+ * already formatted (see formatTime); `idm` is the offset of the inet_diag_msg in `buf`,
+ * whose 72 bytes the caller has checked are present; `attrs` is indexed over `buf`.
+ */
+export function encodeRecord(timestamp: string, buf: Uint8Array, idm: number, attrs: AttributeIndex): string {
+  const max = attrs.maxType;
+  const offset = attrs.offset;
+  const length = attrs.length;
+  // Worst case size, so the loop below needs no bounds checks.
+  let need = 64 + timestamp.length * 3 + 4 * Math.ceil(INET_DIAG_MSG_SIZE / 3) + 8;
+  for (let t = 0; t <= max; t++) need += offset[t] < 0 ? 5 : 4 * Math.ceil(length[t] / 3) + 3;
+  if (scratch.byteLength < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.byteLength * 2));
+  const out = scratch;
+  out.set(HEAD, 0);
+  let pos = HEAD.byteLength;
+  pos += out.write(timestamp, pos, "utf8");
+  out.set(RAW_IDM, pos);
+  pos += RAW_IDM.byteLength;
+  pos = base64Into(buf, idm, idm + INET_DIAG_MSG_SIZE, out, pos);
+  out.set(ATTRIBUTES, pos);
+  pos += ATTRIBUTES.byteLength;
+  if (max < 0) {
+    out.set(NULL, pos);
+    pos += NULL.byteLength;
+  }
+  for (let t = 0; t <= max; t++) {
+    if (t > 0) out[pos++] = COMMA;
+    const o = offset[t];
+    if (o < 0) {
+      out.set(NULL, pos);
+      pos += NULL.byteLength;
+    } else {
+      out[pos++] = QUOTE;
+      pos = base64Into(buf, o, o + length[t], out, pos);
+      out[pos++] = QUOTE;
+    }
+  }
+  out.set(TAIL, pos);
+  pos += TAIL.byteLength;
+  return out.toString("utf8", 0, pos);
+}
+
+/**
+ * One whole netlink message (header at `offset`, `length` bytes) as a line, or null where
+ * M-Lab writes no record: fewer than 72 bytes after the header, or a malformed attribute
+ * area (Go's ParseRouteAttr fails and MakeArchivalRecord returns the error). `attrs` is
+ * scratch space, left indexed over the message.
+ */
+export function encodeMessage(timestamp: string, buf: Uint8Array, offset: number, length: number, attrs: AttributeIndex): string | null {
+  const idm = offset + NLMSG_HDRLEN;
+  const end = offset + length;
+  if (end - idm < INET_DIAG_MSG_SIZE || end > buf.byteLength) return null;
+  if (!attrs.index(buf, idm + INET_DIAG_MSG_SIZE, end)) return null;
+  return encodeRecord(timestamp, buf, idm, attrs);
+}
+
+/**
+ * The first line of every archive file, without the trailing newline. `startTime` is
+ * already formatted (the connection's start, see formatTime).
+ */
+export function encodeMetadata(uuid: string, sequence: number, startTime: string): string {
+  return `{"Timestamp":"${GO_ZERO_TIME}","Metadata":{"UUID":${goJsonString(uuid)},"Sequence":${Math.trunc(sequence)},"StartTime":"${startTime}"}}`;
+}
+
+// encoding/json escapes these (HTML safety, and JavaScript line terminators) where
+// JSON.stringify leaves them as they are.
+const GO_EXTRA_ESCAPE = /[<>&\u2028\u2029]/;
+const GO_EXTRA_ESCAPES = /[<>&\u2028\u2029]/g;
+
+/** A JSON string literal as Go's encoding/json writes it. */
+export function goJsonString(s: string): string {
+  const json = JSON.stringify(s);
+  return GO_EXTRA_ESCAPE.test(json)
+    ? json.replace(GO_EXTRA_ESCAPES, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
+    : json;
+}

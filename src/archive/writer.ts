@@ -1,0 +1,327 @@
+// The archive series of ONE connection: lines are buffered in memory and flushed as
+// independent zstd frames appended to the connection's current file, which is opened and
+// closed around each write. Files rotate every `rotateMs` of the connection's life.
+//
+// File rules (M-Lab's, see DESIGN.md "Formats kept from M-Lab"):
+// - path YYYY/MM/DD/<UUID>.<seq>.jsonl.zst; the first file is dated by the connection's
+//   start, later ones by the UTC date when they begin;
+// - every file starts with its own Metadata line: Sequence = its seq, StartTime = the
+//   connection's start;
+// - a file is only ever created exclusively: if the name exists (a restart, another
+//   process), seq advances until a free name is found. Nothing is ever overwritten.
+// Rotation is lazy, like M-Lab's: the first line appended at or after the boundary starts
+// the next file, so an idle connection creates no empty files. Boundaries are multiples
+// of `rotateMs` after the start; idle periods are skipped (seq counts files, one by one).
+//
+// Nothing here throws on an I/O failure: the error is counted, the lines stay buffered
+// for a retry after `retryMs`, and past the memory bounds the oldest lines are dropped
+// (counted). Lines buffered when a rotation's flush fails go into the next file.
+import { join } from "node:path";
+import type { ArchiveCounters } from "./counters.ts";
+import { appendExisting, createExclusive, DirCache, errorCode } from "./file-io.ts";
+import type { FrameCompressor } from "./frame-compressor.ts";
+import { archivePath, datePath } from "./naming.ts";
+import { encodeMetadata } from "./record.ts";
+import { formatTime } from "./time.ts";
+
+/** One archive file. Field names match the collector's ArchiveFile (plus `bytes`). */
+export interface ArchiveFileInfo {
+  uuid: string;
+  /** Relative to the output folder; "" until the file exists on disk. */
+  path: string;
+  seq: number;
+  /** Unix ms when its first line was appended. */
+  openedAt: number;
+  /** Unix ms when it was rotated away from or the connection closed; null while current. */
+  closedAt: number | null;
+  /** Snapshot lines written to it (its Metadata line not counted). */
+  records: number;
+  /** Compressed bytes on disk. */
+  bytes: number;
+}
+
+/** Told by writers when their buffered lines change, so a manager can schedule flushes. */
+export interface FlushScheduler {
+  /** `w` went from no buffered line to some, at `nowMs`. */
+  becameDirty(w: ArchiveWriter, nowMs: number): void;
+  /** Everything buffered was written. */
+  flushed(w: ArchiveWriter): void;
+  /** A flush failed; lines are still buffered, to be retried at `w.retryAfter`. */
+  failed(w: ArchiveWriter): void;
+  /** A file was created, grew, or closed. */
+  fileChanged(info: ArchiveFileInfo): void;
+  /** The writer is closed and has nothing buffered: it will never write again. */
+  finished(w: ArchiveWriter): void;
+}
+
+/** What every writer of a set shares. */
+export interface WriterContext {
+  readonly outputDir: string;
+  /** 0 or Infinity: never rotate. */
+  readonly rotateMs: number;
+  /** Flush as soon as this many bytes are buffered. */
+  readonly flushBytes: number;
+  /** Wait after a failed flush before the next attempt. */
+  readonly retryMs: number;
+  /** Buffered bytes one writer keeps through failures; older lines are dropped beyond. */
+  readonly maxPendingBytes: number;
+  /** Buffered bytes all writers together keep; see enforceBounds. */
+  readonly maxTotalPendingBytes: number;
+  readonly compressor: FrameCompressor;
+  readonly dirs: DirCache;
+  readonly counters: ArchiveCounters;
+  readonly scheduler: FlushScheduler;
+}
+
+interface Segment {
+  readonly info: ArchiveFileInfo;
+  /** Unix ms whose UTC date names the file. */
+  readonly dateMs: number;
+  created: boolean;
+}
+
+// Names tried per flush before giving up ("exists"): only a folder full of stale files
+// from earlier runs could exhaust it.
+const MAX_NAME_ATTEMPTS = 1000;
+
+export class ArchiveWriter {
+  readonly uuid: string;
+  /** The connection's start (Unix ms): dates its first file; StartTime of every Metadata line. */
+  readonly startMs: number;
+  /** Kept by the FlushScheduler: when the buffered lines are due. */
+  dueAt = 0;
+  /** No flush is attempted before this time (Unix ms) after a failure. */
+  retryAfter = Number.NEGATIVE_INFINITY;
+  private readonly startTime: string;
+  private readonly history: ArchiveFileInfo[] = [];
+  private segment: Segment | null = null;
+  private nextSeq = 0;
+  private rotateAt = Number.POSITIVE_INFINITY;
+  private pending: string[] = [];
+  private pendingBytesCount = 0;
+  private closedAtMs: number | null = null;
+
+  constructor(private readonly ctx: WriterContext, uuid: string, startMs: number) {
+    this.uuid = uuid;
+    this.startMs = startMs;
+    this.startTime = formatTime(startMs);
+  }
+
+  /** Every file of this connection that exists so far, oldest first (the last may be current). */
+  get files(): readonly ArchiveFileInfo[] {
+    return this.history;
+  }
+
+  get pendingRecords(): number {
+    return this.pending.length;
+  }
+
+  get pendingBytes(): number {
+    return this.pendingBytesCount;
+  }
+
+  get closed(): boolean {
+    return this.closedAtMs !== null;
+  }
+
+  /** Buffers one line (no trailing newline) taken at `nowMs`. */
+  append(line: string, nowMs: number): void {
+    const ctx = this.ctx;
+    const c = ctx.counters;
+    if (this.closedAtMs !== null) {
+      c.error("closed", this.uuid, "line appended after close; dropped", nowMs);
+      return;
+    }
+    if (this.segment !== null && nowMs >= this.rotateAt) this.rotate(nowMs);
+    if (this.segment === null) this.beginSegment(nowMs);
+    this.pending.push(line);
+    const bytes = line.length + 1;
+    this.pendingBytesCount += bytes;
+    c.pendingRecords++;
+    c.pendingBytes += bytes;
+    if (this.pending.length === 1) ctx.scheduler.becameDirty(this, nowMs);
+    if (this.pendingBytesCount >= ctx.flushBytes || c.pendingBytes > ctx.maxTotalPendingBytes) {
+      // Large enough, or memory is short: write now, unless waiting out a failure.
+      if (nowMs >= this.retryAfter) this.flush(nowMs);
+      else this.enforceBounds(nowMs);
+    }
+  }
+
+  /**
+   * Writes every buffered line as one frame. Returns false if the write failed (counted;
+   * the lines stay buffered for the next attempt).
+   */
+  flush(nowMs: number): boolean {
+    if (this.pending.length === 0) {
+      if (this.closedAtMs !== null) this.finish();
+      else this.ctx.scheduler.flushed(this);
+      return true;
+    }
+    if (this.segment === null) this.beginSegment(nowMs);
+    const seg = this.segment!;
+    const ok = seg.created ? this.appendFrame(seg, nowMs) : this.createFile(seg, nowMs);
+    const c = this.ctx.counters;
+    if (!ok) {
+      c.failedFlushes++;
+      this.retryAfter = nowMs + this.ctx.retryMs;
+      this.ctx.scheduler.failed(this);
+      this.enforceBounds(nowMs);
+      return false;
+    }
+    const n = this.pending.length;
+    seg.info.records += n;
+    c.recordsWritten += n;
+    c.flushes++;
+    c.pendingRecords -= n;
+    c.pendingBytes -= this.pendingBytesCount;
+    this.pending = [];
+    this.pendingBytesCount = 0;
+    this.retryAfter = Number.NEGATIVE_INFINITY;
+    this.ctx.scheduler.fileChanged(seg.info);
+    if (this.closedAtMs !== null) this.finish();
+    else this.ctx.scheduler.flushed(this);
+    return true;
+  }
+
+  /**
+   * The connection ended: flushes and closes the current file. Returns false if lines are
+   * still buffered because the flush failed; the scheduler retries them (into this file).
+   */
+  close(nowMs: number): boolean {
+    if (this.closedAtMs !== null) return this.pending.length === 0;
+    this.closedAtMs = nowMs;
+    if (this.pending.length === 0) {
+      this.finish();
+      return true;
+    }
+    return this.flush(nowMs);
+  }
+
+  private beginSegment(nowMs: number): void {
+    const first = this.history.length === 0;
+    const info: ArchiveFileInfo = { uuid: this.uuid, path: "", seq: this.nextSeq, openedAt: nowMs, closedAt: null, records: 0, bytes: 0 };
+    this.segment = { info, dateMs: first ? this.startMs : nowMs, created: false };
+    this.rotateAt = this.nextBoundary(nowMs);
+  }
+
+  private nextBoundary(nowMs: number): number {
+    const period = this.ctx.rotateMs;
+    if (!(period > 0) || period === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+    const elapsed = Math.max(0, nowMs - this.startMs);
+    return this.startMs + (Math.floor(elapsed / period) + 1) * period;
+  }
+
+  private rotate(nowMs: number): void {
+    if (nowMs >= this.retryAfter) this.flush(nowMs);
+    this.endSegment(nowMs);
+  }
+
+  /** Leaves the current file: closed (and reported) if it exists, forgotten otherwise. */
+  private endSegment(closedAt: number): void {
+    const seg = this.segment;
+    if (seg === null) return;
+    this.segment = null;
+    if (!seg.created) return;
+    seg.info.closedAt = closedAt;
+    this.nextSeq = seg.info.seq + 1;
+    this.ctx.scheduler.fileChanged(seg.info);
+  }
+
+  private finish(): void {
+    this.endSegment(this.closedAtMs!);
+    this.ctx.scheduler.finished(this);
+  }
+
+  private createFile(seg: Segment, nowMs: number): boolean {
+    const ctx = this.ctx;
+    const dir = join(ctx.outputDir, datePath(seg.dateMs));
+    try {
+      ctx.dirs.ensure(dir);
+      for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
+        const seq = seg.info.seq;
+        const rel = archivePath(this.uuid, seq, seg.dateMs);
+        let inBytes = 0;
+        let frameBytes = 0;
+        const created = createExclusive(join(ctx.outputDir, rel), () => {
+          const frame = ctx.compressor.compressLines(encodeMetadata(this.uuid, seq, this.startTime), this.pending);
+          inBytes = ctx.compressor.lastInputBytes;
+          frameBytes = frame.byteLength;
+          return frame;
+        });
+        if (created) {
+          seg.created = true;
+          seg.info.path = rel;
+          seg.info.bytes = frameBytes;
+          this.history.push(seg.info);
+          ctx.counters.filesCreated++;
+          ctx.counters.bytesWritten += frameBytes;
+          ctx.counters.bytesIn += inBytes;
+          return true;
+        }
+        seg.info.seq = seq + 1;
+      }
+      ctx.counters.error("exists", this.uuid, `no free file name among ${MAX_NAME_ATTEMPTS} sequence numbers`, nowMs);
+      return false;
+    } catch (e) {
+      if (errorCode(e) === "ENOENT") ctx.dirs.forget(dir);
+      this.recordError(e, nowMs);
+      return false;
+    }
+  }
+
+  private appendFrame(seg: Segment, nowMs: number): boolean {
+    const ctx = this.ctx;
+    let inBytes = 0;
+    try {
+      const written = appendExisting(join(ctx.outputDir, seg.info.path), seg.info.bytes, () => {
+        const frame = ctx.compressor.compressLines(null, this.pending);
+        inBytes = ctx.compressor.lastInputBytes;
+        return frame;
+      });
+      seg.info.bytes += written;
+      ctx.counters.bytesWritten += written;
+      ctx.counters.bytesIn += inBytes;
+      return true;
+    } catch (e) {
+      this.recordError(e, nowMs);
+      return false;
+    }
+  }
+
+  private recordError(e: unknown, nowMs: number): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.ctx.counters.error(errorCode(e), this.uuid, message, nowMs);
+  }
+
+  /**
+   * Drops this writer's oldest buffered lines (counted) while it holds more than
+   * maxPendingBytes, or all writers together more than maxTotalPendingBytes. Only reached
+   * when writing is failing or waiting out a failure, so what is dropped could not have
+   * been written anyway; the global bound makes the writer that pushes memory over the
+   * limit pay, which keeps the total within one line of it.
+   */
+  private enforceBounds(nowMs: number): void {
+    const ctx = this.ctx;
+    const c = ctx.counters;
+    let drop = 0;
+    let bytes = 0;
+    while (
+      drop < this.pending.length &&
+      (this.pendingBytesCount - bytes > ctx.maxPendingBytes || c.pendingBytes - bytes > ctx.maxTotalPendingBytes)
+    ) {
+      bytes += this.pending[drop].length + 1;
+      drop++;
+    }
+    if (drop === 0) return;
+    this.pending.splice(0, drop);
+    this.pendingBytesCount -= bytes;
+    c.pendingRecords -= drop;
+    c.pendingBytes -= bytes;
+    c.droppedRecords += drop;
+    c.error("dropped", this.uuid, `${drop} buffered lines dropped: writes failing and memory bound reached`, nowMs, drop);
+    if (this.pending.length === 0) {
+      if (this.closedAtMs !== null) this.finish();
+      else ctx.scheduler.flushed(this);
+    }
+  }
+}

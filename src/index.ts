@@ -6,6 +6,7 @@ import { snapshotLines, takeSnapshots } from "./cli/snapshot.ts";
 import { defaultUuidPrefix } from "./cli/uuid-prefix.ts";
 import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
 import { runCollector } from "./cli/collector.ts";
+import { runCsv } from "./archive/csv.ts";
 
 /** Runs a subcommand body, turning usage errors into a message and exit status 2. */
 function guarded<T extends ArgsDef>(def: T, body: (args: Record<string, unknown>, raw: string[]) => Promise<void> | void) {
@@ -52,9 +53,23 @@ const collector = defineCommand({
   }),
 });
 
+const csvArgs = {
+  files: { type: "positional", description: "Archive files (.jsonl.zst or .jsonl); standard input when none", required: false, valueHint: "FILE..." },
+} as const satisfies ArgsDef;
+
+const csv = defineCommand({
+  meta: { name: "csv", description: "Convert archives to CSV, one row per snapshot, with M-Lab csvtool's column names" },
+  args: csvArgs,
+  run: guarded(csvArgs, async (args) => {
+    const files = (args._ as string[] | undefined) ?? [];
+    const result = await runCsv(files, process.stdout);
+    process.exitCode = result.exitCode;
+  }),
+});
+
 const main = defineCommand({
   meta: { name: "tcp-info", description: "Per-connection TCP statistics collector (M-Lab tcp-info compatible)" },
-  subCommands: { collector, snapshot } as Record<string, CommandDef<ArgsDef>>,
+  subCommands: { collector, snapshot, csv } as Record<string, CommandDef<ArgsDef>>,
 });
 
 runMain(main);

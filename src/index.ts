@@ -3,7 +3,7 @@
 import { defineCommand, runMain, type ArgsDef, type CommandDef } from "citty";
 import { parseChoice, parseIntArg, rejectUnknownFlags, UsageError } from "./cli/validate.ts";
 import { snapshotLines, takeSnapshots } from "./cli/snapshot.ts";
-import { defaultUuidPrefix } from "./cli/uuid-prefix.ts";
+import { uuidPrefixFor } from "./cli/uuid-prefix.ts";
 import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
 import { runCollector } from "./cli/collector.ts";
 import { runCsv } from "./archive/csv.ts";
@@ -37,7 +37,7 @@ const snapshot = defineCommand({
   run: guarded(snapshotArgs, async (args) => {
     const port = args.port === undefined ? undefined : parseIntArg("--port", args.port as string, 0, 65535);
     const family = args.family === undefined ? undefined : (Number(parseChoice("--family", String(args.family), ["4", "6"])) as 4 | 6);
-    const uuidPrefix = await defaultUuidPrefix(args["uuid-prefix-file"] as string | undefined);
+    const uuidPrefix = uuidPrefixFor(args["uuid-prefix-file"] as string | undefined);
     const snaps = takeSnapshots({ port, family, includeLocal: args["include-local"] === true, uuidPrefix });
     process.stdout.write(snapshotLines(snaps));
   }),

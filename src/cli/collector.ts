@@ -6,7 +6,7 @@ import { ArchiveSet } from "../archive/archive-set.ts";
 import { Collector } from "../collector/collector.ts";
 import type { CycleReport } from "../collector/events.ts";
 import type { CollectorCliOptions } from "./collector-options.ts";
-import { defaultUuidPrefix } from "./uuid-prefix.ts";
+import { uuidPrefixFor } from "./uuid-prefix.ts";
 
 export interface CycleSink {
   /** Called with every cycle's report (index, eventsocket, metrics). */
@@ -64,7 +64,7 @@ export function statusLine(c: Collector): string {
 export async function runCollector(opts: CollectorCliOptions, sink: CycleSink = { onReport() {} }, log = (l: string) => process.stderr.write(l + "\n")): Promise<Collector> {
   const output = resolve(opts.output);
   mkdirSync(output, { recursive: true });
-  const uuidPrefix = await defaultUuidPrefix(opts.uuidPrefixFile);
+  const uuidPrefix = uuidPrefixFor(opts.uuidPrefixFile);
   const archive = new ArchiveSet({ outputDir: output, rotateMinutes: opts.rotateMinutes, flushIntervalMs: opts.flushMs });
   const collector = new Collector(
     {

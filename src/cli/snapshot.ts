@@ -1,13 +1,13 @@
 // `snapshot`: one dump of every TCP socket, printed as NDJSON, one decoded snapshot per
 // socket. It is `ss -tin` as JSON.
 import { AttributeIndex } from "../diag/attributes.ts";
-import { AF_INET, AF_INET6 } from "../diag/constants.ts";
+import { AF_INET, AF_INET6, NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { destPort, isLocalConnection, sourcePort } from "../diag/sock-id.ts";
 import { decodeMessage, type Snapshot } from "../diag/snapshot.ts";
-import { NLMSG_HDRLEN } from "../diag/constants.ts";
 import { SockDiagDumper } from "../collector/dumper.ts";
 import { stringifyExact } from "../util/json.ts";
+import { formatTime } from "../archive/time.ts";
 
 export interface SnapshotOptions {
   port?: number;
@@ -22,7 +22,7 @@ export function takeSnapshots(opts: SnapshotOptions): Snapshot[] {
   const families = opts.family === 4 ? [AF_INET] : opts.family === 6 ? [AF_INET6] : [AF_INET, AF_INET6];
   const dumper = new SockDiagDumper(families);
   const attrs = new AttributeIndex();
-  const timestamp = new Date(opts.timestampMs ?? Date.now()).toISOString();
+  const timestamp = formatTime(opts.timestampMs ?? Date.now());
   const out: Snapshot[] = [];
   try {
     dumper.dump((buf, off, len) => {

@@ -1,26 +1,13 @@
-// The UUID prefix: the contents of --uuid-prefix-file, else <hostname>_<boot time>_unsafe.
-import { hostname } from "node:os";
-import { readFileSync } from "node:fs";
+// The UUID prefix for a command: archive naming's rule, with an unreadable or empty
+// --uuid-prefix-file reported as a usage error.
+import { readUuidPrefix } from "../archive/naming.ts";
 import { UsageError } from "./validate.ts";
 
-/** Boot time in unix seconds, from /proc/stat's btime line. */
-export function bootTimeSeconds(): number {
-  const m = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"));
-  if (!m) throw new Error("no btime line in /proc/stat");
-  return Number(m[1]);
-}
-
-export async function defaultUuidPrefix(file?: string): Promise<string> {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = await Bun.file(file).text();
-    } catch (e) {
-      throw new UsageError(`cannot read --uuid-prefix-file ${file}: ${(e as Error).message}`);
-    }
-    const prefix = text.trim();
-    if (prefix === "") throw new UsageError(`--uuid-prefix-file ${file} is empty`);
-    return prefix;
+export function uuidPrefixFor(file?: string): string {
+  try {
+    return readUuidPrefix({ prefixFile: file });
+  } catch (e) {
+    if (file === undefined) throw e;
+    throw new UsageError(`--uuid-prefix-file: ${(e as Error).message}`);
   }
-  return `${hostname()}_${bootTimeSeconds()}_unsafe`;
 }

@@ -110,12 +110,13 @@ export class ArchiveSet {
 
   /**
    * The writer of connection `uuid`, created if needed. `startMs` (Unix ms) is the
-   * connection's start: it dates the first file and is every file's StartTime.
+   * connection's start: it dates the first file and is every file's StartTime. A
+   * connection resumed after a restart passes `firstSeq`, the sequence after its last file.
    */
-  open(uuid: string, startMs: number): ArchiveWriter {
+  open(uuid: string, startMs: number, firstSeq = 0): ArchiveWriter {
     const existing = this.byUuid.get(uuid);
     if (existing !== undefined && !existing.closed) return existing;
-    const w = new ArchiveWriter(this.ctx, uuid, startMs);
+    const w = new ArchiveWriter(this.ctx, uuid, startMs, firstSeq);
     this.byUuid.set(uuid, w);
     this.live.add(w);
     return w;

@@ -101,9 +101,11 @@ export class ArchiveWriter {
   private pendingBytesCount = 0;
   private closedAtMs: number | null = null;
 
-  constructor(private readonly ctx: WriterContext, uuid: string, startMs: number) {
+  /** `firstSeq`: the sequence number of this writer's first file (a resumed connection continues its series). */
+  constructor(private readonly ctx: WriterContext, uuid: string, startMs: number, firstSeq = 0) {
     this.uuid = uuid;
     this.startMs = startMs;
+    this.nextSeq = firstSeq;
     this.startTime = formatTime(startMs);
   }
 

@@ -226,9 +226,8 @@ export class Collector {
       firstSeen: startMs,
       state: buf[idm + 1],
     };
-    // A resumed connection continues with its next sequence number: the writer never
-    // overwrites a file, it takes the next free one.
-    const writer = this.archive.open(uuid, startMs);
+    // A resumed connection continues its sequence; the writer never overwrites a file.
+    const writer = this.archive.open(uuid, startMs, resumed?.nextSeq ?? 0);
     this.stats.opened++;
     if (!resumed) this.report.opened.push(info);
     return { entry, ended: false, info, writer, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: this.now };

@@ -1,0 +1,219 @@
+// M-Lab's eventsocket: a unix stream socket on which every client receives one JSON line
+// per flow event (tcp-info/eventsocket: FlowEvent{Event, Timestamp, UUID, ID}).
+//   open  {"Event":0,"Timestamp":"…","UUID":"…","ID":{"SPort":n,"DPort":n,"SrcIP":"…","DstIP":"…","Interface":n,"Cookie":n}}
+//   close {"Event":1,"Timestamp":"…","UUID":"…","ID":null}
+// Unlike M-Lab's (which writes to each client synchronously under a lock, so one stuck
+// sidecar stalls the collector), sending never waits: each client has a bounded byte
+// queue and a client whose queue overflows is disconnected.
+import { lstatSync, unlinkSync } from "node:fs";
+import type { Socket, UnixSocketListener } from "bun";
+import type { OpenedConnection } from "../collector/events.ts";
+import { cookieSigned } from "../diag/sock-id.ts";
+import type { CollectorMetrics } from "./metrics.ts";
+import { formatRfc3339 } from "./time.ts";
+
+/** FlowEvent.Event values (eventsocket.TCPEvent). */
+export const enum TcpEvent {
+  Open = 0,
+  Close = 1,
+}
+
+export const DEFAULT_MAX_QUEUE_BYTES = 1 << 20;
+
+export interface EventSocketOptions {
+  /** Bytes a client may lag behind before it is disconnected. Default 1 MiB. */
+  maxQueueBytes?: number;
+  metrics?: Pick<CollectorMetrics, "flowEvents" | "eventsocketClients" | "eventsocketDroppedClients">;
+  log?: (message: string) => void;
+}
+
+interface Client {
+  /** Bytes the kernel has not taken yet, oldest first (views into shared event buffers). */
+  queue: Uint8Array[];
+  queued: number;
+  dropped: boolean;
+}
+
+/**
+ * Go's net.IP.String() prints IPv4-mapped IPv6 addresses as dotted quads, and M-Lab's
+ * sidecars see that form; the collector's canonical text is RFC 5952 (::ffff:a.b.c.d).
+ */
+function goIPString(ip: string): string {
+  const m = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i.exec(ip);
+  return m ? m[1] : ip;
+}
+
+/** The open event's JSON line, keys in M-Lab's order, Cookie as an exact signed 64-bit integer. */
+export function openEventLine(conn: OpenedConnection, timeMs: number): string {
+  return (
+    `{"Event":${TcpEvent.Open},"Timestamp":"${formatRfc3339(timeMs)}","UUID":${JSON.stringify(conn.uuid)},` +
+    `"ID":{"SPort":${conn.src.port},"DPort":${conn.dst.port},"SrcIP":${JSON.stringify(goIPString(conn.src.ip))},` +
+    `"DstIP":${JSON.stringify(goIPString(conn.dst.ip))},"Interface":${conn.interface},"Cookie":${cookieSigned(conn.cookie).toString()}}}\n`
+  );
+}
+
+export function closeEventLine(uuid: string, timeMs: number): string {
+  return `{"Event":${TcpEvent.Close},"Timestamp":"${formatRfc3339(timeMs)}","UUID":${JSON.stringify(uuid)},"ID":null}\n`;
+}
+
+/**
+ * Removes a socket file left by a previous run. Refuses a path that is not a socket, and
+ * one that a live server still accepts connections on.
+ */
+export async function removeStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw e;
+  }
+  if (!st.isSocket()) throw new Error(`refusing to remove ${path}: it exists and is not a socket`);
+  let live = false;
+  try {
+    const probe = await Bun.connect({ unix: path, socket: { data() {} } });
+    live = true;
+    probe.end();
+  } catch {
+    // ECONNREFUSED: nobody listens, the file is stale.
+  }
+  if (live) throw new Error(`refusing to remove ${path}: another process is serving on it`);
+  unlinkSync(path);
+}
+
+export class EventSocketServer {
+  private readonly clients = new Set<Socket<Client>>();
+  private readonly encoder = new TextEncoder();
+  private stopped = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly listener: UnixSocketListener<Client>,
+    private readonly maxQueueBytes: number,
+    private readonly options: EventSocketOptions,
+  ) {}
+
+  /** Removes a stale socket file at `path`, then listens there. */
+  static async start(path: string, options: EventSocketOptions = {}): Promise<EventSocketServer> {
+    await removeStaleSocket(path);
+    const maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    let server: EventSocketServer | null = null;
+    const listener = Bun.listen<Client>({
+      unix: path,
+      socket: {
+        open(socket) {
+          socket.data = { queue: [], queued: 0, dropped: false };
+          server?.addClient(socket);
+        },
+        // Clients have nothing to say; M-Lab ignores their input too.
+        data() {},
+        drain(socket) {
+          server?.flush(socket);
+        },
+        close(socket) {
+          server?.removeClient(socket);
+        },
+        error(socket) {
+          server?.removeClient(socket);
+        },
+      },
+    });
+    server = new EventSocketServer(path, listener, maxQueueBytes, options);
+    return server;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Announces a new connection to every client. Never blocks. */
+  open(conn: OpenedConnection, timeMs: number): void {
+    if (this.stopped) return;
+    this.broadcast(openEventLine(conn, timeMs));
+    this.options.metrics?.flowEvents.inc({ type: "open" });
+  }
+
+  /** Announces the end of a connection to every client. Never blocks. */
+  close(uuid: string, timeMs: number): void {
+    if (this.stopped) return;
+    this.broadcast(closeEventLine(uuid, timeMs));
+    this.options.metrics?.flowEvents.inc({ type: "close" });
+  }
+
+  /** Stops listening, disconnects every client and removes the socket file. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.listener.stop(true);
+    for (const c of this.clients) c.terminate();
+    this.clients.clear();
+    this.options.metrics?.eventsocketClients.set(0);
+    try {
+      if (lstatSync(this.path).isSocket()) unlinkSync(this.path);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  private addClient(socket: Socket<Client>): void {
+    if (this.stopped) {
+      socket.terminate();
+      return;
+    }
+    this.clients.add(socket);
+    this.options.metrics?.eventsocketClients.set(this.clients.size);
+  }
+
+  private removeClient(socket: Socket<Client>): void {
+    if (this.clients.delete(socket)) this.options.metrics?.eventsocketClients.set(this.clients.size);
+  }
+
+  private broadcast(line: string): void {
+    if (this.clients.size === 0) return;
+    const bytes = this.encoder.encode(line);
+    for (const c of this.clients) this.send(c, bytes);
+  }
+
+  private send(socket: Socket<Client>, bytes: Uint8Array): void {
+    const st = socket.data;
+    if (st.dropped) return;
+    if (st.queued === 0) {
+      const n = socket.write(bytes);
+      if (n >= bytes.byteLength) return;
+      const rest = bytes.subarray(Math.max(0, n));
+      st.queue.push(rest);
+      st.queued += rest.byteLength;
+    } else {
+      st.queue.push(bytes);
+      st.queued += bytes.byteLength;
+    }
+    if (st.queued > this.maxQueueBytes) this.drop(socket);
+  }
+
+  /** Writes queued bytes until the kernel refuses more; called when the socket drains. */
+  private flush(socket: Socket<Client>): void {
+    const st = socket.data;
+    while (st.queue.length > 0 && !st.dropped) {
+      const head = st.queue[0];
+      const n = Math.max(0, socket.write(head));
+      st.queued -= n;
+      if (n < head.byteLength) {
+        st.queue[0] = head.subarray(n);
+        return;
+      }
+      st.queue.shift();
+    }
+  }
+
+  private drop(socket: Socket<Client>): void {
+    const st = socket.data;
+    st.dropped = true;
+    st.queue = [];
+    st.queued = 0;
+    this.removeClient(socket);
+    this.options.metrics?.eventsocketDroppedClients.inc();
+    this.options.log?.(`eventsocket: disconnecting a client that fell more than ${this.maxQueueBytes} bytes behind`);
+    // terminate, not end: end would wait to flush to a reader that is not reading.
+    socket.terminate();
+  }
+}

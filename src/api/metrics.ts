@@ -1,0 +1,177 @@
+// Prometheus metrics. The tcpinfo_* / *_netlink_* names, help strings, labels and buckets
+// are M-Lab tcp-info's (metrics/metrics.go) so existing dashboards keep working; the
+// ones marked "ours" are additions for the index, the API and the eventsocket.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+// Go's prometheus.LinearBuckets adds the width repeatedly; doing the same here gives the
+// same float64 bounds (and so the same `le` labels) as M-Lab's 0.001 steps.
+function goLinearBuckets(start: number, width: number, count: number): number[] {
+  const out: number[] = [];
+  for (let i = 0, v = start; i < count; i++, v += width) out.push(v);
+  return out;
+}
+
+const COUNT_BUCKETS = [
+  1, 2, 3, 4, 5, 6, 8,
+  10, 12.5, 16, 20, 25, 32, 40, 50, 63, 79,
+  100, 125, 160, 200, 250, 320, 400, 500, 630, 790,
+  1000, 1250, 1600, 2000, 2500, 3200, 4000, 5000, 6300, 7900,
+  10000, 12500, 16000, 20000, 25000, 32000, 40000, 50000, 63000, 79000,
+  10000000,
+];
+
+const RATE_BUCKETS = [
+  0,
+  1, 10, 100,
+  1000, 1580, 2510, 3980, 6310,
+  10000, 15800, 25100, 39800, 63100,
+  100000, 158000, 251000, 398000, 631000,
+  1000000, 1580000, 2510000, 3980000, 6310000,
+  10000000, 15800000, 25100000, 39800000, 63100000,
+  100000000, 158000000, 251000000, 398000000, 631000000,
+  1000000000, 1260000000, 1580000000, 2000000000, 2510000000, 3160000000, 3980000000, 5010000000, 6310000000, 7940000000,
+  10000000000,
+  // M-Lab lists math.Inf(+1) last; Go's client drops it as the implicit +Inf bucket,
+  // while prom-client would print a second one, so it is left out here.
+];
+
+export interface CollectorMetrics {
+  readonly registry: Registry;
+
+  // --- M-Lab tcp-info ---
+  /** tcpinfo_syscall_time_histogram{af}: seconds spent in the netlink dump syscalls. */
+  readonly syscallTime: Histogram<"af">;
+  /** tcpinfo_polling_interval_histogram: seconds between poll cycles. */
+  readonly pollingInterval: Histogram;
+  /** tcpinfo_connection_count_histogram{af}: sockets returned by each dump. */
+  readonly connectionCount: Histogram<"af">;
+  /** tcpinfo_cache_count_histogram: entries in the connection cache. */
+  readonly cacheCount: Histogram;
+  /** tcpinfo_error_total{type} */
+  readonly errors: Counter<"type">;
+  /** tcpinfo_new_file_total */
+  readonly newFiles: Counter;
+  /** tcpinfo_send_rate_histogram (bits/s over one second, whole namespace). */
+  readonly sendRate: Histogram;
+  /** tcpinfo_receive_rate_histogram */
+  readonly receiveRate: Histogram;
+  /** tcpinfo_snapshot_total */
+  readonly snapshots: Counter;
+  /** large_netlink_total{type} */
+  readonly largeNetlink: Counter<"type">;
+  /** netlink_skipped_total{type} */
+  readonly netlinkSkipped: Counter<"type">;
+  /** tcpinfo_flow_events_total{type}: eventsocket events sent, type "open" | "close". */
+  readonly flowEvents: Counter<"type">;
+
+  // --- ours ---
+  /** tcpinfo_index_rows: rows in the connections table. */
+  readonly indexRows: Gauge;
+  /** tcpinfo_index_write_seconds: duration of each cycle's index transaction. */
+  readonly indexWriteSeconds: Histogram;
+  /** tcpinfo_api_requests_total{route,status} */
+  readonly apiRequests: Counter<"route" | "status">;
+  /** tcpinfo_eventsocket_clients: connected eventsocket clients. */
+  readonly eventsocketClients: Gauge;
+  /** tcpinfo_eventsocket_dropped_clients_total: clients disconnected because their queue overflowed. */
+  readonly eventsocketDroppedClients: Counter;
+}
+
+export interface MetricsOptions {
+  /** Collect prom-client's default process metrics (CPU, memory, fds, event loop). Default true. */
+  processMetrics?: boolean;
+}
+
+/**
+ * A fresh registry holding every metric. The wiring makes one and hands it to the
+ * collector (which updates it) and to the HTTP server (which serves it).
+ */
+export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  return {
+    registry,
+    syscallTime: new Histogram({
+      name: "tcpinfo_syscall_time_histogram",
+      help: "netlink syscall latency distribution (seconds)",
+      labelNames: ["af"],
+      buckets: [
+        0.001, 0.00125, 0.0016, 0.002, 0.0025, 0.0032, 0.004, 0.005, 0.0063, 0.0079,
+        0.01, 0.0125, 0.016, 0.02, 0.025, 0.032, 0.04, 0.05, 0.063, 0.079,
+        0.1, 0.125, 0.16, 0.2,
+      ],
+      registers,
+    }),
+    pollingInterval: new Histogram({
+      name: "tcpinfo_polling_interval_histogram",
+      help: "netlink polling interval distribution (seconds)",
+      buckets: goLinearBuckets(0, 0.001, 30),
+      registers,
+    }),
+    connectionCount: new Histogram({
+      name: "tcpinfo_connection_count_histogram",
+      help: "connection count histogram",
+      labelNames: ["af"],
+      buckets: COUNT_BUCKETS,
+      registers,
+    }),
+    cacheCount: new Histogram({
+      name: "tcpinfo_cache_count_histogram",
+      help: "cache connection count histogram",
+      buckets: COUNT_BUCKETS,
+      registers,
+    }),
+    errors: new Counter({
+      name: "tcpinfo_error_total",
+      help: "The total number of errors encountered.",
+      labelNames: ["type"],
+      registers,
+    }),
+    newFiles: new Counter({ name: "tcpinfo_new_file_total", help: "Number of files created.", registers }),
+    sendRate: new Histogram({ name: "tcpinfo_send_rate_histogram", help: "send rate histogram", buckets: RATE_BUCKETS, registers }),
+    receiveRate: new Histogram({ name: "tcpinfo_receive_rate_histogram", help: "receive rate histogram", buckets: RATE_BUCKETS, registers }),
+    snapshots: new Counter({ name: "tcpinfo_snapshot_total", help: "Number of snapshots taken.", registers }),
+    largeNetlink: new Counter({
+      name: "large_netlink_total",
+      help: "Number of oversize netlink messages.",
+      labelNames: ["type"],
+      registers,
+    }),
+    netlinkSkipped: new Counter({
+      name: "netlink_skipped_total",
+      help: "Number of skipped netlink messages.",
+      labelNames: ["type"],
+      registers,
+    }),
+    // M-Lab's eventsocket increments FlowEventsCounter; its definition was not in the
+    // sources we could consult, so the help text here is ours.
+    flowEvents: new Counter({
+      name: "tcpinfo_flow_events_total",
+      help: "Number of flow events sent to eventsocket clients.",
+      labelNames: ["type"],
+      registers,
+    }),
+
+    indexRows: new Gauge({ name: "tcpinfo_index_rows", help: "Rows in the connection index.", registers }),
+    indexWriteSeconds: new Histogram({
+      name: "tcpinfo_index_write_seconds",
+      help: "Duration of each poll cycle's connection index transaction (seconds).",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    apiRequests: new Counter({
+      name: "tcpinfo_api_requests_total",
+      help: "HTTP API requests by route and status code.",
+      labelNames: ["route", "status"],
+      registers,
+    }),
+    eventsocketClients: new Gauge({ name: "tcpinfo_eventsocket_clients", help: "Connected eventsocket clients.", registers }),
+    eventsocketDroppedClients: new Counter({
+      name: "tcpinfo_eventsocket_dropped_clients_total",
+      help: "Eventsocket clients disconnected because they fell too far behind.",
+      registers,
+    }),
+  };
+}

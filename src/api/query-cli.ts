@@ -1,0 +1,105 @@
+// `query`: lists connections from the index file (read-only) as a table or JSON, with the
+// same filter parameters, validation and output format as GET /connections.
+import type { ArgsDef } from "citty";
+import { tcpStateName } from "../diag/constants.ts";
+import { ConnectionIndex, type ConnectionRecord } from "../index-db/index.ts";
+import { stringifyExact } from "../util/json.ts";
+import { FILTER_PARAMETERS, parseFilter, ParameterError, type FilterParameter } from "./filter-params.ts";
+import { formatRfc3339 } from "./time.ts";
+import { connectionView } from "./views.ts";
+
+export interface QueryOptions {
+  /** Path of the index file. */
+  db: string;
+  /** Print `{"connections": [...], "next": …}` as GET /connections does, instead of a table. */
+  json?: boolean;
+  /** Filter parameters as text, exactly as the HTTP query string would carry them. */
+  filter: Partial<Record<FilterParameter, string>>;
+  out?: { write(text: string): unknown };
+  err?: { write(text: string): unknown };
+}
+
+/** citty argument definitions for the `query` command. */
+export const QUERY_ARGS = {
+  db: { type: "string", description: "index file (SQLite)", required: true },
+  json: { type: "boolean", description: "print JSON (as GET /connections) instead of a table", default: false },
+  port: { type: "string", description: "either end's port" },
+  sport: { type: "string", description: "source port" },
+  dport: { type: "string", description: "destination port" },
+  ip: { type: "string", description: "either end's address" },
+  src: { type: "string", description: "source address" },
+  dst: { type: "string", description: "destination address" },
+  state: { type: "string", description: "open | closed" },
+  since: { type: "string", description: "alive at or after (RFC 3339 or unix ms)" },
+  until: { type: "string", description: "alive at or before (RFC 3339 or unix ms)" },
+  limit: { type: "string", description: "rows per page, 1..1000 (default 100)" },
+  cursor: { type: "string", description: "the `next` printed by a previous page" },
+} satisfies ArgsDef;
+
+/** Maps parsed citty args (or any record) to QueryOptions; non-string values are stringified. */
+export function queryOptionsFromArgs(args: Record<string, unknown>): QueryOptions {
+  const filter: Partial<Record<FilterParameter, string>> = {};
+  for (const name of FILTER_PARAMETERS) {
+    const v = args[name];
+    if (v !== undefined && v !== null) filter[name] = String(v);
+  }
+  return { db: String(args.db ?? ""), json: args.json === true, filter };
+}
+
+function endpoint(e: { ip: string; port: number }): string {
+  return e.ip.includes(":") ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+function table(rows: ConnectionRecord[]): string {
+  const header = ["FIRST SEEN", "STATUS", "LAST STATE", "SOURCE", "DESTINATION", "BYTES SENT", "BYTES RECEIVED", "SNAPSHOTS", "UUID"];
+  const body = rows.map((c) => [
+    formatRfc3339(c.firstSeen),
+    c.closedAt === null ? "open" : `closed (${c.endReason ?? "?"})`,
+    tcpStateName(c.lastState),
+    endpoint(c.src),
+    endpoint(c.dst),
+    c.bytesSent?.toString() ?? "-",
+    c.bytesReceived?.toString() ?? "-",
+    String(c.snapshots),
+    c.uuid,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+  return [line(header), ...body.map(line)].join("\n") + "\n";
+}
+
+/** Runs the query; returns the process exit code (0 ok, 2 bad parameter, 1 other failure). */
+export function runQuery(options: QueryOptions): number {
+  const out = options.out ?? process.stdout;
+  const err = options.err ?? process.stderr;
+  let filter;
+  try {
+    const given = Object.entries(options.filter).filter((e): e is [string, string] => typeof e[1] === "string");
+    filter = parseFilter(given);
+  } catch (e) {
+    if (e instanceof ParameterError) {
+      err.write(`--${e.parameter}: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  let index: ConnectionIndex;
+  try {
+    index = ConnectionIndex.open(options.db, { readonly: true });
+  } catch (e) {
+    err.write(`cannot open index ${options.db}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  try {
+    const page = index.queryConnections(filter);
+    if (options.json) {
+      out.write(stringifyExact({ connections: page.connections.map(connectionView), next: page.next }) + "\n");
+    } else {
+      out.write(page.connections.length ? table(page.connections) : "no connections match\n");
+      if (page.next) out.write(`more: --cursor ${page.next}\n`);
+    }
+    return 0;
+  } finally {
+    index.close();
+  }
+}

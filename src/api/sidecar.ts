@@ -1,0 +1,103 @@
+// A reference eventsocket client: prints every event line as received, and reconnects
+// (with exponential backoff) whenever the collector restarts, until SIGINT or abort.
+
+export interface LineSink {
+  write(text: string): unknown;
+}
+
+export interface SidecarOptions {
+  /** Stops the sidecar (as SIGINT does). */
+  signal?: AbortSignal;
+  /** Stop on SIGINT. Default true. */
+  handleSigint?: boolean;
+  /** First reconnect delay, doubled on each failure up to maxBackoffMs. Default 100 ms. */
+  minBackoffMs?: number;
+  /** Default 5000 ms. */
+  maxBackoffMs?: number;
+  /** Connection progress messages. Default: to stderr. */
+  log?: (message: string) => void;
+}
+
+/** Resolves after `ms`, or early when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * One connection: resolves when it closes (or is aborted). Rejects if connecting fails.
+ * Calls `onOpen` once connected. Lines go to `out` whole, each with its newline.
+ */
+async function session(path: string, out: LineSink, signal: AbortSignal, onOpen: () => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  let finished!: () => void;
+  const closed = new Promise<void>((resolve) => (finished = resolve));
+  const socket = await Bun.connect({
+    unix: path,
+    socket: {
+      data(_s, chunk) {
+        partial += decoder.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = partial.indexOf("\n")) >= 0) {
+          out.write(partial.slice(0, nl + 1));
+          partial = partial.slice(nl + 1);
+        }
+      },
+      close() {
+        finished();
+      },
+      error() {
+        finished();
+      },
+    },
+  });
+  onOpen();
+  const abort = () => socket.end();
+  signal.addEventListener("abort", abort, { once: true });
+  try {
+    await closed;
+  } finally {
+    signal.removeEventListener("abort", abort);
+  }
+}
+
+export async function runSidecar(path: string, out: LineSink, options: SidecarOptions = {}): Promise<void> {
+  const min = options.minBackoffMs ?? 100;
+  const max = options.maxBackoffMs ?? 5000;
+  const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const stop = new AbortController();
+  const onParentAbort = () => stop.abort();
+  options.signal?.addEventListener("abort", onParentAbort, { once: true });
+  if (options.signal?.aborted) stop.abort();
+  const onSigint = () => stop.abort();
+  if (options.handleSigint ?? true) process.on("SIGINT", onSigint);
+  try {
+    let backoff = min;
+    while (!stop.signal.aborted) {
+      try {
+        await session(path, out, stop.signal, () => {
+          log(`connected to ${path}`);
+          backoff = min; // a good connection resets the backoff
+        });
+        if (!stop.signal.aborted) log(`${path} closed the connection; reconnecting`);
+      } catch (e) {
+        log(`cannot connect to ${path} (${e instanceof Error ? e.message : String(e)}); retrying in ${backoff} ms`);
+      }
+      if (stop.signal.aborted) break;
+      await sleep(backoff, stop.signal);
+      backoff = Math.min(max, backoff * 2);
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+    options.signal?.removeEventListener("abort", onParentAbort);
+  }
+}

@@ -1,0 +1,41 @@
+// Index records as the API shows them: RFC 3339 times, state names, cookie as 16
+// upper-hex digits, byte counters as bigint (written as exact JSON integers by
+// util/json stringifyExact).
+import { tcpStateName } from "../diag/constants.ts";
+import { cookieHex } from "../diag/sock-id.ts";
+import type { ConnectionRecord, ConnectionWithFiles, FileRecord } from "../index-db/index.ts";
+import { formatRfc3339 } from "./time.ts";
+
+const time = (ms: number | null) => (ms === null ? null : formatRfc3339(ms));
+
+export function connectionView(c: ConnectionRecord) {
+  return {
+    uuid: c.uuid,
+    cookie: cookieHex(c.cookie),
+    family: c.family,
+    src: c.src,
+    dst: c.dst,
+    interface: c.interface,
+    uid: c.uid,
+    inode: c.inode,
+    state: c.closedAt === null ? "open" : "closed",
+    firstSeen: formatRfc3339(c.firstSeen),
+    lastSeen: formatRfc3339(c.lastSeen),
+    closedAt: time(c.closedAt),
+    endReason: c.endReason,
+    firstState: tcpStateName(c.firstState),
+    lastState: tcpStateName(c.lastState),
+    bytesSent: c.bytesSent,
+    bytesReceived: c.bytesReceived,
+    bytesAcked: c.bytesAcked,
+    snapshots: c.snapshots,
+  };
+}
+
+export function fileView(f: FileRecord) {
+  return { path: f.path, seq: f.seq, openedAt: formatRfc3339(f.openedAt), closedAt: time(f.closedAt), records: f.records };
+}
+
+export function connectionDetailView(c: ConnectionWithFiles) {
+  return { ...connectionView(c), files: c.files.map(fileView) };
+}

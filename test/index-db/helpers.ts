@@ -1,0 +1,44 @@
+// Shared fixtures: a fresh index file in its own tmp dir, and report builders.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClosedConnection, ConnectionProgress, CycleReport, OpenedConnection } from "../../src/collector/events.ts";
+
+export function tempDir(prefix = "tcpinfo-index-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const PREFIX = "host_1700000000_unsafe";
+
+export function uuidOf(cookie: bigint): string {
+  return `${PREFIX}_${cookie.toString(16).toUpperCase().padStart(16, "0")}`;
+}
+
+export function opened(cookie: bigint, over: Partial<OpenedConnection> = {}): OpenedConnection {
+  return {
+    uuid: uuidOf(cookie),
+    cookie,
+    family: 4,
+    src: { ip: "192.0.2.1", port: 443 },
+    dst: { ip: "198.51.100.7", port: 50000 },
+    interface: 2,
+    uid: 1000,
+    inode: 12345,
+    firstSeen: 1_700_000_000_000,
+    state: 1,
+    ...over,
+  };
+}
+
+export function progress(uuid: string, over: Partial<ConnectionProgress> = {}): ConnectionProgress {
+  return { uuid, lastSeen: 1_700_000_001_000, state: 1, bytesSent: 10n, bytesReceived: 20n, bytesAcked: 9n, snapshots: 2, ...over };
+}
+
+export function closed(uuid: string, over: Partial<ClosedConnection> = {}): ClosedConnection {
+  return { ...progress(uuid), closedAt: 1_700_000_002_000, reason: "destroy", ...over };
+}
+
+export function report(over: Partial<CycleReport> = {}): CycleReport {
+  return { cycle: 1, time: 1_700_000_000_000, opened: [], updated: [], closed: [], files: [], ...over };
+}

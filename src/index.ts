@@ -7,6 +7,10 @@ import { uuidPrefixFor } from "./cli/uuid-prefix.ts";
 import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
 import { runCollector } from "./cli/collector.ts";
 import { runCsv } from "./archive/csv.ts";
+import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./api/query-cli.ts";
+import { runSidecar } from "./api/sidecar.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 /** Runs a subcommand body, turning usage errors into a message and exit status 2. */
 function guarded<T extends ArgsDef>(def: T, body: (args: Record<string, unknown>, raw: string[]) => Promise<void> | void) {
@@ -67,9 +71,37 @@ const csv = defineCommand({
   }),
 });
 
+const queryArgs = {
+  ...QUERY_ARGS,
+  db: { type: "string", description: "Index file (default $TCPINFO_DB, else <$TCPINFO_OUTPUT or ./data>/index.sqlite)", valueHint: "PATH" },
+} as const satisfies ArgsDef;
+
+const query = defineCommand({
+  meta: { name: "query", description: "Find connections in the index, as GET /connections does, and print a table or JSON" },
+  args: queryArgs,
+  run: guarded(queryArgs, async (args) => {
+    const db = (args.db as string | undefined) ?? process.env.TCPINFO_DB ?? join(process.env.TCPINFO_OUTPUT || "./data", "index.sqlite");
+    if (!existsSync(db)) throw new UsageError(`no index at ${db} (run the collector first, or give --db)`);
+    process.exitCode = runQuery({ ...queryOptionsFromArgs(args), db });
+  }),
+});
+
+const sidecarArgs = {
+  eventsocket: { type: "string", description: "The collector's eventsocket path", valueHint: "PATH", required: true },
+} as const satisfies ArgsDef;
+
+const sidecar = defineCommand({
+  meta: { name: "sidecar", description: "Reference eventsocket client: print every open/close event as a JSON line, reconnecting until SIGINT" },
+  args: sidecarArgs,
+  run: guarded(sidecarArgs, async (args) => {
+    if (typeof args.eventsocket !== "string" || args.eventsocket === "") throw new UsageError("--eventsocket PATH is required");
+    await runSidecar(args.eventsocket, process.stdout);
+  }),
+});
+
 const main = defineCommand({
   meta: { name: "tcp-info", description: "Per-connection TCP statistics collector (M-Lab tcp-info compatible)" },
-  subCommands: { collector, snapshot, csv } as Record<string, CommandDef<ArgsDef>>,
+  subCommands: { collector, snapshot, csv, query, sidecar } as Record<string, CommandDef<ArgsDef>>,
 });
 
 runMain(main);

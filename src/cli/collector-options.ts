@@ -1,7 +1,9 @@
 // Flags of `collector`, each also settable by an environment variable, validated into
 // the options the collector runs with.
 import type { ArgsDef } from "citty";
+import { join } from "node:path";
 import { parseAddress } from "../diag/address.ts";
+import { DEFAULT_LISTEN, parseListen } from "../api/http.ts";
 import { fromEnv, parseChoice, parseIntArg, repeatedFlag, UsageError } from "./validate.ts";
 
 export const COLLECTOR_ARGS = {
@@ -16,6 +18,10 @@ export const COLLECTOR_ARGS = {
   "rotate-minutes": { type: "string", description: "Start a new file every M minutes of a connection's life [env TCPINFO_ROTATE_MINUTES] (default 10)", valueHint: "M" },
   "destroy-events": { type: "boolean", description: "Subscribe to the kernel's TCP destroy events; --no-destroy-events polls only [env TCPINFO_DESTROY_EVENTS=0]", default: true },
   "flush-ms": { type: "string", description: "Write each connection's buffered lines at least this often [env TCPINFO_FLUSH_MS] (default 1000)", valueHint: "MS" },
+  db: { type: "string", description: "SQLite connection index [env TCPINFO_DB] (default <output>/index.sqlite)", valueHint: "PATH" },
+  listen: { type: "string", description: "HTTP API and /metrics address, or 'off' [env TCPINFO_LISTEN] (default 127.0.0.1:9990)", valueHint: "HOST:PORT" },
+  eventsocket: { type: "string", description: "Serve open/close events to sidecars on this unix socket [env TCPINFO_EVENTSOCKET] (default none)", valueHint: "PATH" },
+  "index-batch-ms": { type: "string", description: "Write poll reports to the index at least this often [env TCPINFO_INDEX_BATCH_MS] (default 250)", valueHint: "MS" },
   "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
 } as const satisfies ArgsDef;
 
@@ -32,6 +38,11 @@ export interface CollectorCliOptions {
   destroyEvents: boolean;
   flushMs: number;
   statusSeconds: number;
+  db: string;
+  /** null: no HTTP server. */
+  listen: string | null;
+  eventsocket: string | null;
+  indexBatchMs: number;
 }
 
 function envBool(name: string): boolean | undefined {
@@ -46,6 +57,16 @@ function listFromEnv(cli: string[], env: string): string[] {
   if (cli.length > 0) return cli;
   const v = process.env[env];
   return v ? v.split(",").map((s) => s.trim()).filter((s) => s !== "") : [];
+}
+
+function parseListenOption(text: string): string | null {
+  if (text === "off" || text === "none") return null;
+  try {
+    parseListen(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return text;
 }
 
 export function parseCollectorOptions(args: Record<string, unknown>, raw: string[]): CollectorCliOptions {
@@ -73,5 +94,9 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     destroyEvents: raw.includes("--no-destroy-events") ? false : raw.includes("--destroy-events") ? true : envBool("TCPINFO_DESTROY_EVENTS") ?? true,
     flushMs: int("flush-ms", "TCPINFO_FLUSH_MS", 1000, 1, 3_600_000),
     statusSeconds: int("status-seconds", "TCPINFO_STATUS_SECONDS", 60, 0, 86_400),
+    db: fromEnv(str("db"), "TCPINFO_DB") ?? join(output, "index.sqlite"),
+    listen: parseListenOption(fromEnv(str("listen"), "TCPINFO_LISTEN") ?? DEFAULT_LISTEN),
+    eventsocket: fromEnv(str("eventsocket"), "TCPINFO_EVENTSOCKET") ?? null,
+    indexBatchMs: int("index-batch-ms", "TCPINFO_INDEX_BATCH_MS", 250, 0, 60_000),
   };
 }

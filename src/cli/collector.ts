@@ -6,6 +6,15 @@ import { ArchiveSet } from "../archive/archive-set.ts";
 import { Collector } from "../collector/collector.ts";
 import type { CycleReport } from "../collector/events.ts";
 import type { CollectorCliOptions } from "./collector-options.ts";
+import { type ResumeInfo } from "../collector/collector.ts";
+import { cookieHex } from "../diag/sock-id.ts";
+import { readSnapshots } from "../archive/decode-entry.ts";
+import { ConnectionIndex } from "../index-db/index.ts";
+import { startApiServer } from "../api/http.ts";
+import { EventSocketServer } from "../api/eventsocket.ts";
+import { createMetrics } from "../api/metrics.ts";
+import { createStatus } from "../api/status.ts";
+import { ReportFanout } from "./report-fanout.ts";
 import { uuidPrefixFor } from "./uuid-prefix.ts";
 
 export interface CycleSink {
@@ -60,12 +69,32 @@ export function statusLine(c: Collector): string {
   return `status: cycles=${s.cycles} sockets=${s.sockets} tracked=${c.tracked} snapshots=${s.snapshots} opened=${s.opened} closed=${s.closed} files_open=${a.liveWriters} files_created=${a.filesCreated} destroy_events=${s.destroyEvents} last_cycle_ms=${s.lastCycleMs.toFixed(2)} errors=${errs} archive_errors=${Object.values(a.errors).reduce((x, y) => x + y, 0)}`;
 }
 
+/** Connections the index still has open from a previous run, split into those this run can resume and the rest. */
+function planResume(index: ConnectionIndex, uuidPrefix: string): { resume: Map<bigint, ResumeInfo>; stale: string[] } {
+  const resume = new Map<bigint, ResumeInfo>();
+  const stale: string[] = [];
+  for (const o of index.openConnections()) {
+    // Cookies restart at boot: only a UUID this run would give the same cookie is the same connection.
+    if (o.uuid === `${uuidPrefix}_${cookieHex(o.cookie)}`) resume.set(o.cookie, { uuid: o.uuid, startMs: o.firstSeen, nextSeq: (o.highestSeq ?? -1) + 1 });
+    else stale.push(o.uuid);
+  }
+  return { resume, stale };
+}
+
 /** Runs the collector as the `collector` command does; resolves when it has shut down. */
-export async function runCollector(opts: CollectorCliOptions, sink: CycleSink = { onReport() {} }, log = (l: string) => process.stderr.write(l + "\n")): Promise<Collector> {
+export async function runCollector(opts: CollectorCliOptions, log = (l: string) => process.stderr.write(l + "\n")): Promise<Collector> {
   const output = resolve(opts.output);
   mkdirSync(output, { recursive: true });
   const uuidPrefix = uuidPrefixFor(opts.uuidPrefixFile);
   const archive = new ArchiveSet({ outputDir: output, rotateMinutes: opts.rotateMinutes, flushIntervalMs: opts.flushMs });
+  const metrics = createMetrics();
+  const status = createStatus();
+
+  const index = ConnectionIndex.open(resolve(opts.db));
+  await index.startBackgroundCheckpoints(200, (m) => log(`index checkpoint: ${m}`));
+  const { resume, stale } = planResume(index, uuidPrefix);
+  if (stale.length > 0) index.closeConnections(stale, Date.now(), "restart");
+
   const collector = new Collector(
     {
       uuidPrefix,
@@ -75,9 +104,28 @@ export async function runCollector(opts: CollectorCliOptions, sink: CycleSink = 
       anonymize: opts.anonymize,
       destroyEvents: opts.destroyEvents,
       vanishGraceMs: 250,
+      resume,
     },
     archive,
   );
+  const events = opts.eventsocket ? await EventSocketServer.start(opts.eventsocket, { metrics, log }) : null;
+  const api = opts.listen
+    ? startApiServer({ listen: opts.listen, index, outputDir: output, readSnapshots, metrics, status, logError: (m, e) => log(`${m}: ${String(e)}`) })
+    : null;
+  const fanout = new ReportFanout({ collector, index, events, metrics, status, indexBatchMs: opts.indexBatchMs, log });
+  const sink: CycleSink = {
+    onReport(report, cycleMs) {
+      fanout.onReport(report, cycleMs);
+      if (report.cycle === 1 && resume.size > 0) {
+        // The first dump has shown which connections of the previous run are still alive.
+        const gone = collector.unresumed().map((r) => r.uuid);
+        fanout.flushIndex(report.time);
+        index.closeConnections(gone, report.time, "restart");
+        log(`restart: resumed ${resume.size - gone.length} connections, closed ${gone.length + stale.length} as 'restart'`);
+      }
+    },
+  };
+
   const stop = new AbortController();
   const onSignal = (sig: string) => {
     if (!stop.signal.aborted) log(`received ${sig}: stopping, flushing archives`);
@@ -88,13 +136,18 @@ export async function runCollector(opts: CollectorCliOptions, sink: CycleSink = 
   log(
     `collector: writing ${opts.includeLocal ? "all" : "non-local"} TCP connections to ${output} ` +
       `every ${opts.intervalMs} ms (uuid prefix ${uuidPrefix}, destroy events ${opts.destroyEvents ? "on" : "off"}, ` +
-      `anonymize ${opts.anonymize}, rotate every ${opts.rotateMinutes} min${opts.reps ? `, ${opts.reps} reps` : ""})`,
+      `anonymize ${opts.anonymize}, rotate every ${opts.rotateMinutes} min${opts.reps ? `, ${opts.reps} reps` : ""}); ` +
+      `index ${resolve(opts.db)}; api ${api ? api.url : "off"}; eventsocket ${opts.eventsocket ?? "off"}`,
   );
   try {
     await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log }, stop.signal);
   } finally {
     const final = collector.shutdown(Date.now());
     sink.onReport(final, 0);
+    fanout.flushIndex(Date.now());
+    await api?.stop();
+    await events?.stop();
+    await index.close();
     const a = collector.archiveStats();
     log(`${statusLine(collector)}\ncollector: stopped; ${a.filesCreated} files, ${collector.stats.snapshots} snapshots written`);
   }

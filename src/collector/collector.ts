@@ -86,6 +86,11 @@ export class Collector {
     this.report = this.emptyReport(0);
   }
 
+  /** The last dump, per address family: the dumper's reused arrays (read, don't keep). */
+  get lastDump(): { families: readonly number[]; messages: readonly number[]; seconds: readonly number[] } {
+    return { families: this.dumper.families, messages: this.dumper.lastMessages, seconds: this.dumper.lastSeconds };
+  }
+
   archiveStats(): ArchiveSetStats {
     return this.archive.stats();
   }

@@ -19,6 +19,11 @@ export interface DumpResult {
 }
 
 export class SockDiagDumper {
+  /** The families dumped, in order (AF_INET6 first, as M-Lab). */
+  readonly families: readonly number[];
+  /** Per family (same order): messages and seconds of the last dump. */
+  readonly lastMessages: number[];
+  readonly lastSeconds: number[];
   private readonly sock: NetlinkSocket;
   /** The receive buffer every message view points into; reused for every chunk. */
   readonly buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
@@ -37,7 +42,10 @@ export class SockDiagDumper {
     return this.status === SplitStatus.Done || this.status === SplitStatus.Error ? ChunkVerdict.Done : ChunkVerdict.More;
   };
 
-  constructor(families: readonly number[] = [AF_INET, AF_INET6], states?: number) {
+  constructor(families: readonly number[] = [AF_INET6, AF_INET], states?: number) {
+    this.families = families;
+    this.lastMessages = families.map(() => 0);
+    this.lastSeconds = families.map(() => 0);
     this.sock = new NetlinkSocket();
     this.requests = families.map((family) => buildDumpRequest({ family, states }));
   }
@@ -49,9 +57,14 @@ export class SockDiagDumper {
     this.malformed = 0;
     let bytes = 0;
     let chunks = 0;
-    for (const req of this.requests) {
+    for (let i = 0; i < this.requests.length; i++) {
+      const req = this.requests[i];
       setRequestSeq(req, this.seq++);
+      const before = this.messages;
+      const t0 = performance.now();
       const s = this.sock.dump(req, this.buffer, this.consume);
+      this.lastSeconds[i] = (performance.now() - t0) / 1000;
+      this.lastMessages[i] = this.messages - before;
       bytes += s.bytes;
       chunks += s.chunks;
       if (this.status === SplitStatus.Error) throw new SyscallError("sock_diag dump", this.split.errno);

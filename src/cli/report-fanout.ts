@@ -1,0 +1,109 @@
+// Hands each poll cycle's report to everything that records it: the eventsocket (at once,
+// so sidecars hear of connections within a cycle), the SQLite index (reports batched into
+// one transaction every few hundred ms, which keeps index writes a small share of the
+// poll budget), Prometheus metrics and /healthz status.
+import type { Collector } from "../collector/collector.ts";
+import type { CycleReport } from "../collector/events.ts";
+import type { ConnectionIndex } from "../index-db/index.ts";
+import type { EventSocketServer } from "../api/eventsocket.ts";
+import type { CollectorMetrics } from "../api/metrics.ts";
+import { recordError, recordPoll, type CollectorStatus } from "../api/status.ts";
+import { AF_INET } from "../diag/constants.ts";
+import type { CycleSink } from "./collector.ts";
+
+export interface FanoutDeps {
+  collector: Collector;
+  index: ConnectionIndex | null;
+  events: EventSocketServer | null;
+  metrics: CollectorMetrics;
+  status: CollectorStatus;
+  /** Reports are written to the index at least this often (ms). */
+  indexBatchMs: number;
+  log: (line: string) => void;
+}
+
+/** Pending reports kept through index write failures before the oldest are dropped. */
+const MAX_PENDING_REPORTS = 10_000;
+
+export class ReportFanout implements CycleSink {
+  private pending: CycleReport[] = [];
+  private lastIndexWrite = 0;
+  private lastPollTime = 0;
+  private lastSnapshots = 0;
+  private lastFiles = 0;
+  private readonly lastErrors = new Map<string, number>();
+
+  constructor(private readonly deps: FanoutDeps) {}
+
+  onReport(report: CycleReport, _cycleMs: number): void {
+    const { events, metrics } = this.deps;
+    if (events) {
+      for (const o of report.opened) events.open(o, o.firstSeen);
+      for (const c of report.closed) events.close(c.uuid, c.closedAt);
+    }
+    if (report.opened.length + report.updated.length + report.closed.length + report.files.length > 0) this.pending.push(report);
+    if (this.pending.length > MAX_PENDING_REPORTS) {
+      this.pending.splice(0, this.pending.length - MAX_PENDING_REPORTS);
+      this.countError("index_backlog_dropped");
+    }
+    if (report.time - this.lastIndexWrite >= this.deps.indexBatchMs) this.flushIndex(report.time);
+    this.updateMetrics(report);
+    recordPoll(this.deps.status, report.time);
+    metrics.cacheCount.observe(this.deps.collector.tracked);
+  }
+
+  /** Writes every pending report to the index in one transaction. */
+  flushIndex(now: number): void {
+    this.lastIndexWrite = now;
+    const index = this.deps.index;
+    if (!index || this.pending.length === 0) return;
+    try {
+      const r = index.applyCycles(this.pending);
+      this.pending = [];
+      this.deps.metrics.indexWriteSeconds.observe(r.seconds);
+      this.deps.metrics.indexRows.set(index.rowCount);
+    } catch (e) {
+      // Kept for the next try: a locked or full database must not lose lifecycle rows.
+      this.countError("index_write");
+      recordError(this.deps.status, e, now);
+      this.deps.log(`index write failed (${this.pending.length} reports kept for retry): ${(e as Error).message}`);
+    }
+  }
+
+  private countError(type: string): void {
+    this.deps.metrics.errors.inc({ type });
+    this.deps.status.errors++;
+  }
+
+  private updateMetrics(report: CycleReport): void {
+    const { collector, metrics } = this.deps;
+    if (this.lastPollTime > 0) metrics.pollingInterval.observe((report.time - this.lastPollTime) / 1000);
+    this.lastPollTime = report.time;
+    const dump = collector.lastDump;
+    for (let i = 0; i < dump.families.length; i++) {
+      const af = dump.families[i] === AF_INET ? "ipv4" : "ipv6";
+      metrics.connectionCount.observe({ af }, dump.messages[i]);
+      metrics.syscallTime.observe({ af }, dump.seconds[i]);
+    }
+    const s = collector.stats;
+    metrics.snapshots.inc(s.snapshots - this.lastSnapshots);
+    this.lastSnapshots = s.snapshots;
+    const a = collector.archiveStats();
+    metrics.newFiles.inc(a.filesCreated - this.lastFiles);
+    this.lastFiles = a.filesCreated;
+    this.errorDeltas(s.errors.entries(), "");
+    this.errorDeltas(Object.entries(a.errors), "archive_");
+  }
+
+  private errorDeltas(entries: Iterable<[string, number]>, prefix: string): void {
+    for (const [type, n] of entries) {
+      const key = prefix + type;
+      const before = this.lastErrors.get(key) ?? 0;
+      if (n > before) {
+        this.deps.metrics.errors.inc({ type: key }, n - before);
+        this.deps.status.errors += n - before;
+        this.lastErrors.set(key, n);
+      }
+    }
+  }
+}

@@ -27,7 +27,7 @@ function utcDatePath(ms: number): string {
 
 async function startCollector(extra: string[]) {
   const out = join(dir, "out");
-  const run = startCli(["collector", "--output", out, "--uuid-prefix-file", prefixFile, "--status-seconds", "0", ...extra]);
+  const run = startCli(["collector", "--output", out, "--uuid-prefix-file", prefixFile, "--status-seconds", "0", "--listen", "127.0.0.1:0", ...extra]);
   await run.waitForStderr(/^collector: writing/);
   // Let the first poll run before the test's connections appear.
   await Bun.sleep(150);
@@ -186,7 +186,7 @@ test("bad flags are rejected with a clear message and exit status 2", async () =
 
 test("flags can come from environment variables", async () => {
   const out = join(dir, "env-out");
-  const run = startCli(["collector"], { TCPINFO_OUTPUT: out, TCPINFO_REPS: "3", TCPINFO_INTERVAL: "5", TCPINFO_UUID_PREFIX_FILE: prefixFile, TCPINFO_INCLUDE_LOCAL: "1" });
+  const run = startCli(["collector"], { TCPINFO_LISTEN: "off", TCPINFO_OUTPUT: out, TCPINFO_REPS: "3", TCPINFO_INTERVAL: "5", TCPINFO_UUID_PREFIX_FILE: prefixFile, TCPINFO_INCLUDE_LOCAL: "1" });
   expect(await run.exited).toBe(0);
   const start = run.stderrLines.find((l) => l.startsWith("collector: writing"))!;
   expect(start).toContain(out);

@@ -6,13 +6,14 @@ import { decodeEntry } from "../../src/archive/decode-entry.ts";
 import type { MetadataEntry } from "../../src/archive/parse-line.ts";
 import type { Snapshot } from "../../src/diag/snapshot.ts";
 
+/** Archive files (*.jsonl.zst) under `dir`, relative to it, sorted. */
 export function listFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(dir, p));
+      else if (name.endsWith(".jsonl.zst")) out.push(relative(dir, p));
     }
   };
   walk(dir);

@@ -85,6 +85,8 @@ export class EventSocketServer {
   private readonly clients = new Set<Socket<Client>>();
   private readonly encoder = new TextEncoder();
   private stopped = false;
+  /** Lines announced in the current tick, sent together (one write per client) in a microtask. */
+  private pendingLines = "";
 
   private constructor(
     readonly path: string,
@@ -170,7 +172,17 @@ export class EventSocketServer {
 
   private broadcast(line: string): void {
     if (this.clients.size === 0) return;
-    const bytes = this.encoder.encode(line);
+    // A poll cycle can announce thousands of connections at once; one write per client
+    // for all of them keeps both the syscalls and the clients' socket buffers small.
+    if (this.pendingLines === "") queueMicrotask(() => this.sendPending());
+    this.pendingLines += line;
+  }
+
+  private sendPending(): void {
+    const text = this.pendingLines;
+    this.pendingLines = "";
+    if (text === "" || this.stopped) return;
+    const bytes = this.encoder.encode(text);
     for (const c of this.clients) this.send(c, bytes);
   }
 

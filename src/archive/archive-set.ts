@@ -62,6 +62,8 @@ export class ArchiveSet {
   // their first write (due = first line + flushIntervalMs), and failed ones (due = failure + retryMs).
   private readonly dirty = new Set<ArchiveWriter>();
   private readonly retry = new Set<ArchiveWriter>();
+  // Closed connections whose last lines are due now, oldest first.
+  private readonly closing = new Set<ArchiveWriter>();
   private readonly changed = new Set<ArchiveFileInfo>();
 
   constructor(opts: ArchiveSetOptions) {
@@ -69,6 +71,10 @@ export class ArchiveSet {
     this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 1000);
     const rotateMinutes = opts.rotateMinutes ?? 10;
     const scheduler: FlushScheduler = {
+      closing: (w) => {
+        this.dirty.delete(w);
+        this.closing.add(w);
+      },
       becameDirty: (w, nowMs) => {
         w.dueAt = nowMs + this.flushIntervalMs;
         this.dirty.add(w);
@@ -76,10 +82,12 @@ export class ArchiveSet {
       flushed: (w) => {
         this.dirty.delete(w);
         this.retry.delete(w);
+        this.closing.delete(w);
       },
       failed: (w) => {
         this.dirty.delete(w);
         this.retry.delete(w);
+        this.closing.delete(w);
         w.dueAt = w.retryAfter;
         this.retry.add(w);
       },
@@ -89,6 +97,7 @@ export class ArchiveSet {
       finished: (w) => {
         this.dirty.delete(w);
         this.retry.delete(w);
+        this.closing.delete(w);
         this.live.delete(w);
         if (this.byUuid.get(w.uuid) === w) this.byUuid.delete(w.uuid);
       },
@@ -137,6 +146,22 @@ export class ArchiveSet {
   }
 
   /**
+   * Ends connection `uuid` without writing now: its last lines are written by flushDue,
+   * first in line, within flushDue's budget.
+   */
+  closeLater(uuid: string, nowMs: number): void {
+    const w = this.byUuid.get(uuid);
+    if (w === undefined) return;
+    this.byUuid.delete(uuid);
+    w.closeLater(nowMs);
+  }
+
+  /** Closed connections whose last lines are not written yet. */
+  get closingCount(): number {
+    return this.closing.size;
+  }
+
+  /**
    * Writes the buffered lines that are due (older than flushIntervalMs, or retries whose
    * wait is over). Call once per poll cycle. `budgetMs` bounds the time spent, so a slow
    * disk delays flushes rather than polling; what is left is due next call.
@@ -145,6 +170,12 @@ export class ArchiveSet {
   flushDue(nowMs: number, budgetMs = Number.POSITIVE_INFINITY): number {
     const deadline = budgetMs === Number.POSITIVE_INFINITY ? budgetMs : performance.now() + budgetMs;
     let attempts = 0;
+    for (const w of this.closing) {
+      if (w.retryAfter > nowMs) continue;
+      w.flush(nowMs);
+      attempts++;
+      if (performance.now() > deadline) return attempts;
+    }
     for (const queue of [this.retry, this.dirty]) {
       // A writer that fails moves to the end of `retry` with a later due time, so the
       // loop meets it again only after every writer that is due now.

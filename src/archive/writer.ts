@@ -42,6 +42,8 @@ export interface ArchiveFileInfo {
 
 /** Told by writers when their buffered lines change, so a manager can schedule flushes. */
 export interface FlushScheduler {
+  /** `w` was closed with lines still buffered: they are due now. */
+  closing(w: ArchiveWriter): void;
   /** `w` went from no buffered line to some, at `nowMs`. */
   becameDirty(w: ArchiveWriter, nowMs: number): void;
   /** Everything buffered was written. */
@@ -183,6 +185,17 @@ export class ArchiveWriter {
     if (this.closedAtMs !== null) this.finish();
     else this.ctx.scheduler.flushed(this);
     return true;
+  }
+
+  /**
+   * The connection ended, but its last lines are written later, by the scheduler (within
+   * its time budget): a burst of closing connections then never stalls the caller.
+   */
+  closeLater(nowMs: number): void {
+    if (this.closedAtMs !== null) return;
+    this.closedAtMs = nowMs;
+    if (this.pending.length === 0) this.finish();
+    else this.ctx.scheduler.closing(this);
   }
 
   /**

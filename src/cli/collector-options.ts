@@ -21,6 +21,7 @@ export const COLLECTOR_ARGS = {
   db: { type: "string", description: "SQLite connection index [env TCPINFO_DB] (default <output>/index.sqlite)", valueHint: "PATH" },
   listen: { type: "string", description: "HTTP API and /metrics address, or 'off' [env TCPINFO_LISTEN] (default 127.0.0.1:9990)", valueHint: "HOST:PORT" },
   eventsocket: { type: "string", description: "Serve open/close events to sidecars on this unix socket [env TCPINFO_EVENTSOCKET] (default none)", valueHint: "PATH" },
+  "eventsocket-max-queue": { type: "string", description: "Bytes an eventsocket client may lag before it is disconnected [env TCPINFO_EVENTSOCKET_MAX_QUEUE] (default 1048576)", valueHint: "BYTES" },
   "index-batch-ms": { type: "string", description: "Write poll reports to the index at least this often [env TCPINFO_INDEX_BATCH_MS] (default 250)", valueHint: "MS" },
   "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
 } as const satisfies ArgsDef;
@@ -42,6 +43,7 @@ export interface CollectorCliOptions {
   /** null: no HTTP server. */
   listen: string | null;
   eventsocket: string | null;
+  eventsocketMaxQueue: number;
   indexBatchMs: number;
 }
 
@@ -97,6 +99,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     db: fromEnv(str("db"), "TCPINFO_DB") ?? join(output, "index.sqlite"),
     listen: parseListenOption(fromEnv(str("listen"), "TCPINFO_LISTEN") ?? DEFAULT_LISTEN),
     eventsocket: fromEnv(str("eventsocket"), "TCPINFO_EVENTSOCKET") ?? null,
+    eventsocketMaxQueue: int("eventsocket-max-queue", "TCPINFO_EVENTSOCKET_MAX_QUEUE", 1 << 20, 1024, 1 << 30),
     indexBatchMs: int("index-batch-ms", "TCPINFO_INDEX_BATCH_MS", 250, 0, 60_000),
   };
 }

@@ -29,11 +29,17 @@ export interface LoopOptions {
   log: (line: string) => void;
 }
 
-/** Sleeps until `deadline` (performance.now() ms), draining destroy events every few ms. */
+/**
+ * Waits until `deadline` (performance.now() ms), using the time: destroy events are read
+ * every few ms, and archive writes that a busy cycle left over go out in idle time.
+ */
 async function waitUntil(deadline: number, collector: Collector, stop: AbortSignal): Promise<void> {
   for (;;) {
-    const left = deadline - performance.now();
+    let left = deadline - performance.now();
     if (left <= 0 || stop.aborted) return;
+    if (left > 2) collector.flushIdle(Date.now(), left - 1);
+    left = deadline - performance.now();
+    if (left <= 0) return;
     await Bun.sleep(Math.min(left, 10));
     if (deadline - performance.now() > 1) collector.drainDestroyEvents(Date.now());
   }
@@ -104,11 +110,12 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
       anonymize: opts.anonymize,
       destroyEvents: opts.destroyEvents,
       vanishGraceMs: 250,
+      flushBudgetMs: Math.max(1, opts.intervalMs / 4),
       resume,
     },
     archive,
   );
-  const events = opts.eventsocket ? await EventSocketServer.start(opts.eventsocket, { metrics, log }) : null;
+  const events = opts.eventsocket ? await EventSocketServer.start(opts.eventsocket, { metrics, log, maxQueueBytes: opts.eventsocketMaxQueue }) : null;
   const api = opts.listen
     ? startApiServer({ listen: opts.listen, index, outputDir: output, readSnapshots, metrics, status, logError: (m, e) => log(`${m}: ${String(e)}`) })
     : null;
@@ -118,7 +125,7 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
       fanout.onReport(report, cycleMs);
       if (report.cycle === 1 && resume.size > 0) {
         // The first dump has shown which connections of the previous run are still alive.
-        const gone = collector.unresumed().map((r) => r.uuid);
+        const gone = collector.takeUnresumed().map((r) => r.uuid);
         fanout.flushIndex(report.time);
         index.closeConnections(gone, report.time, "restart");
         log(`restart: resumed ${resume.size - gone.length} connections, closed ${gone.length + stale.length} as 'restart'`);

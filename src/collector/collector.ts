@@ -32,6 +32,8 @@ export interface CollectorOptions extends FilterOptions {
    * the final counters) before it is ended as vanished.
    */
   vanishGraceMs: number;
+  /** Most time (ms) a poll cycle spends writing archives; the rest waits for idle time. Default: no limit. */
+  flushBudgetMs?: number;
   /** Connections still open in the index from a previous run, by cookie. */
   resume?: ReadonlyMap<bigint, ResumeInfo>;
 }
@@ -71,6 +73,7 @@ export class Collector {
   /** Cookies ended recently: a late destroy event for one of them is not a new connection. */
   private readonly recentlyClosed = new Map<CookieKey, true>();
   private readonly resume: Map<bigint, ResumeInfo>;
+  private readonly notResumed: ResumeInfo[] = [];
   private now = 0;
   private timestamp = "";
   private report: CycleReport;
@@ -100,9 +103,9 @@ export class Collector {
     return this.cache.size;
   }
 
-  /** Cookies from `resume` that the first dump did not find (their connections ended while we were down). */
-  unresumed(): ResumeInfo[] {
-    return [...this.resume.values()];
+  /** Connections from `resume` that the first dump did not find (they ended while we were down); taken once. */
+  takeUnresumed(): ResumeInfo[] {
+    return this.notResumed.splice(0);
   }
 
   /** One poll cycle at unix time `now` (ms). Returns what happened since the last report. */
@@ -125,9 +128,17 @@ export class Collector {
     // Destroy events raised while we dumped: their final snapshots belong to this cycle.
     this.drainDestroyEvents(now);
     // The first dump has shown which connections of a previous run are still alive.
-    this.resume.clear();
-    this.archive.flushDue(now);
+    if (this.resume.size > 0) {
+      for (const r of this.resume.values()) this.notResumed.push(r);
+      this.resume.clear();
+    }
+    this.archive.flushDue(now, this.opts.flushBudgetMs ?? Number.POSITIVE_INFINITY);
     return this.takeReport(now);
+  }
+
+  /** Writes due archive lines in idle time between polls, for at most `budgetMs`. */
+  flushIdle(now: number, budgetMs: number): number {
+    return this.archive.flushDue(now, budgetMs);
   }
 
   /** Reads queued destroy events between polls, so the kernel's buffer never fills. */
@@ -263,7 +274,7 @@ export class Collector {
     }
     if (conn === undefined) return;
     conn.ended = true;
-    this.archive.close(conn.info.uuid, now);
+    this.archive.closeLater(conn.info.uuid, now);
     this.stats.closed++;
     this.stats.endedBy[reason]++;
     const closed: ClosedConnection = { ...this.progress(entry, conn), closedAt: now, reason };

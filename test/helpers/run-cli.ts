@@ -7,6 +7,7 @@ export const BUN = process.execPath;
 export interface CliRun {
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   stderrLines: string[];
+  stdoutLines: string[];
   /** Resolves with the first stderr line matching `re`. */
   waitForStderr(re: RegExp, timeoutMs?: number): Promise<string>;
   exited: Promise<number>;
@@ -21,24 +22,29 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliR
     env: { ...process.env, ...env },
   });
   const stderrLines: string[] = [];
+  const stdoutLines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-  (async () => {
+  // Both pipes are always drained, so a chatty child never blocks on a full pipe.
+  const collect = async (stream: ReadableStream<Uint8Array>, lines: string[], notify: boolean) => {
     const dec = new TextDecoder();
     let pending = "";
-    for await (const chunk of proc.stderr) {
+    for await (const chunk of stream) {
       pending += dec.decode(chunk, { stream: true });
       let i: number;
       while ((i = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, i);
         pending = pending.slice(i + 1);
-        stderrLines.push(line);
-        for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+        lines.push(line);
+        if (notify) for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
       }
     }
-  })();
+  };
+  void collect(proc.stderr, stderrLines, true);
+  void collect(proc.stdout, stdoutLines, false);
   return {
     proc,
     stderrLines,
+    stdoutLines,
     exited: proc.exited,
     waitForStderr(re, timeoutMs = 15000) {
       const hit = stderrLines.find((l) => re.test(l));

@@ -338,6 +338,32 @@ test("a close whose flush fails is retried by flushDue until written", () => {
   expect(set.takeFileChanges().map((f) => f.closedAt)).toEqual([T0 + 1]);
 });
 
+test("closeLater writes nothing at once; flushDue writes closed connections first, within its budget", () => {
+  const set = newSet({ flushIntervalMs: 60_000 });
+  for (let i = 0; i < 200; i++) {
+    const uuid = `${UUID.slice(0, -4)}${String(i).padStart(4, "0")}`;
+    set.open(uuid, T0).append(line(i, T0), T0);
+    set.closeLater(uuid, T0 + 1);
+  }
+  expect(set.closingCount).toBe(200);
+  expect(set.stats().filesCreated).toBe(0);
+  // A zero budget still makes progress (one write), so a closed connection never starves.
+  expect(set.flushDue(T0 + 2, 0)).toBe(1);
+  expect(set.closingCount).toBe(199);
+  // Due now, not after flushIntervalMs: closed connections do not wait for the timer.
+  set.flushDue(T0 + 2);
+  expect(set.closingCount).toBe(0);
+  expect(set.stats().filesCreated).toBe(200);
+  expect(set.stats().liveWriters).toBe(0);
+  const files = set.takeFileChanges();
+  expect(files.length).toBe(200);
+  for (const f of files) {
+    expect(f.closedAt).toBe(T0 + 1);
+    expect(f.records).toBe(1);
+    expect(zstdTestOk(join(out, f.path))).toBe(true);
+  }
+});
+
 test("closeAll writes every connection's buffered lines", async () => {
   const set = newSet({ flushIntervalMs: 60_000 });
   for (let i = 0; i < 20; i++) set.open(`${UUID}_${i}`, T0).append(line(i, T0 + i), T0 + i);

@@ -24,7 +24,7 @@ import { archivePath, datePath } from "./naming.ts";
 import { encodeMetadata } from "./record.ts";
 import { formatTime } from "./time.ts";
 
-/** One archive file. Field names match the collector's ArchiveFile (plus `bytes`). */
+/** One archive file, as the collector reports it (its ArchiveFile). */
 export interface ArchiveFileInfo {
   uuid: string;
   /** Relative to the output folder; "" until the file exists on disk. */

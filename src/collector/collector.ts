@@ -173,18 +173,27 @@ export class Collector {
     }
   }
 
+  /**
+   * Checks, filters and (if asked) anonymizes the message at `off`, and indexes its
+   * attributes into `this.attrs`. Returns the inet_diag_msg offset, or -1 to skip it.
+   */
+  private admit(buf: Uint8Array, off: number, len: number): number {
+    const idm = off + NLMSG_HDRLEN;
+    if (len - NLMSG_HDRLEN < INET_DIAG_MSG_SIZE) {
+      this.stats.error("short_message");
+      return -1;
+    }
+    if (!this.filter.accepts(buf, idm)) return -1;
+    if (this.opts.anonymize === "netblock") anonymizeNetblock(buf, idm);
+    if (!this.attrs.index(buf, idm + INET_DIAG_MSG_SIZE, off + len)) this.stats.error("malformed_attribute");
+    return idm;
+  }
+
   // Hot path: called for every socket of every dump.
   private readonly onDumpMessage: MessageVisitor = (buf, off, len) => {
-    const idm = off + NLMSG_HDRLEN;
-    const end = off + len;
-    if (end - idm < INET_DIAG_MSG_SIZE) {
-      this.stats.error("short_message");
-      return;
-    }
-    if (!this.filter.accepts(buf, idm)) return;
-    if (this.opts.anonymize === "netblock") anonymizeNetblock(buf, idm);
-    if (!this.attrs.index(buf, idm + INET_DIAG_MSG_SIZE, end)) this.stats.error("malformed_attribute");
-    const change = this.cache.observe(this.rx, idm, end, this.attrs);
+    const idm = this.admit(buf, off, len);
+    if (idm < 0) return;
+    const change = this.cache.observe(this.rx, idm, off + len, this.attrs);
     const entry = this.cache.last!;
     const conn = entry.data;
     if (conn !== undefined && conn.vanishedAt !== 0) conn.vanishedAt = 0;
@@ -193,16 +202,11 @@ export class Collector {
   };
 
   private readonly onDestroyMessage: MessageVisitor = (buf, off, len) => {
-    const idm = off + NLMSG_HDRLEN;
+    // A late event for a connection already ended (as vanished) is not a new connection.
+    if (len - NLMSG_HDRLEN >= INET_DIAG_MSG_SIZE && this.recentlyClosed.has(cookieKey(buf, off + NLMSG_HDRLEN))) return;
+    const idm = this.admit(buf, off, len);
+    if (idm < 0) return;
     const end = off + len;
-    if (end - idm < INET_DIAG_MSG_SIZE) {
-      this.stats.error("short_message");
-      return;
-    }
-    if (this.recentlyClosed.has(cookieKey(buf, idm))) return;
-    if (!this.filter.accepts(buf, idm)) return;
-    if (this.opts.anonymize === "netblock") anonymizeNetblock(buf, idm);
-    if (!this.attrs.index(buf, idm + INET_DIAG_MSG_SIZE, end)) this.stats.error("malformed_attribute");
     this.cache.observe(this.dx!, idm, end, this.attrs);
     const entry = this.cache.last!;
     // The kernel's last word on this socket is always archived.

@@ -1,6 +1,7 @@
 // What one poll cycle of the collector reports to the layers that record it: the
 // SQLite index, the eventsocket, metrics. Plain data: no I/O here.
 import type { Endpoint } from "../diag/snapshot.ts";
+import type { ArchiveFileInfo } from "../archive/writer.ts";
 
 /** How a connection's archive ended. */
 export type EndReason = "destroy" | "vanished" | "shutdown" | "restart";
@@ -41,18 +42,8 @@ export interface ClosedConnection extends ConnectionProgress {
   reason: EndReason;
 }
 
-/** An archive file of one connection. `path` is relative to the output folder. */
-export interface ArchiveFile {
-  uuid: string;
-  path: string;
-  seq: number;
-  /** Unix ms. */
-  openedAt: number;
-  /** Unix ms, null while still open. */
-  closedAt: number | null;
-  /** Records (snapshot lines, not counting the Metadata line) written to it so far. */
-  records: number;
-}
+/** An archive file of one connection, `path` relative to the output folder. */
+export type ArchiveFile = Omit<ArchiveFileInfo, "bytes">;
 
 /** Everything that happened in one poll cycle, in order: opened before updated before closed. */
 export interface CycleReport {

@@ -1,24 +1,11 @@
 // What the index stores and answers, as plain data.
-import type { EndReason } from "../collector/events.ts";
+import type { EndReason, OpenedConnection } from "../collector/events.ts";
+import type { Endpoint } from "../diag/snapshot.ts";
 
-export type { EndReason };
+export type { EndReason, Endpoint };
 
-export interface Endpoint {
-  ip: string;
-  port: number;
-}
-
-/** One row of the connections table. Times are unix ms. */
-export interface ConnectionRecord {
-  uuid: string;
-  cookie: bigint;
-  family: 4 | 6;
-  src: Endpoint;
-  dst: Endpoint;
-  interface: number;
-  uid: number;
-  inode: number;
-  firstSeen: number;
+/** One row of the connections table: the connection as first seen, and how it went. Times are unix ms. */
+export interface ConnectionRecord extends Omit<OpenedConnection, "state"> {
   lastSeen: number;
   /** Null while the connection is open. */
   closedAt: number | null;

@@ -34,6 +34,9 @@ export interface LoopOptions {
  * every few ms, and archive writes that a busy cycle left over go out in idle time.
  */
 async function waitUntil(deadline: number, collector: Collector, stop: AbortSignal): Promise<void> {
+  // Always yield once, even when the cycle overran: timers, signals, HTTP requests and
+  // eventsocket writes run only when the loop gives the event loop a turn.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   for (;;) {
     let left = deadline - performance.now();
     if (left <= 0 || stop.aborted) return;

@@ -8,11 +8,21 @@
  * against which the Bun collector's own dump loop is compared.
  *
  * The request is byte-for-byte the one the Bun code sends (72 bytes:
- * nlmsghdr + inet_diag_req_v2 with every extension and every state), because
- * the extension mask and state mask decide how much the kernel has to
- * serialise: a cheaper request would make the floor meaninglessly low.
+ * nlmsghdr + inet_diag_req_v2 with every extension), because the extension
+ * mask and state mask decide how much the kernel has to serialise: a cheaper
+ * request would make the floor meaninglessly low. The state mask defaults to
+ * every state; --states takes the mask the code under test asks for (the
+ * collector leaves out SYN_RECV, TIME_WAIT, CLOSE and NEW_SYN_RECV), so both
+ * sides make the kernel walk and serialise the same sockets.
  *
- * Usage: floor [--family 4|6|both] [--reps N] [--interval-ms M]
+ * Scheduling between cycles, like the two kinds of loop being compared:
+ *   --interval-ms M  sleep M ms after each cycle (gap between cycles);
+ *   --period-ms M    start a cycle every M ms (fixed rate, as the collector's
+ *                    poll loop does: a cycle that overruns is followed at
+ *                    once, never by a burst of catch-up cycles).
+ *
+ * Usage: floor [--family 4|6|both] [--reps N] [--states HEX]
+ *              [--interval-ms M | --period-ms M]
  * Output: one JSON line on stdout at the end.
  * Build:  cc -O2 -o bench/build/floor bench/floor.c
  */
@@ -54,7 +64,7 @@ static uint64_t now_ns(clockid_t clock)
 
 static void __attribute__((noreturn)) usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--family 4|6|both] [--reps N] [--interval-ms M]\n", argv0);
+	fprintf(stderr, "usage: %s [--family 4|6|both] [--reps N] [--states HEX] [--interval-ms M | --period-ms M]\n", argv0);
 	exit(2);
 }
 
@@ -72,6 +82,28 @@ static long parse_count(const char *s, const char *what)
 	return v;
 }
 
+/* Parse a 32-bit mask in hex ("0xffffffff" or "ffffffff") or exit. */
+static uint32_t parse_mask(const char *s, const char *what)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 16);
+	if (errno != 0 || end == s || *end != '\0' || v > 0xFFFFFFFFull || s[0] == '-') {
+		fprintf(stderr, "floor: invalid %s: %s\n", what, s);
+		exit(2);
+	}
+	return (uint32_t)v;
+}
+
+/* Sleep until the CLOCK_MONOTONIC time `deadline_ns`. */
+static void sleep_until(uint64_t deadline_ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000ull),
+			       .tv_nsec = (long)(deadline_ns % 1000000000ull) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
 /* Totals for one dump (one family). */
 struct dump_result {
 	uint64_t messages; /* inet_diag_msg replies, i.e. sockets */
@@ -82,7 +114,7 @@ struct dump_result {
  * Send one dump request for `family` and drain the reply.
  * Returns 0 on success, -1 on a socket error or a netlink error message.
  */
-static int dump_once(int fd, uint8_t family, uint32_t seq, struct dump_result *out)
+static int dump_once(int fd, uint8_t family, uint32_t states, uint32_t seq, struct dump_result *out)
 {
 	struct diag_request rq;
 	memset(&rq, 0, sizeof(rq)); /* id (ports, addresses, cookie) all zero */
@@ -95,7 +127,7 @@ static int dump_once(int fd, uint8_t family, uint32_t seq, struct dump_result *o
 	rq.req.sdiag_protocol = IPPROTO_TCP;
 	rq.req.idiag_ext = 0xFF;          /* ask for every extension: worst-case payload */
 	rq.req.pad = 0;
-	rq.req.idiag_states = 0xFFFFFFFF; /* every TCP state, including listeners and TIME_WAIT */
+	rq.req.idiag_states = states;     /* default: every TCP state, listeners and TIME_WAIT included */
 
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	ssize_t sent;
@@ -146,6 +178,8 @@ int main(int argc, char **argv)
 	const char *family_arg = "both";
 	long reps = 100;
 	long interval_ms = 0;
+	long period_ms = 0;
+	uint32_t states = 0xFFFFFFFFu;
 
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -156,8 +190,16 @@ int main(int argc, char **argv)
 			reps = parse_count(argv[++i], "--reps");
 		else if (strcmp(argv[i], "--interval-ms") == 0)
 			interval_ms = parse_count(argv[++i], "--interval-ms");
+		else if (strcmp(argv[i], "--period-ms") == 0)
+			period_ms = parse_count(argv[++i], "--period-ms");
+		else if (strcmp(argv[i], "--states") == 0)
+			states = parse_mask(argv[++i], "--states");
 		else
 			usage(argv[0]);
+	}
+	if (interval_ms > 0 && period_ms > 0) {
+		fprintf(stderr, "floor: --interval-ms and --period-ms exclude each other\n");
+		return 2;
 	}
 	if (reps < 1) {
 		fprintf(stderr, "floor: --reps must be at least 1\n");
@@ -196,7 +238,18 @@ int main(int argc, char **argv)
 
 	uint32_t seq = 1;
 	uint64_t last_messages = 0, last_bytes = 0;
+	uint64_t next_start = now_ns(CLOCK_MONOTONIC);
 	for (long r = 0; r < reps; r++) {
+		if (r > 0 && period_ms > 0) {
+			/* Fixed rate, as the collector's runLoop: next += period; if that is
+			 * already past, start now (no catch-up burst). */
+			next_start += (uint64_t)period_ms * 1000000ull;
+			uint64_t now = now_ns(CLOCK_MONOTONIC);
+			if (next_start < now)
+				next_start = now;
+			else
+				sleep_until(next_start);
+		}
 		if (r > 0 && interval_ms > 0) {
 			/* Sleep between cycles (not before the first or after the last) so
 			 * the wall time is reps * cycle + (reps - 1) * interval. */
@@ -209,7 +262,7 @@ int main(int argc, char **argv)
 		uint64_t msgs = 0, bytes = 0;
 		for (int f = 0; f < nfamilies; f++) {
 			struct dump_result res;
-			if (dump_once(fd, families[f], seq++, &res) != 0) {
+			if (dump_once(fd, families[f], states, seq++, &res) != 0) {
 				close(fd);
 				return 1;
 			}
@@ -225,8 +278,8 @@ int main(int argc, char **argv)
 	uint64_t cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 	/* Single JSON line; built with printf because the shape is fixed. */
-	printf("{\"reps\":%ld,\"family\":\"%s\",\"sockets\":%llu,\"bytes\":%llu,\"cycleNs\":[",
-	       reps, family_arg, (unsigned long long)last_messages, (unsigned long long)last_bytes);
+	printf("{\"reps\":%ld,\"family\":\"%s\",\"states\":%u,\"sockets\":%llu,\"bytes\":%llu,\"cycleNs\":[",
+	       reps, family_arg, states, (unsigned long long)last_messages, (unsigned long long)last_bytes);
 	for (long r = 0; r < reps; r++)
 		printf("%s%llu", r ? "," : "", (unsigned long long)cycle_ns[r]);
 	printf("],\"cpuNs\":%llu}\n", (unsigned long long)cpu_ns);

@@ -15,8 +15,7 @@
  *           sub-poll-interval connections a poller misses.
  *
  * Usage:
- *   load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N]
- *               [--rcvlowat B] [--seconds S]
+ *   load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N] [--seconds S]
  *   load client --connect IP --ports ... --mode idle|active|churn
  *               [--conns N] [--seconds S] [--period-ms M] [--bytes B]
  *               [--rate K] [--max-inflight N] [--setup-timeout S]
@@ -76,7 +75,6 @@ struct options {
 	long max_inflight;       /* client: concurrent unfinished handshakes */
 	long backlog;            /* server: listen() backlog */
 	long max_conns;          /* server: connections to size RLIMIT_NOFILE for; 0 = as many as allowed */
-	long rcvlowat;           /* server: SO_RCVLOWAT on accepted sockets; 0 = kernel default */
 	double setup_timeout;    /* idle/active: give up if not settled by then */
 };
 
@@ -84,8 +82,7 @@ static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 		"usage:\n"
-		"  load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N]\n"
-		"              [--rcvlowat B] [--seconds S]\n"
+		"  load server --bind IP --ports P1[,P2|Pa-Pb..] [--backlog N] [--max-conns N] [--seconds S]\n"
 		"  load client --connect IP --ports ... --mode idle|active|churn [--conns N]\n"
 		"              [--seconds S] [--period-ms M] [--bytes B] [--rate K]\n"
 		"              [--max-inflight N] [--setup-timeout S]\n");
@@ -203,8 +200,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->backlog = parse_long(v, k, 1, 1 << 20);
 		else if (strcmp(k, "--max-conns") == 0)
 			o->max_conns = parse_long(v, k, 1, 10000000);
-		else if (strcmp(k, "--rcvlowat") == 0 && o->role == ROLE_SERVER)
-			o->rcvlowat = parse_long(v, k, 0, 1 << 20);
 		else if (strcmp(k, "--setup-timeout") == 0)
 			o->setup_timeout = parse_seconds(v, k);
 		else
@@ -440,7 +435,6 @@ static int run_server(const struct options *o)
 		die("epoll_create1");
 	epoll_add(ep, sigfd, EPOLLIN);
 	int listeners[MAX_PORTS];
-	int rcvlowat = (int)o->rcvlowat;
 
 	for (int i = 0; i < o->nports; i++) {
 		struct sockaddr_storage ss;
@@ -521,11 +515,6 @@ static int run_server(const struct options *o)
 						continue;
 					}
 					kind[c] = FD_SERVER_CONN;
-					/* Wake only once this many bytes are queued: with 100-byte
-					 * writes this cuts the server's wakeups (and its CPU, which
-					 * competes with the collector under test) by the same factor. */
-					if (o->rcvlowat > 0)
-						setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &rcvlowat, sizeof(rcvlowat));
 					epoll_add(ep, c, EPOLLIN | EPOLLRDHUP);
 					accepted++;
 					if (++open_now > max_open)
@@ -707,7 +696,10 @@ static int run_client(const struct options *o)
 	/* ---- churn ---------------------------------------------------------- */
 	if (churn) {
 		uint64_t total = (uint64_t)((double)o->rate * o->seconds);
-		uint64_t *life_ns = calloc(total ? total : 1, sizeof(uint64_t));
+		/* Lifetimes of the first (up to) 4M connections feed the percentiles;
+		 * the cap keeps memory bounded for long, fast runs. */
+		uint64_t life_cap = total < (1u << 22) ? total : (1u << 22);
+		uint64_t *life_ns = calloc(life_cap ? life_cap : 1, sizeof(uint64_t));
 		if (!life_ns)
 			die("calloc");
 		uint64_t nlife = 0, deferred_max = 0;
@@ -757,7 +749,7 @@ static int run_client(const struct options *o)
 						 * from socket() to the return of close(). */
 						close(fd);
 						c.kind[fd] = FD_NONE;
-						if (nlife < total)
+						if (nlife < life_cap)
 							life_ns[nlife++] = now_ns() - c.started_ns[fd];
 					}
 				}

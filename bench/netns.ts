@@ -218,7 +218,10 @@ class TestbedImpl implements Testbed {
     // Polite first: SIGTERM lets load generators print their summaries.
     const alive = [...this.procs].filter((p) => p.exitCode === null && p.signalCode === null);
     for (const p of alive) p.kill("SIGTERM");
-    await Promise.race([Promise.all(alive.map((p) => p.exited)), Bun.sleep(3000)]);
+    // A cleared timer, not Bun.sleep: a pending sleep would keep the process alive.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(alive.map((p) => p.exited)), new Promise<void>((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer);
     this.destroySync();
   }
 

@@ -3,7 +3,7 @@
 // report each cycle to whoever records it (index, eventsocket, metrics).
 import { AttributeIndex } from "../diag/attributes.ts";
 import { AF_INET, Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
-import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
+import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
 import { cookieHex, cookieKey, destPort, dstAddress, sourcePort, srcAddress } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
@@ -48,7 +48,7 @@ export interface ResumeInfo {
 interface Connection {
   entry: CacheEntry<Connection>;
   ended: boolean;
-  info: OpenedConnection;
+  uuid: string;
   writer: ArchiveWriter;
   snapshots: number;
   /** Unix ms when the socket was first missing from a dump, 0 while present. */
@@ -64,7 +64,6 @@ export class Collector {
   readonly stats = new CollectorStats();
   private readonly cache = new SnapshotCache<Connection>();
   private readonly attrs = new AttributeIndex();
-  private readonly progressAttrs = new AttributeIndex();
   private readonly dumper: SockDiagDumper;
   private readonly destroy: DestroyListener | null;
   private readonly rx: Bytes;
@@ -250,7 +249,7 @@ export class Collector {
     const writer = this.archive.open(uuid, startMs, resumed?.nextSeq ?? 0);
     this.stats.opened++;
     if (!resumed) this.report.opened.push(info);
-    return { entry, ended: false, info, writer, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: this.now };
+    return { entry, ended: false, uuid, writer, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: this.now };
   }
 
   /** Sockets missing from this dump wait `vanishGraceMs` for a destroy event, then end. */
@@ -278,7 +277,7 @@ export class Collector {
     }
     if (conn === undefined) return;
     conn.ended = true;
-    this.archive.closeLater(conn.info.uuid, now);
+    this.archive.closeLater(conn.uuid, now);
     this.stats.closed++;
     this.stats.endedBy[reason]++;
     const closed: ClosedConnection = { ...this.progress(entry, conn), closedAt: now, reason };
@@ -287,20 +286,17 @@ export class Collector {
 
   /** The connection's counters as of its latest archived snapshot (the cache's copy). */
   private progress(entry: CacheEntry<Connection>, conn: Connection): ConnectionProgress {
-    const store = entry.store.u8;
-    const a = this.progressAttrs;
-    a.index(store, INET_DIAG_MSG_SIZE, entry.length);
-    const info = a.offset[Attr.INFO];
-    const infoLen = a.length[Attr.INFO];
-    const dv = new DataView(store.buffer, store.byteOffset, entry.length);
-    const u64 = (off: number): bigint | null => (info >= 0 && infoLen >= off + 8 ? dv.getBigUint64(info + off, true) : null);
+    const u8 = entry.chunk.u8;
+    const info = entry.infoRel < 0 ? -1 : entry.offset + entry.infoRel;
+    const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+    const u64 = (off: number): bigint | null => (info >= 0 && entry.infoLen >= off + 8 ? dv.getBigUint64(info + off, true) : null);
     return {
-      uuid: conn.info.uuid,
+      uuid: conn.uuid,
       lastSeen: conn.lastArchivedMs,
-      state: store[1],
-      bytesAcked: u64(120),
-      bytesReceived: u64(128),
-      bytesSent: u64(200),
+      state: u8[entry.offset + 1],
+      bytesAcked: u64(TCPI_BYTES_ACKED_OFFSET),
+      bytesReceived: u64(TCPI_BYTES_RECEIVED_OFFSET),
+      bytesSent: u64(TCPI_BYTES_SENT_OFFSET),
       snapshots: conn.snapshots,
     };
   }

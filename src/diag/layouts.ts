@@ -108,6 +108,10 @@ export const TCP_INFO_SIZE = layoutSize(TCP_INFO);
 export const TCPI_LAST_DATA_SENT_OFFSET = 44;
 export const TCPI_PMTU_OFFSET = 60;
 export const TCPI_BUSY_TIME_OFFSET = 168;
+// Counters the index keeps as a connection's final figures.
+export const TCPI_BYTES_ACKED_OFFSET = 120;
+export const TCPI_BYTES_RECEIVED_OFFSET = 128;
+export const TCPI_BYTES_SENT_OFFSET = 200;
 
 /** struct inet_diag_meminfo (INET_DIAG_MEMINFO). */
 export const MEM_INFO = layout([

@@ -1,0 +1,35 @@
+// Builds a Collector the way `bun src/index.ts collector` does (same ArchiveSet defaults:
+// zstd level 1, 1 s flush interval, 10 min rotation), writing into a folder the driver
+// created and removes. Shared by the workers so every scenario measures the same setup.
+import { ArchiveSet } from "../../src/archive/archive-set.ts";
+import { Collector } from "../../src/collector/collector.ts";
+
+export interface BenchCollector {
+  collector: Collector;
+  archive: ArchiveSet;
+}
+
+export interface BenchCollectorOptions {
+  outputDir: string;
+  destroyEvents: boolean;
+  flushIntervalMs?: number;
+}
+
+export function makeCollector(o: BenchCollectorOptions): BenchCollector {
+  const archive = new ArchiveSet({ outputDir: o.outputDir, rotateMinutes: 10, flushIntervalMs: o.flushIntervalMs ?? 1000 });
+  const collector = new Collector(
+    {
+      uuidPrefix: "bench_1700000000_unsafe",
+      // 198.18.0.0/24 and 2001:db8::/64 are not "local" by M-Lab's rule, so the
+      // benchmark's sockets are archived with the default filter.
+      includeLocal: false,
+      excludeSrcPorts: [],
+      excludeDstIps: [],
+      anonymize: "none",
+      destroyEvents: o.destroyEvents,
+      vanishGraceMs: 250,
+    },
+    archive,
+  );
+  return { collector, archive };
+}

@@ -1,0 +1,70 @@
+// What every scenario gets from the driver.
+import type { BenchBinaries, Testbed } from "../netns.ts";
+
+export interface Sizes {
+  /** Connections for the 10k scenarios (2k with --quick). */
+  conns: number;
+  /** Repetitions per interleaved round, and rounds. */
+  reps: number;
+  rounds: number;
+  /** Scenario 3: seconds of active polling measured, after a warm-up. */
+  activeSeconds: number;
+  /** Scenario 3 ceiling: replayed cycles measured, after warm-up cycles. */
+  ceilingWarmCycles: number;
+  ceilingCycles: number;
+  /** Scenario 4: churn rate (connections/s) and duration. */
+  churnRate: number;
+  churnSeconds: number;
+  /** Scenario 5: connection counts at which memory is read. */
+  memoryTargets: number[];
+  /** Scenario 6: runs of ss. */
+  ssRuns: number;
+  /** Scenario 7: polls per collector process, processes per side. */
+  processReps: number;
+  processRounds: number;
+}
+
+export interface BenchContext {
+  bins: BenchBinaries;
+  quick: boolean;
+  sizes: Sizes;
+  log: (line: string) => void;
+  /** µs to create one file in the scratch folder (measured at start; see lib/env-probe.ts). */
+  fileCreateUs: number;
+}
+
+/** A scenario that needs a population: the driver owns the test bed. */
+export interface PopulatedContext extends BenchContext {
+  tb: Testbed;
+}
+
+export const FULL: Sizes = {
+  conns: 10_000,
+  reps: 20,
+  rounds: 6,
+  activeSeconds: 5,
+  ceilingWarmCycles: 110,
+  ceilingCycles: 200,
+  churnRate: 1000,
+  churnSeconds: 5,
+  memoryTargets: [1_000, 10_000, 50_000],
+  ssRuns: 7,
+  processReps: 300,
+  processRounds: 3,
+};
+
+export const QUICK: Sizes = {
+  conns: 2_000,
+  // Cycles are short at 2k sockets: more of them keep the medians steady on a noisy VM.
+  reps: 30,
+  rounds: 6,
+  activeSeconds: 2,
+  ceilingWarmCycles: 101,
+  ceilingCycles: 100,
+  churnRate: 500,
+  churnSeconds: 2,
+  memoryTargets: [1_000, 2_000],
+  ssRuns: 5,
+  processReps: 100,
+  processRounds: 2,
+};

@@ -49,6 +49,15 @@ interface Connection {
   entry: CacheEntry<Connection>;
   ended: boolean;
   uuid: string;
+  /** TCP state of the latest archived snapshot. */
+  lastState: number;
+  /** Byte counters of the latest archived snapshot as u32 halves; hi is -1 when unknown. */
+  ackedLo: number;
+  ackedHi: number;
+  receivedLo: number;
+  receivedHi: number;
+  sentLo: number;
+  sentHi: number;
   writer: ArchiveWriter;
   snapshots: number;
   /** Unix ms when the socket was first missing from a dump, 0 while present. */
@@ -59,6 +68,10 @@ interface Connection {
 }
 
 const RECENTLY_CLOSED_LIMIT = 100_000;
+
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
 
 export class Collector {
   readonly stats = new CollectorStats();
@@ -217,6 +230,7 @@ export class Collector {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
     conn.writer.append(encodeRecord(this.timestamp, buf, idm, this.attrs), this.now);
+    this.noteCounters(conn, buf, idm);
     conn.snapshots++;
     conn.lastArchivedMs = this.now;
     this.stats.snapshots++;
@@ -224,6 +238,20 @@ export class Collector {
       conn.reportedCycle = this.report.cycle;
       this.updated.push(conn);
     }
+  }
+
+  /** Keeps the archived snapshot's state and byte counters for the index. */
+  private noteCounters(conn: Connection, buf: Uint8Array, idm: number): void {
+    conn.lastState = buf[idm + 1];
+    const info = this.attrs.offset[Attr.INFO];
+    const len = info < 0 ? 0 : this.attrs.length[Attr.INFO];
+    const has = (off: number) => len >= off + 8;
+    conn.ackedLo = has(TCPI_BYTES_ACKED_OFFSET) ? u32le(buf, info + TCPI_BYTES_ACKED_OFFSET) : 0;
+    conn.ackedHi = has(TCPI_BYTES_ACKED_OFFSET) ? u32le(buf, info + TCPI_BYTES_ACKED_OFFSET + 4) : -1;
+    conn.receivedLo = has(TCPI_BYTES_RECEIVED_OFFSET) ? u32le(buf, info + TCPI_BYTES_RECEIVED_OFFSET) : 0;
+    conn.receivedHi = has(TCPI_BYTES_RECEIVED_OFFSET) ? u32le(buf, info + TCPI_BYTES_RECEIVED_OFFSET + 4) : -1;
+    conn.sentLo = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET) : 0;
+    conn.sentHi = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET + 4) : -1;
   }
 
   private open(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): Connection {
@@ -249,7 +277,23 @@ export class Collector {
     const writer = this.archive.open(uuid, startMs, resumed?.nextSeq ?? 0);
     this.stats.opened++;
     if (!resumed) this.report.opened.push(info);
-    return { entry, ended: false, uuid, writer, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: this.now };
+    return {
+      entry,
+      ended: false,
+      uuid,
+      lastState: info.state,
+      ackedLo: 0,
+      ackedHi: -1,
+      receivedLo: 0,
+      receivedHi: -1,
+      sentLo: 0,
+      sentHi: -1,
+      writer,
+      snapshots: 0,
+      vanishedAt: 0,
+      reportedCycle: -1,
+      lastArchivedMs: this.now,
+    };
   }
 
   /** Sockets missing from this dump wait `vanishGraceMs` for a destroy event, then end. */
@@ -280,23 +324,20 @@ export class Collector {
     this.archive.closeLater(conn.uuid, now);
     this.stats.closed++;
     this.stats.endedBy[reason]++;
-    const closed: ClosedConnection = { ...this.progress(entry, conn), closedAt: now, reason };
+    const closed: ClosedConnection = { ...this.progress(conn), closedAt: now, reason };
     this.report.closed.push(closed);
   }
 
-  /** The connection's counters as of its latest archived snapshot (the cache's copy). */
-  private progress(entry: CacheEntry<Connection>, conn: Connection): ConnectionProgress {
-    const u8 = entry.chunk.u8;
-    const info = entry.infoRel < 0 ? -1 : entry.offset + entry.infoRel;
-    const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-    const u64 = (off: number): bigint | null => (info >= 0 && entry.infoLen >= off + 8 ? dv.getBigUint64(info + off, true) : null);
+  /** The connection's counters as of its latest archived snapshot. */
+  private progress(conn: Connection): ConnectionProgress {
+    const u64 = (lo: number, hi: number): bigint | null => (hi < 0 ? null : (BigInt(hi) << 32n) | BigInt(lo));
     return {
       uuid: conn.uuid,
       lastSeen: conn.lastArchivedMs,
-      state: u8[entry.offset + 1],
-      bytesAcked: u64(TCPI_BYTES_ACKED_OFFSET),
-      bytesReceived: u64(TCPI_BYTES_RECEIVED_OFFSET),
-      bytesSent: u64(TCPI_BYTES_SENT_OFFSET),
+      state: conn.lastState,
+      bytesAcked: u64(conn.ackedLo, conn.ackedHi),
+      bytesReceived: u64(conn.receivedLo, conn.receivedHi),
+      bytesSent: u64(conn.sentLo, conn.sentHi),
       snapshots: conn.snapshots,
     };
   }
@@ -304,7 +345,7 @@ export class Collector {
   private takeReport(now: number): CycleReport {
     const r = this.report;
     // Ended connections already carry their counters in `closed`.
-    for (const conn of this.updated) if (!conn.ended) r.updated.push(this.progress(conn.entry, conn));
+    for (const conn of this.updated) if (!conn.ended) r.updated.push(this.progress(conn));
     this.updated = [];
     r.files = this.archive.takeFileChanges();
     this.report = this.emptyReport(now);

@@ -28,6 +28,9 @@ export function makeCollector(o: BenchCollectorOptions): BenchCollector {
       anonymize: "none",
       destroyEvents: o.destroyEvents,
       vanishGraceMs: 250,
+      // As the CLI at --interval 10: a cycle writes archives for at most a quarter of
+      // the interval, the rest waits for idle time.
+      flushBudgetMs: 2.5,
     },
     archive,
   );

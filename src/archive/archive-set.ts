@@ -183,7 +183,8 @@ export class ArchiveSet {
         if (w.dueAt > nowMs) break;
         w.flush(nowMs);
         attempts++;
-        if ((attempts & 63) === 0 && performance.now() > deadline) return attempts;
+        // One flush can take milliseconds on a slow disk: check the clock after each.
+        if (performance.now() > deadline) return attempts;
       }
     }
     return attempts;

@@ -277,3 +277,24 @@ test("/metrics shows M-Lab's counters moving and /healthz the last poll", async 
   expect(Date.now() - Date.parse(health.body.lastPoll)).toBeLessThan(2000);
   await pair.close();
 });
+
+test("when every cycle overruns its interval, the API, metrics and SIGTERM are still served", async () => {
+  // 1,000 connections (2,000 sockets) make each poll take longer than a 1 ms interval.
+  const pair = await loopbackPair("127.0.0.1", 1000);
+  try {
+    const svc = await startService(["--interval", "1"]);
+    const t0 = performance.now();
+    const health = await getJson(`${svc.api}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.body.cycles).toBeGreaterThan(0);
+    const ms = await (await fetch(`${svc.api}/metrics`)).text();
+    expect(ms).toContain("tcpinfo_snapshot_total");
+    expect(performance.now() - t0).toBeLessThan(5000);
+    const t1 = performance.now();
+    svc.run.proc.kill("SIGTERM");
+    expect(await svc.run.exited).toBe(0);
+    expect(performance.now() - t1).toBeLessThan(10_000);
+  } finally {
+    await pair.close();
+  }
+});

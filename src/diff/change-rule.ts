@@ -1,8 +1,9 @@
-// M-Lab's rule for whether a snapshot differs enough from the previous one to archive.
-// Works on raw bytes: nothing is decoded to decide.
+// M-Lab's rule for whether a snapshot differs enough from the previous one to archive,
+// byte for byte on two messages. The cache decides through digest.ts, which covers the
+// same bytes; this is the reference its tests hold it to.
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { Attr } from "../diag/constants.ts";
-import { INET_DIAG_MSG_SIZE, TCPI_BUSY_TIME_OFFSET, TCPI_LAST_DATA_SENT_OFFSET, TCPI_PMTU_OFFSET } from "../diag/layouts.ts";
+import { TCPI_BUSY_TIME_OFFSET, TCPI_LAST_DATA_SENT_OFFSET, TCPI_PMTU_OFFSET } from "../diag/layouts.ts";
 import { rangeEqual, type Bytes } from "./bytes.ts";
 
 /** Why a snapshot was significant (M-Lab's ChangeType), 0 when it was not. */
@@ -60,45 +61,5 @@ export function classifyChange(prev: Bytes, prevIdm: number, prevAttrs: Attribut
     if (len !== curAttrs.length[t]) return Change.AttributeLength;
     if (!rangeEqual(prev, po, cur, co, len)) return Change.Other;
   }
-  return Change.None;
-}
-
-/** What the cache remembers of a stored copy's layout, so it need not re-read its attributes. */
-export interface KnownLayout {
-  /** Bytes of the stored payload (inet_diag_msg + attributes). */
-  length: number;
-  /** Offset of tcp_info's payload from the inet_diag_msg, -1 when absent. */
-  infoRel: number;
-  infoLen: number;
-  /** Highest attribute type present, -1 when none. */
-  maxType: number;
-}
-
-/** Signals that the layouts differ and classifyChange() must decide. */
-export const LAYOUT_CHANGED = -1;
-
-/**
- * The same rule as classifyChange(), without re-indexing the previous copy: when both
- * payloads have the same length and tcp_info sits at the same place, every attribute
- * other than tcp_info is compared at once as two byte ranges (headers, payloads and
- * zero padding alike). Returns LAYOUT_CHANGED when that shortcut does not apply.
- */
-export function classifyKnownLayout(prev: Bytes, prevIdm: number, layout: KnownLayout, cur: Bytes, curIdm: number, curLength: number, curAttrs: AttributeIndex): Change | typeof LAYOUT_CHANGED {
-  if (prev.u8[prevIdm + STATE_OFFSET] !== cur.u8[curIdm + STATE_OFFSET]) return Change.StateChange;
-  const cInfo = curAttrs.offset[Attr.INFO];
-  if (layout.infoRel < 0 || cInfo < 0) return Change.NoTcpInfo;
-  const pInfo = prevIdm + layout.infoRel;
-  const pLen = layout.infoLen;
-  const cLen = curAttrs.length[Attr.INFO];
-  if (!tcpInfoRangeEqual(prev, pInfo, pLen, cur, cInfo, cLen, TCPI_PMTU_OFFSET, TCPI_BUSY_TIME_OFFSET)) return Change.CounterChange;
-  if (!tcpInfoRangeEqual(prev, pInfo, pLen, cur, cInfo, cLen, 0, TCPI_LAST_DATA_SENT_OFFSET)) return Change.CounterChange;
-  if (layout.maxType < curAttrs.maxType) return Change.NewAttribute;
-  if (layout.maxType > curAttrs.maxType) return Change.LostAttribute;
-  if (layout.length !== curLength || layout.infoRel !== cInfo - curIdm || pLen !== cLen) return LAYOUT_CHANGED;
-  // Attributes before tcp_info (up to its rtattr header), then after its padded payload.
-  const before = layout.infoRel - 4 - INET_DIAG_MSG_SIZE;
-  if (before > 0 && !rangeEqual(prev, prevIdm + INET_DIAG_MSG_SIZE, cur, curIdm + INET_DIAG_MSG_SIZE, before)) return Change.Other;
-  const after = layout.infoRel + ((pLen + 3) & ~3);
-  if (after < layout.length && !rangeEqual(prev, prevIdm + after, cur, curIdm + after, layout.length - after)) return Change.Other;
   return Change.None;
 }

@@ -1,21 +1,25 @@
-// The previous poll's snapshot of every socket, keyed by kernel cookie. Pure state:
-// no I/O. Per message it answers "new, changed or unchanged" and keeps a private copy
-// of the bytes only when they changed, so idle sockets cost no copying. Copies live in
-// shared slab chunks; each entry remembers its copy's layout, so deciding needs no
-// re-reading of the old copy's attributes.
-import { AttributeIndex } from "../diag/attributes.ts";
+// What the previous poll saw of every socket, keyed by kernel cookie. Pure state: no I/O.
+// Per message it answers "new, significantly changed, or not" by M-Lab's rule: a 64-bit
+// digest of the bytes the rule compares (digest.ts) stands for the previous snapshot, so
+// an entry is a few numbers and deciding reads only the message just received.
+// change-rule.ts is the byte-for-byte reference the tests hold the digest to.
+import type { AttributeIndex } from "../diag/attributes.ts";
 import { Attr } from "../diag/constants.ts";
-import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { cookieKey, readCookie } from "../diag/sock-id.ts";
 import type { Bytes } from "./bytes.ts";
-import { Change, classifyChange, classifyKnownLayout, LAYOUT_CHANGED, type KnownLayout } from "./change-rule.ts";
-import { SlabAllocator, type SlabSlot } from "./slab.ts";
+import { Change } from "./change-rule.ts";
+import { Digest } from "./digest.ts";
 
 export type CookieKey = number | string;
 
-export interface CacheEntry<T> extends SlabSlot, KnownLayout {
+export interface CacheEntry<T> {
   readonly key: CookieKey;
   readonly cookie: bigint;
+  /** Digest of the last significant snapshot. */
+  h1: number;
+  h2: number;
+  /** Whether that snapshot had tcp_info (M-Lab: without it every snapshot counts). */
+  hasInfo: boolean;
   /** The cycle in which the socket was last seen in a dump. */
   seenCycle: number;
   /** The owner's per-connection state (files, counters...). */
@@ -24,8 +28,7 @@ export interface CacheEntry<T> extends SlabSlot, KnownLayout {
 
 export class SnapshotCache<T> {
   private readonly entries = new Map<CookieKey, CacheEntry<T>>();
-  private readonly slab = new SlabAllocator();
-  private readonly prevAttrs = new AttributeIndex();
+  private readonly digest = new Digest();
   private seenThisCycle = 0;
   cycle = 0;
   /** The entry touched by the last observe() call (saves returning a tuple). */
@@ -35,54 +38,40 @@ export class SnapshotCache<T> {
     return this.entries.size;
   }
 
-  /** Bytes reserved for snapshot copies. */
-  get reservedBytes(): number {
-    return this.slab.reserved;
-  }
-
   beginCycle(): number {
     this.seenThisCycle = 0;
     return ++this.cycle;
   }
 
   /**
-   * Records that the socket whose inet_diag_msg is at `idm` (payload ends at `end`) was
+   * Records that the socket whose inet_diag_msg is at `idm` (attributes up to `end`) was
    * seen, `attrs` being its indexed attributes. Returns Change.First for a new cookie,
-   * Change.None when nothing significant changed, else the kind of change. The stored
-   * copy is updated whenever the result is not None. Sets `this.last`.
+   * Change.None when nothing significant changed, else a change. Sets `this.last`.
    */
   observe(buf: Bytes, idm: number, end: number, attrs: AttributeIndex): Change {
     const key = cookieKey(buf.u8, idm);
+    const info = attrs.offset[Attr.INFO];
+    const d = this.digest;
+    d.compute(buf, idm, end, info, info < 0 ? 0 : attrs.length[Attr.INFO]);
+    const hasInfo = info >= 0;
     let entry = this.entries.get(key);
     if (entry === undefined) {
-      entry = {
-        key,
-        cookie: readCookie(buf.u8, idm),
-        chunk: buf,
-        offset: 0,
-        capacity: 0,
-        slot: -1,
-        length: 0,
-        infoRel: -1,
-        infoLen: 0,
-        maxType: -1,
-        seenCycle: -1,
-        data: undefined,
-      };
+      entry = { key, cookie: readCookie(buf.u8, idm), h1: d.h1, h2: d.h2, hasInfo, seenCycle: -1, data: undefined };
       this.entries.set(key, entry);
       this.markSeen(entry);
-      this.store(entry, buf, idm, end, attrs);
       this.last = entry;
       return Change.First;
     }
     this.markSeen(entry);
     this.last = entry;
-    let change = classifyKnownLayout(entry.chunk, entry.offset, entry, buf, idm, end - idm, attrs);
-    if (change === LAYOUT_CHANGED) {
-      this.prevAttrs.index(entry.chunk.u8, entry.offset + INET_DIAG_MSG_SIZE, entry.offset + entry.length);
-      change = classifyChange(entry.chunk, entry.offset, this.prevAttrs, buf, idm, attrs);
+    let change: Change = Change.None;
+    if (!hasInfo || !entry.hasInfo) change = Change.NoTcpInfo;
+    else if (entry.h1 !== d.h1 || entry.h2 !== d.h2) change = Change.Other;
+    if (change !== Change.None) {
+      entry.h1 = d.h1;
+      entry.h2 = d.h2;
+      entry.hasInfo = hasInfo;
     }
-    if (change !== Change.None) this.store(entry, buf, idm, end, attrs);
     return change;
   }
 
@@ -94,7 +83,6 @@ export class SnapshotCache<T> {
     if (this.entries.get(entry.key) === entry) {
       if (entry.seenCycle === this.cycle) this.seenThisCycle--;
       this.entries.delete(entry.key);
-      this.slab.free(entry);
     }
   }
 
@@ -120,31 +108,5 @@ export class SnapshotCache<T> {
       entry.seenCycle = this.cycle;
       this.seenThisCycle++;
     }
-  }
-
-  /** Copies buf[idm, end) into the entry's slot (a bigger one if needed) and notes its layout. */
-  private store(entry: CacheEntry<T>, buf: Bytes, idm: number, end: number, attrs: AttributeIndex): void {
-    const len = end - idm;
-    if (entry.capacity < len) {
-      this.slab.free(entry);
-      this.slab.alloc(entry, len);
-    }
-    const src = buf.u32;
-    const dst = entry.chunk.u32;
-    const from = buf.u8.byteOffset + idm;
-    const to = entry.chunk.u8.byteOffset + entry.offset;
-    if (src !== null && dst !== null && ((from | to | len) & 3) === 0) {
-      // Word copy: no subarray view to allocate, a quarter of the iterations.
-      const s = from >>> 2;
-      const d = to >>> 2;
-      for (let i = 0, n = len >>> 2; i < n; i++) dst[d + i] = src[s + i];
-    } else {
-      entry.chunk.u8.set(buf.u8.subarray(idm, end), entry.offset);
-    }
-    entry.length = len;
-    const info = attrs.offset[Attr.INFO];
-    entry.infoRel = info < 0 ? -1 : info - idm;
-    entry.infoLen = info < 0 ? 0 : attrs.length[Attr.INFO];
-    entry.maxType = attrs.maxType;
   }
 }

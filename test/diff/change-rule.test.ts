@@ -1,6 +1,6 @@
 // M-Lab's change rule on raw bytes: synthetic edits in every byte range of tcp_info and
 // the inet_diag_msg, attributes appearing and vanishing, and real successive snapshots
-// from M-Lab's archive. The cache's shortcut must always agree with the full rule.
+// from M-Lab's archive. The cache's digest must always agree with the byte-for-byte rule.
 import { expect, test } from "bun:test";
 import { AttributeIndex } from "../../src/diag/attributes.ts";
 import { Attr, NLMSG_HDRLEN } from "../../src/diag/constants.ts";
@@ -9,6 +9,7 @@ import { newSplitState, splitMessages } from "../../src/diag/netlink-messages.ts
 import { bytesOf } from "../../src/diff/bytes.ts";
 import { Change, classifyChange } from "../../src/diff/change-rule.ts";
 import { SnapshotCache } from "../../src/diff/snapshot-cache.ts";
+import { Digest } from "../../src/diff/digest.ts";
 import { readArchiveAll } from "../../src/archive/reader.ts";
 import type { SnapshotEntry } from "../../src/archive/parse-line.ts";
 import { rawMessages, TESTDATA } from "../helpers/testdata.ts";
@@ -34,7 +35,7 @@ function fullRule(prev: Uint8Array, cur: Uint8Array): Change {
   return classifyChange(bytesOf(prev), 0, pa, bytesOf(cur), 0, ca);
 }
 
-/** What the cache decides for `cur` after having stored `prev` (the shortcut path). */
+/** What the cache decides for `cur` after having seen `prev` (the digest path). */
 function cacheRule(prev: Uint8Array, cur: Uint8Array): Change {
   const cache = new SnapshotCache<undefined>();
   const attrs = new AttributeIndex();
@@ -53,7 +54,7 @@ function cacheRule(prev: Uint8Array, cur: Uint8Array): Change {
 function both(prev: Uint8Array, cur: Uint8Array): Change {
   const a = fullRule(prev, cur);
   const b = cacheRule(prev, cur);
-  // The kind may differ between paths; significant or not must not.
+  // The kind may differ between the two; significant or not must not.
   expect(b === Change.None).toBe(a === Change.None);
   return a;
 }
@@ -198,4 +199,20 @@ test("real successive snapshots of one connection from M-Lab's archive are class
   expect(significant).toBeGreaterThan(0);
   expect(ignored).toBeGreaterThan(0);
   for (const r of rebuilt) expect(both(r, r.slice())).toBe(Change.None);
+});
+
+test("the digest depends on the message, not on where it sits in a buffer", () => {
+  const d = new Digest();
+  const attrs = new AttributeIndex();
+  for (const p of MSGS.slice(0, 50)) {
+    attrs.index(p, INET_DIAG_MSG_SIZE, p.byteLength);
+    const info = attrs.offset[Attr.INFO];
+    d.compute(bytesOf(p), 0, p.byteLength, info, attrs.length[Attr.INFO]);
+    const [a1, a2] = [d.h1, d.h2];
+    // The same bytes one byte into a bigger buffer: unaligned, read byte by byte.
+    const shifted = new Uint8Array(p.byteLength + 1);
+    shifted.set(p, 1);
+    d.compute(bytesOf(shifted), 1, p.byteLength + 1, info + 1, attrs.length[Attr.INFO]);
+    expect([d.h1, d.h2]).toEqual([a1, a2]);
+  }
 });

@@ -86,6 +86,9 @@ interface Segment {
 // from earlier runs could exhaust it.
 const MAX_NAME_ATTEMPTS = 1000;
 
+/** The shared empty line buffer (never pushed to: append() replaces it first). */
+const NO_LINES: string[] = [];
+
 export class ArchiveWriter {
   readonly uuid: string;
   /** The connection's start (Unix ms): dates its first file; StartTime of every Metadata line. */
@@ -94,12 +97,14 @@ export class ArchiveWriter {
   dueAt = 0;
   /** No flush is attempted before this time (Unix ms) after a failure. */
   retryAfter = Number.NEGATIVE_INFINITY;
-  private readonly startTime: string;
-  private readonly history: ArchiveFileInfo[] = [];
+  // Kept small for the many idle connections: files before the current one are listed
+  // only once there are some, and an empty buffer is one shared array.
+  private earlierFiles: ArchiveFileInfo[] | null = null;
+  private filesMade = 0;
   private segment: Segment | null = null;
   private nextSeq = 0;
   private rotateAt = Number.POSITIVE_INFINITY;
-  private pending: string[] = [];
+  private pending: string[] = NO_LINES;
   private pendingBytesCount = 0;
   private closedAtMs: number | null = null;
 
@@ -108,12 +113,12 @@ export class ArchiveWriter {
     this.uuid = uuid;
     this.startMs = startMs;
     this.nextSeq = firstSeq;
-    this.startTime = formatTime(startMs);
   }
 
   /** Every file of this connection that exists so far, oldest first (the last may be current). */
   get files(): readonly ArchiveFileInfo[] {
-    return this.history;
+    const current = this.segment?.created ? [this.segment.info] : [];
+    return this.earlierFiles === null ? current : [...this.earlierFiles, ...current];
   }
 
   get pendingRecords(): number {
@@ -138,6 +143,7 @@ export class ArchiveWriter {
     }
     if (this.segment !== null && nowMs >= this.rotateAt) this.rotate(nowMs);
     if (this.segment === null) this.beginSegment(nowMs);
+    if (this.pending === NO_LINES) this.pending = [];
     this.pending.push(line);
     const bytes = line.length + 1;
     this.pendingBytesCount += bytes;
@@ -178,7 +184,7 @@ export class ArchiveWriter {
     c.flushes++;
     c.pendingRecords -= n;
     c.pendingBytes -= this.pendingBytesCount;
-    this.pending = [];
+    this.pending = NO_LINES;
     this.pendingBytesCount = 0;
     this.retryAfter = Number.NEGATIVE_INFINITY;
     this.ctx.scheduler.fileChanged(seg.info);
@@ -213,7 +219,7 @@ export class ArchiveWriter {
   }
 
   private beginSegment(nowMs: number): void {
-    const first = this.history.length === 0;
+    const first = this.filesMade === 0;
     const info: ArchiveFileInfo = { uuid: this.uuid, path: "", seq: this.nextSeq, openedAt: nowMs, closedAt: null, records: 0, bytes: 0 };
     this.segment = { info, dateMs: first ? this.startMs : nowMs, created: false };
     this.rotateAt = this.nextBoundary(nowMs);
@@ -237,6 +243,7 @@ export class ArchiveWriter {
     if (seg === null) return;
     this.segment = null;
     if (!seg.created) return;
+    (this.earlierFiles ??= []).push(seg.info);
     seg.info.closedAt = closedAt;
     this.nextSeq = seg.info.seq + 1;
     this.ctx.scheduler.fileChanged(seg.info);
@@ -258,7 +265,7 @@ export class ArchiveWriter {
         let inBytes = 0;
         let frameBytes = 0;
         const created = createExclusive(join(ctx.outputDir, rel), () => {
-          const frame = ctx.compressor.compressLines(encodeMetadata(this.uuid, seq, this.startTime), this.pending);
+          const frame = ctx.compressor.compressLines(encodeMetadata(this.uuid, seq, formatTime(this.startMs)), this.pending);
           inBytes = ctx.compressor.lastInputBytes;
           frameBytes = frame.byteLength;
           return frame;
@@ -267,7 +274,7 @@ export class ArchiveWriter {
           seg.created = true;
           seg.info.path = rel;
           seg.info.bytes = frameBytes;
-          this.history.push(seg.info);
+          this.filesMade++;
           ctx.counters.filesCreated++;
           ctx.counters.bytesWritten += frameBytes;
           ctx.counters.bytesIn += inBytes;

@@ -4,7 +4,7 @@
 import { AttributeIndex } from "../diag/attributes.ts";
 import { AF_INET, Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
-import { cookieHex, cookieKey, destPort, dstAddress, sourcePort, srcAddress } from "../diag/sock-id.ts";
+import { cookieHex, cookieKey, destPort, dstAddress, readCookie, sourcePort, srcAddress } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
 import { Change } from "../diff/change-rule.ts";
@@ -256,14 +256,15 @@ export class Collector {
 
   private open(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): Connection {
     const family = buf[idm];
-    const resumed = this.resume.get(entry.cookie);
-    if (resumed) this.resume.delete(entry.cookie);
-    const uuid = resumed?.uuid ?? `${this.opts.uuidPrefix}_${cookieHex(entry.cookie)}`;
+    const cookie = readCookie(buf, idm);
+    const resumed = this.resume.get(cookie);
+    if (resumed) this.resume.delete(cookie);
+    const uuid = resumed?.uuid ?? `${this.opts.uuidPrefix}_${cookieHex(cookie)}`;
     const startMs = resumed?.startMs ?? this.now;
     const dv = new DataView(buf.buffer, buf.byteOffset + idm, INET_DIAG_MSG_SIZE);
     const info: OpenedConnection = {
       uuid,
-      cookie: entry.cookie,
+      cookie,
       family: family === AF_INET ? 4 : 6,
       src: { ip: srcAddress(family, buf, idm), port: sourcePort(buf, idm) },
       dst: { ip: dstAddress(family, buf, idm), port: destPort(buf, idm) },

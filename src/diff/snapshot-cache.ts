@@ -5,7 +5,7 @@
 // change-rule.ts is the byte-for-byte reference the tests hold the digest to.
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { Attr } from "../diag/constants.ts";
-import { cookieKey, readCookie } from "../diag/sock-id.ts";
+import { cookieKey } from "../diag/sock-id.ts";
 import type { Bytes } from "./bytes.ts";
 import { Change } from "./change-rule.ts";
 import { Digest } from "./digest.ts";
@@ -14,7 +14,6 @@ export type CookieKey = number | string;
 
 export interface CacheEntry<T> {
   readonly key: CookieKey;
-  readonly cookie: bigint;
   /** Digest of the last significant snapshot. */
   h1: number;
   h2: number;
@@ -56,7 +55,7 @@ export class SnapshotCache<T> {
     const hasInfo = info >= 0;
     let entry = this.entries.get(key);
     if (entry === undefined) {
-      entry = { key, cookie: readCookie(buf.u8, idm), h1: d.h1, h2: d.h2, hasInfo, seenCycle: -1, data: undefined };
+      entry = { key, h1: d.h1, h2: d.h2, hasInfo, seenCycle: -1, data: undefined };
       this.entries.set(key, entry);
       this.markSeen(entry);
       this.last = entry;

@@ -62,8 +62,8 @@ export class ArchiveSet {
   // their first write (due = first line + flushIntervalMs), and failed ones (due = failure + retryMs).
   private readonly dirty = new Set<ArchiveWriter>();
   private readonly retry = new Set<ArchiveWriter>();
-  // Closed connections whose last lines are due now, oldest first.
-  private readonly closing = new Set<ArchiveWriter>();
+  // Writers whose lines are due now (their connection closed, or a full buffer), oldest first.
+  private readonly dueNow = new Set<ArchiveWriter>();
   private readonly changed = new Set<ArchiveFileInfo>();
 
   constructor(opts: ArchiveSetOptions) {
@@ -71,9 +71,9 @@ export class ArchiveSet {
     this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 1000);
     const rotateMinutes = opts.rotateMinutes ?? 10;
     const scheduler: FlushScheduler = {
-      closing: (w) => {
+      dueNow: (w) => {
         this.dirty.delete(w);
-        this.closing.add(w);
+        this.dueNow.add(w);
       },
       becameDirty: (w, nowMs) => {
         w.dueAt = nowMs + this.flushIntervalMs;
@@ -82,12 +82,12 @@ export class ArchiveSet {
       flushed: (w) => {
         this.dirty.delete(w);
         this.retry.delete(w);
-        this.closing.delete(w);
+        this.dueNow.delete(w);
       },
       failed: (w) => {
         this.dirty.delete(w);
         this.retry.delete(w);
-        this.closing.delete(w);
+        this.dueNow.delete(w);
         w.dueAt = w.retryAfter;
         this.retry.add(w);
       },
@@ -97,7 +97,7 @@ export class ArchiveSet {
       finished: (w) => {
         this.dirty.delete(w);
         this.retry.delete(w);
-        this.closing.delete(w);
+        this.dueNow.delete(w);
         this.live.delete(w);
         if (this.byUuid.get(w.uuid) === w) this.byUuid.delete(w.uuid);
       },
@@ -156,9 +156,9 @@ export class ArchiveSet {
     w.closeLater(nowMs);
   }
 
-  /** Closed connections whose last lines are not written yet. */
-  get closingCount(): number {
-    return this.closing.size;
+  /** Writers whose lines are due now (closed connections, full buffers) and not written yet. */
+  get dueNowCount(): number {
+    return this.dueNow.size;
   }
 
   /**
@@ -170,7 +170,7 @@ export class ArchiveSet {
   flushDue(nowMs: number, budgetMs = Number.POSITIVE_INFINITY): number {
     const deadline = budgetMs === Number.POSITIVE_INFINITY ? budgetMs : performance.now() + budgetMs;
     let attempts = 0;
-    for (const w of this.closing) {
+    for (const w of this.dueNow) {
       if (w.retryAfter > nowMs) continue;
       w.flush(nowMs);
       attempts++;

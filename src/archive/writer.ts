@@ -42,8 +42,8 @@ export interface ArchiveFileInfo {
 
 /** Told by writers when their buffered lines change, so a manager can schedule flushes. */
 export interface FlushScheduler {
-  /** `w` was closed with lines still buffered: they are due now. */
-  closing(w: ArchiveWriter): void;
+  /** `w`'s lines are due now (it was closed, or its buffer is full), ahead of the timer. */
+  dueNow(w: ArchiveWriter): void;
   /** `w` went from no buffered line to some, at `nowMs`. */
   becameDirty(w: ArchiveWriter, nowMs: number): void;
   /** Everything buffered was written. */
@@ -150,10 +150,16 @@ export class ArchiveWriter {
     c.pendingRecords++;
     c.pendingBytes += bytes;
     if (this.pending.length === 1) ctx.scheduler.becameDirty(this, nowMs);
-    if (this.pendingBytesCount >= ctx.flushBytes || c.pendingBytes > ctx.maxTotalPendingBytes) {
-      // Large enough, or memory is short: write now, unless waiting out a failure.
+    if (c.pendingBytes > ctx.maxTotalPendingBytes) {
+      // Memory is short: write now, unless waiting out a failure.
       if (nowMs >= this.retryAfter) this.flush(nowMs);
       else this.enforceBounds(nowMs);
+    } else if (this.pendingBytesCount >= ctx.flushBytes && nowMs >= this.retryAfter) {
+      // A full buffer goes to the front of the queue, written within the manager's time
+      // budget: thousands of connections filling up in the same cycle must not stall it.
+      ctx.scheduler.dueNow(this);
+    } else if (this.pendingBytesCount >= ctx.flushBytes) {
+      this.enforceBounds(nowMs);
     }
   }
 
@@ -201,7 +207,7 @@ export class ArchiveWriter {
     if (this.closedAtMs !== null) return;
     this.closedAtMs = nowMs;
     if (this.pending.length === 0) this.finish();
-    else this.ctx.scheduler.closing(this);
+    else this.ctx.scheduler.dueNow(this);
   }
 
   /**

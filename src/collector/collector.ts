@@ -122,6 +122,7 @@ export class Collector {
 
   /** One poll cycle at unix time `now` (ms). Returns what happened since the last report. */
   poll(now: number): CycleReport {
+    const started = performance.now();
     this.setClock(now);
     const cycle = this.cache.beginCycle();
     this.report.cycle = cycle;
@@ -144,7 +145,10 @@ export class Collector {
       for (const r of this.resume.values()) this.notResumed.push(r);
       this.resume.clear();
     }
-    this.archive.flushDue(now, this.opts.flushBudgetMs ?? Number.POSITIVE_INFINITY);
+    // Writing gets its budget, or as long as this poll took if that is more: when cycles
+    // run late there is no idle time to write in, and a starved backlog would only grow
+    // until the memory cap forces unbudgeted writes.
+    this.archive.flushDue(now, Math.max(this.opts.flushBudgetMs ?? Number.POSITIVE_INFINITY, performance.now() - started));
     return this.takeReport(now);
   }
 

@@ -43,7 +43,7 @@ test("a connection moving data gets one archive with growing bytesAcked and its 
   const { run, out } = await startCollector(["--include-local", "--interval", "10"]);
   const pair = await loopbackPair("127.0.0.1");
   const client = pair.clients[0];
-  const cookie = takeSnapshots({ port: client.localPort!, includeLocal: true, uuidPrefix: PREFIX }).find((s) => s.src.port === client.localPort)!.cookie;
+  const cookie = takeSnapshots({ port: client.localPort!, includeLocal: true, uuidPrefix: PREFIX }).find((s) => s.src.port === client.localPort && s.state === "ESTABLISHED")!.cookie; // not an old TIME_WAIT on the same port
   for (let i = 0; i < 10; i++) {
     await pair.send(client, 20_000);
     await Bun.sleep(30);

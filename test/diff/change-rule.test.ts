@@ -74,7 +74,8 @@ function takeRawMessages(port: number): Uint8Array[] {
   try {
     d.dump((b, off, len) => {
       const idm = off + NLMSG_HDRLEN;
-      if (sourcePort(b, idm) === port || destPort(b, idm) === port) out.push(b.slice(idm, off + len));
+      // Established only: an old TIME_WAIT socket on a reused port has no tcp_info.
+      if (b[idm + 1] === 1 && (sourcePort(b, idm) === port || destPort(b, idm) === port)) out.push(b.slice(idm, off + len));
     });
   } finally {
     d.close();

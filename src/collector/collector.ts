@@ -137,6 +137,11 @@ export class Collector {
       // A failed dump must not end connections: nothing is known about them this cycle.
       this.stats.error("dump_failed");
       this.stats.lastError = (e as Error).message;
+      try {
+        this.dumper.reset();
+      } catch (r) {
+        this.stats.lastError = `${(e as Error).message}; reopening the netlink socket failed: ${(r as Error).message}`;
+      }
     }
     // Destroy events raised while we dumped: their final snapshots belong to this cycle.
     this.drainDestroyEvents(now);

@@ -24,7 +24,7 @@ export class SockDiagDumper {
   /** Per family (same order): messages and seconds of the last dump. */
   readonly lastMessages: number[];
   readonly lastSeconds: number[];
-  private readonly sock: NetlinkSocket;
+  private sock: NetlinkSocket;
   /** The receive buffer every message view points into; reused for every chunk. */
   readonly buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
   private readonly requests: Uint8Array[];
@@ -48,6 +48,16 @@ export class SockDiagDumper {
     this.lastSeconds = families.map(() => 0);
     this.sock = new NetlinkSocket();
     this.requests = families.map((family) => buildDumpRequest({ family, states }));
+  }
+
+  /**
+   * Replaces the socket after a failed dump, so the unread rest of that dump can never be
+   * mistaken for the next one. (Not done inside dump(): a try block there slows the
+   * per-message path measurably.)
+   */
+  reset(): void {
+    this.sock.close();
+    this.sock = new NetlinkSocket();
   }
 
   /** Dumps every requested family; `visit` sees each message while its bytes are valid. */

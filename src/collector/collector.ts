@@ -46,7 +46,6 @@ export interface ResumeInfo {
 }
 
 interface Connection {
-  entry: CacheEntry<Connection>;
   ended: boolean;
   uuid: string;
   /** TCP state of the latest archived snapshot. */
@@ -288,7 +287,6 @@ export class Collector {
     this.stats.opened++;
     if (!resumed) this.report.opened.push(info);
     return {
-      entry,
       ended: false,
       uuid,
       lastState: info.state,

@@ -1,4 +1,5 @@
 // Shared fixtures: a fresh index file in its own tmp dir, and report builders.
+import { afterEach, beforeEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,18 @@ import type { ClosedConnection, ConnectionProgress, CycleReport, OpenedConnectio
 export function tempDir(prefix = "tcpinfo-index-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh index file path for every test, its folder removed after the test. */
+export function indexPathPerTest(): { readonly path: string } {
+  let tmp: ReturnType<typeof tempDir> | null = null;
+  const holder = { path: "" };
+  beforeEach(() => {
+    tmp = tempDir();
+    holder.path = join(tmp.dir, "index.sqlite");
+  });
+  afterEach(() => tmp?.cleanup());
+  return holder;
 }
 
 export const PREFIX = "host_1700000000_unsafe";

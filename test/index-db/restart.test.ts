@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { ConnectionIndex } from "../../src/index-db/index.ts";
-import { closed, opened, report, tempDir } from "./helpers.ts";
+import { closed, opened, report, indexPathPerTest } from "./helpers.ts";
 
-let tmp: ReturnType<typeof tempDir>;
-let path: string;
-beforeEach(() => {
-  tmp = tempDir();
-  path = join(tmp.dir, "index.sqlite");
-});
-afterEach(() => tmp.cleanup());
+const tmpIndex = indexPathPerTest();
 
 describe("restart hand-over", () => {
   test("openConnections lists the unclosed ones with cookie, first_seen and highest file seq", async () => {
-    const idx = ConnectionIndex.open(path);
+    const idx = ConnectionIndex.open(tmpIndex.path);
     const a = opened(2n ** 63n + 1n, { firstSeen: 10 });
     const b = opened(2n, { firstSeen: 20 });
     const c = opened(3n, { firstSeen: 30 });
@@ -29,7 +22,7 @@ describe("restart hand-over", () => {
     );
     await idx.close();
 
-    const again = ConnectionIndex.open(path);
+    const again = ConnectionIndex.open(tmpIndex.path);
     expect(again.openConnections()).toEqual([
       { uuid: a.uuid, cookie: 2n ** 63n + 1n, firstSeen: 10, highestSeq: 1 },
       { uuid: b.uuid, cookie: 2n, firstSeen: 20, highestSeq: null },
@@ -47,7 +40,7 @@ describe("restart hand-over", () => {
   });
 
   test("closeConnections rejects an invalid reason without closing anything", async () => {
-    const idx = ConnectionIndex.open(path);
+    const idx = ConnectionIndex.open(tmpIndex.path);
     const a = opened(1n);
     idx.applyCycle(report({ opened: [a] }));
     expect(() => idx.closeConnections([a.uuid], 5, "bogus" as "restart")).toThrow();

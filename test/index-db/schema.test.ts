@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { join } from "node:path";
 import { ConnectionIndex, SCHEMA_VERSION } from "../../src/index-db/index.ts";
 import { MIGRATIONS } from "../../src/index-db/schema.ts";
-import { opened, report, tempDir } from "./helpers.ts";
+import { opened, report, indexPathPerTest } from "./helpers.ts";
 
-let tmp: ReturnType<typeof tempDir>;
-let path: string;
-beforeEach(() => {
-  tmp = tempDir();
-  path = join(tmp.dir, "index.sqlite");
-});
-afterEach(() => tmp.cleanup());
+const tmpIndex = indexPathPerTest();
 
 function pragma(file: string, name: string): unknown {
   const db = new Database(file, { readonly: true });
@@ -24,7 +17,7 @@ function pragma(file: string, name: string): unknown {
 
 describe("schema", () => {
   test("a new file gets every migration, WAL and the tables", async () => {
-    const idx = ConnectionIndex.open(path);
+    const idx = ConnectionIndex.open(tmpIndex.path);
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
     expect(idx.db.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
     expect(idx.db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
@@ -33,32 +26,32 @@ describe("schema", () => {
     const tables = idx.db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
     expect(tables).toEqual([{ name: "connections" }, { name: "files" }]);
     await idx.close();
-    expect(pragma(path, "user_version")).toBe(SCHEMA_VERSION);
+    expect(pragma(tmpIndex.path, "user_version")).toBe(SCHEMA_VERSION);
   });
 
   test("re-opening keeps the data and does not migrate again", async () => {
-    const a = ConnectionIndex.open(path);
+    const a = ConnectionIndex.open(tmpIndex.path);
     a.applyCycle(report({ opened: [opened(1n)] }));
     await a.close();
-    const b = ConnectionIndex.open(path);
+    const b = ConnectionIndex.open(tmpIndex.path);
     expect(b.rowCount).toBe(1);
     expect(b.queryConnections().connections.map((c) => c.cookie)).toEqual([1n]);
     await b.close();
   });
 
   test("a file from a newer schema is refused, not misread", async () => {
-    await ConnectionIndex.open(path).close();
-    const db = new Database(path);
+    await ConnectionIndex.open(tmpIndex.path).close();
+    const db = new Database(tmpIndex.path);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    expect(() => ConnectionIndex.open(path)).toThrow(/newer/);
+    expect(() => ConnectionIndex.open(tmpIndex.path)).toThrow(/newer/);
   });
 
   test("read-only open refuses an unmigrated file and cannot write", async () => {
-    new Database(path, { create: true }).close();
-    expect(() => ConnectionIndex.open(path, { readonly: true })).toThrow(/schema version 0/);
-    await ConnectionIndex.open(path).close();
-    const ro = ConnectionIndex.open(path, { readonly: true });
+    new Database(tmpIndex.path, { create: true }).close();
+    expect(() => ConnectionIndex.open(tmpIndex.path, { readonly: true })).toThrow(/schema version 0/);
+    await ConnectionIndex.open(tmpIndex.path).close();
+    const ro = ConnectionIndex.open(tmpIndex.path, { readonly: true });
     expect(ro.queryConnections().connections).toEqual([]);
     expect(() => ro.applyCycle(report({ opened: [opened(1n)] }))).toThrow(/read-only/);
     expect(() => ro.db.exec("DELETE FROM connections")).toThrow();

@@ -23,7 +23,11 @@ function guarded<T extends ArgsDef>(def: T, body: (args: Record<string, unknown>
         process.stderr.write(`error: ${e.message}\nRun with --help for usage.\n`);
         process.exit(2);
       }
-      throw e;
+      // Anything else (a folder that cannot be created, a port in use...): say what, not
+      // where in the code; TCPINFO_DEBUG=1 shows the stack.
+      const err = e as Error;
+      process.stderr.write(`error: ${err.message}\n${process.env.TCPINFO_DEBUG ? `${err.stack ?? ""}\n` : ""}`);
+      process.exit(1);
     }
   };
 }

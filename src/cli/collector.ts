@@ -78,6 +78,15 @@ export function statusLine(c: Collector): string {
   return `status: cycles=${s.cycles} sockets=${s.sockets} tracked=${c.tracked} snapshots=${s.snapshots} opened=${s.opened} closed=${s.closed} files_open=${a.liveWriters} files_created=${a.filesCreated} destroy_events=${s.destroyEvents} last_cycle_ms=${s.lastCycleMs.toFixed(2)} errors=${errs} archive_errors=${Object.values(a.errors).reduce((x, y) => x + y, 0)}`;
 }
 
+/** Runs a start-up step, naming what failed in the error. */
+function startup<T>(what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    throw new Error(`${what}: ${(e as Error).message}`);
+  }
+}
+
 /** Connections the index still has open from a previous run, split into those this run can resume and the rest. */
 function planResume(index: ConnectionIndex, uuidPrefix: string): { resume: Map<bigint, ResumeInfo>; stale: string[] } {
   const resume = new Map<bigint, ResumeInfo>();
@@ -93,13 +102,13 @@ function planResume(index: ConnectionIndex, uuidPrefix: string): { resume: Map<b
 /** Runs the collector as the `collector` command does; resolves when it has shut down. */
 export async function runCollector(opts: CollectorCliOptions, log = (l: string) => process.stderr.write(l + "\n")): Promise<Collector> {
   const output = resolve(opts.output);
-  mkdirSync(output, { recursive: true });
+  startup(`cannot create the output folder ${output}`, () => mkdirSync(output, { recursive: true }));
   const uuidPrefix = uuidPrefixFor(opts.uuidPrefixFile);
   const archive = new ArchiveSet({ outputDir: output, rotateMinutes: opts.rotateMinutes, flushIntervalMs: opts.flushMs });
   const metrics = createMetrics();
   const status = createStatus();
 
-  const index = ConnectionIndex.open(resolve(opts.db));
+  const index = startup(`cannot open the index ${resolve(opts.db)}`, () => ConnectionIndex.open(resolve(opts.db)));
   await index.startBackgroundCheckpoints(200, (m) => log(`index checkpoint: ${m}`));
   const { resume, stale } = planResume(index, uuidPrefix);
   if (stale.length > 0) index.closeConnections(stale, Date.now(), "restart");
@@ -118,9 +127,16 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
     },
     archive,
   );
-  const events = opts.eventsocket ? await EventSocketServer.start(opts.eventsocket, { metrics, log, maxQueueBytes: opts.eventsocketMaxQueue }) : null;
-  const api = opts.listen
-    ? startApiServer({ listen: opts.listen, index, outputDir: output, readSnapshots, metrics, status, logError: (m, e) => log(`${m}: ${String(e)}`) })
+  const events = opts.eventsocket
+    ? await EventSocketServer.start(opts.eventsocket, { metrics, log, maxQueueBytes: opts.eventsocketMaxQueue }).catch((e: Error) => {
+        throw new Error(`cannot serve the eventsocket at ${opts.eventsocket}: ${e.message}`);
+      })
+    : null;
+  const listen = opts.listen;
+  const api = listen
+    ? startup(`cannot listen on ${listen}`, () =>
+        startApiServer({ listen, index, outputDir: output, readSnapshots, metrics, status, logError: (m, e) => log(`${m}: ${String(e)}`) }),
+      )
     : null;
   const fanout = new ReportFanout({ collector, index, events, metrics, status, indexBatchMs: opts.indexBatchMs, log });
   const sink: CycleSink = {

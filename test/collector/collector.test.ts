@@ -1,7 +1,7 @@
 // End to end: the real `collector` command against real loopback connections, reading
 // the files it writes with our reader and checking them with the zstd CLI.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { takeSnapshots } from "../../src/cli/snapshot.ts";
@@ -196,4 +196,20 @@ test("flags can come from environment variables", async () => {
   const bad = startCli(["collector"], { TCPINFO_OUTPUT: out, TCPINFO_INTERVAL: "fast" });
   expect(await bad.exited).toBe(2);
   expect(bad.stderrLines.join("\n")).toMatch(/TCPINFO_INTERVAL must be a whole number/);
+});
+
+test("start-up failures name what failed and exit 1, without a stack trace", async () => {
+  const notASocket = join(dir, "plain-file");
+  writeFileSync(notASocket, "keep me");
+  for (const [args, msg] of [
+    [["--eventsocket", notASocket], /^error: cannot serve the eventsocket at .*plain-file: refusing to remove/],
+    [["--db", join(dir, "missing", "dir", "x.sqlite")], /^error: cannot open the index .*x\.sqlite/],
+    [["--output", "/proc/tcpinfo-test"], /^error: cannot create the output folder \/proc\/tcpinfo-test/],
+  ] as const) {
+    const run = startCli(["collector", "--output", join(dir, "o"), "--listen", "off", "--reps", "1", ...args]);
+    expect(await run.exited).toBe(1);
+    expect(run.stderrLines.join("\n")).toMatch(msg);
+    expect(run.stderrLines.some((l) => /^\s+at /.test(l))).toBe(false);
+  }
+  expect(readFileSync(notASocket, "utf8")).toBe("keep me");
 });

@@ -105,6 +105,10 @@ export class ArchiveWriter {
   private nextSeq = 0;
   private rotateAt = Number.POSITIVE_INFINITY;
   private pending: string[] = NO_LINES;
+  /** After a rotation boundary with lines buffered: how many of them belong to the current file; -1 otherwise. */
+  private rotateSplit = -1;
+  /** When that boundary was crossed (Unix ms): the current file's close and the next one's open. */
+  private rotateTime = 0;
   private pendingBytesCount = 0;
   private closedAtMs: number | null = null;
 
@@ -168,6 +172,7 @@ export class ArchiveWriter {
    * the lines stay buffered for the next attempt).
    */
   flush(nowMs: number): boolean {
+    if (this.rotateSplit >= 0 && !this.flushRotated(nowMs)) return this.flushFailed(nowMs);
     if (this.pending.length === 0) {
       if (this.closedAtMs !== null) this.finish();
       else this.ctx.scheduler.flushed(this);
@@ -177,13 +182,7 @@ export class ArchiveWriter {
     const seg = this.segment!;
     const ok = seg.created ? this.appendFrame(seg, nowMs) : this.createFile(seg, nowMs);
     const c = this.ctx.counters;
-    if (!ok) {
-      c.failedFlushes++;
-      this.retryAfter = nowMs + this.ctx.retryMs;
-      this.ctx.scheduler.failed(this);
-      this.enforceBounds(nowMs);
-      return false;
-    }
+    if (!ok) return this.flushFailed(nowMs);
     const n = this.pending.length;
     seg.info.records += n;
     c.recordsWritten += n;
@@ -238,9 +237,60 @@ export class ArchiveWriter {
     return this.startMs + (Math.floor(elapsed / period) + 1) * period;
   }
 
+  /**
+   * A rotation boundary has passed. With nothing buffered the current file simply ends.
+   * Otherwise the buffered lines still belong to it: they are marked off and written by
+   * the next flush (due now, within the manager's budget), never here, so thousands of
+   * connections rotating in the same cycle cannot stall the caller.
+   */
   private rotate(nowMs: number): void {
-    if (nowMs >= this.retryAfter) this.flush(nowMs);
-    this.endSegment(nowMs);
+    if (this.rotateSplit >= 0) return;
+    if (this.pending.length === 0) {
+      this.endSegment(nowMs);
+      return;
+    }
+    this.rotateSplit = this.pending.length;
+    this.rotateTime = nowMs;
+    this.ctx.scheduler.dueNow(this);
+  }
+
+  /**
+   * Writes the lines buffered before a rotation boundary to the file they belong to and
+   * ends it; the lines after the boundary stay buffered for the next file. False if the
+   * write failed (everything stays buffered, nothing is lost).
+   */
+  private flushRotated(nowMs: number): boolean {
+    if (this.segment === null) {
+      this.rotateSplit = -1;
+      return true;
+    }
+    const rest = this.pending.splice(this.rotateSplit);
+    let restBytes = 0;
+    for (const l of rest) restBytes += l.length + 1;
+    this.pendingBytesCount -= restBytes;
+    const seg = this.segment!;
+    const n = this.pending.length;
+    const ok = n === 0 || (seg.created ? this.appendFrame(seg, nowMs) : this.createFile(seg, nowMs));
+    const c = this.ctx.counters;
+    if (!ok) {
+      for (const l of rest) this.pending.push(l);
+      this.pendingBytesCount += restBytes;
+      return false;
+    }
+    if (n > 0) {
+      seg.info.records += n;
+      c.recordsWritten += n;
+      c.flushes++;
+      c.pendingRecords -= n;
+      c.pendingBytes -= this.pendingBytesCount;
+      this.ctx.scheduler.fileChanged(seg.info);
+    }
+    this.endSegment(this.rotateTime);
+    this.pending = rest.length > 0 ? rest : NO_LINES;
+    this.pendingBytesCount = restBytes;
+    this.rotateSplit = -1;
+    if (rest.length > 0) this.beginSegment(this.rotateTime);
+    return true;
   }
 
   /** Leaves the current file: closed (and reported) if it exists, forgotten otherwise. */
@@ -316,6 +366,15 @@ export class ArchiveWriter {
     }
   }
 
+  /** A write failed (already counted by type): retry later, within the memory bounds. */
+  private flushFailed(nowMs: number): false {
+    this.ctx.counters.failedFlushes++;
+    this.retryAfter = nowMs + this.ctx.retryMs;
+    this.ctx.scheduler.failed(this);
+    this.enforceBounds(nowMs);
+    return false;
+  }
+
   private recordError(e: unknown, nowMs: number): void {
     const message = e instanceof Error ? e.message : String(e);
     this.ctx.counters.error(errorCode(e), this.uuid, message, nowMs);
@@ -342,12 +401,15 @@ export class ArchiveWriter {
     }
     if (drop === 0) return;
     this.pending.splice(0, drop);
+    // Dropped lines come off the front, before a pending rotation's boundary.
+    if (this.rotateSplit >= 0) this.rotateSplit = Math.max(0, this.rotateSplit - drop);
     this.pendingBytesCount -= bytes;
     c.pendingRecords -= drop;
     c.pendingBytes -= bytes;
     c.droppedRecords += drop;
     c.error("dropped", this.uuid, `${drop} buffered lines dropped: writes failing and memory bound reached`, nowMs, drop);
     if (this.pending.length === 0) {
+      this.rotateSplit = -1;
       if (this.closedAtMs !== null) this.finish();
       else ctx.scheduler.flushed(this);
     }

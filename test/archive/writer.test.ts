@@ -176,6 +176,53 @@ test("rotation: next seq, dated by the current UTC date, own Metadata line; exis
   expect(set.stats().filesCreated).toBe(3);
 });
 
+test("a rotation with lines buffered writes nothing at once; the next flushDue splits them at the boundary", () => {
+  const start = Date.parse("2024-03-01T10:00:00Z");
+  const set = newSet({ rotateMinutes: 1, flushIntervalMs: 60_000 });
+  const w = set.open(UUID, start);
+  const a = line(0, start + 1000);
+  const b = line(1, start + 59_000);
+  const c = line(2, start + 61_000);
+  w.append(a, start + 1000);
+  w.append(b, start + 59_000);
+  w.append(c, start + 61_000); // past the boundary at start + 60 s
+  // Nothing was written inside append(): the rotation is due now, not done now.
+  expect(set.stats().flushes).toBe(0);
+  expect(set.dueNowCount).toBe(1);
+  set.flushDue(start + 61_001);
+  expect(set.dueNowCount).toBe(0);
+  const files = w.files;
+  expect(files.map((f) => [f.seq, f.records, f.openedAt, f.closedAt])).toEqual([
+    [0, 2, start + 1000, start + 61_000],
+    [1, 1, start + 61_000, null],
+  ]);
+  expect(zstdText(join(out, files[0].path))).toBe([encodeMetadata(UUID, 0, formatTime(start)), a, b, ""].join("\n"));
+  expect(zstdText(join(out, files[1].path))).toBe([encodeMetadata(UUID, 1, formatTime(start)), c, ""].join("\n"));
+  expect(set.stats().recordsWritten).toBe(3);
+  expect(set.stats().pendingRecords).toBe(0);
+});
+
+test("a rotation whose write fails keeps every line, split at the same boundary, for the retry", () => {
+  const start = Date.parse("2024-03-01T10:00:00Z");
+  const set = newSet({ rotateMinutes: 1, flushIntervalMs: 60_000, retryMs: 10 });
+  const w = set.open(UUID, start);
+  w.append(line(0, start + 1000), start + 1000);
+  w.append(line(1, start + 61_000), start + 61_000);
+  const unlock = lock(out);
+  set.flushDue(start + 61_001);
+  expect(set.stats().failedFlushes).toBe(1);
+  expect(set.stats().pendingRecords).toBe(2);
+  w.append(line(2, start + 62_000), start + 62_000);
+  unlock();
+  set.flushDue(start + 62_100);
+  expect(w.files.map((f) => [f.seq, f.records, f.closedAt])).toEqual([
+    [0, 1, start + 61_000],
+    [1, 2, null],
+  ]);
+  expect(zstdText(join(out, w.files[1].path)).split("\n").slice(1, 3)).toEqual([line(1, start + 61_000), line(2, start + 62_000)]);
+  expect(set.stats().droppedRecords).toBe(0);
+});
+
 test("a restart with the same UUID and start adds a file instead of overwriting", () => {
   const a = newSet();
   a.open(UUID, T0).append(line(0, T0), T0);

@@ -22,6 +22,7 @@ export const COLLECTOR_ARGS = {
   listen: { type: "string", description: "HTTP API and /metrics address, or 'off' [env TCPINFO_LISTEN] (default 127.0.0.1:9990)", valueHint: "HOST:PORT" },
   eventsocket: { type: "string", description: "Serve open/close events to sidecars on this unix socket [env TCPINFO_EVENTSOCKET] (default none)", valueHint: "PATH" },
   "eventsocket-max-queue": { type: "string", description: "Bytes an eventsocket client may lag before it is disconnected [env TCPINFO_EVENTSOCKET_MAX_QUEUE] (default 1048576)", valueHint: "BYTES" },
+  "index-retention-hours": { type: "string", description: "Delete index rows of connections closed more than H hours ago (archives stay); 0 keeps them [env TCPINFO_INDEX_RETENTION_HOURS] (default 0)", valueHint: "H" },
   "index-batch-ms": { type: "string", description: "Write poll reports to the index at least this often [env TCPINFO_INDEX_BATCH_MS] (default 250)", valueHint: "MS" },
   "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
 } as const satisfies ArgsDef;
@@ -45,6 +46,7 @@ export interface CollectorCliOptions {
   eventsocket: string | null;
   eventsocketMaxQueue: number;
   indexBatchMs: number;
+  indexRetentionHours: number;
 }
 
 function envBool(name: string): boolean | undefined {
@@ -100,6 +102,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     listen: parseListenOption(fromEnv(str("listen"), "TCPINFO_LISTEN") ?? DEFAULT_LISTEN),
     eventsocket: fromEnv(str("eventsocket"), "TCPINFO_EVENTSOCKET") ?? null,
     eventsocketMaxQueue: int("eventsocket-max-queue", "TCPINFO_EVENTSOCKET_MAX_QUEUE", 1 << 20, 1024, 1 << 30),
+    indexRetentionHours: int("index-retention-hours", "TCPINFO_INDEX_RETENTION_HOURS", 0, 0, 24 * 365 * 10),
     indexBatchMs: int("index-batch-ms", "TCPINFO_INDEX_BATCH_MS", 250, 0, 60_000),
   };
 }

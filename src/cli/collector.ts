@@ -138,7 +138,7 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
         startApiServer({ listen, index, outputDir: output, readSnapshots, metrics, status, logError: (m, e) => log(`${m}: ${String(e)}`) }),
       )
     : null;
-  const fanout = new ReportFanout({ collector, index, events, metrics, status, indexBatchMs: opts.indexBatchMs, log });
+  const fanout = new ReportFanout({ collector, index, events, metrics, status, indexBatchMs: opts.indexBatchMs, indexRetentionMs: opts.indexRetentionHours * 3_600_000, log });
   const sink: CycleSink = {
     onReport(report, cycleMs) {
       fanout.onReport(report, cycleMs);

@@ -19,8 +19,13 @@ export interface FanoutDeps {
   status: CollectorStatus;
   /** Reports are written to the index at least this often (ms). */
   indexBatchMs: number;
+  /** Index rows of connections closed longer ago than this are deleted; 0 keeps them. */
+  indexRetentionMs: number;
   log: (line: string) => void;
 }
+
+const PRUNE_EVERY_MS = 60_000;
+const PRUNE_BATCH = 10_000;
 
 /** Pending reports kept through index write failures before the oldest are dropped. */
 const MAX_PENDING_REPORTS = 10_000;
@@ -28,6 +33,7 @@ const MAX_PENDING_REPORTS = 10_000;
 export class ReportFanout implements CycleSink {
   private pending: CycleReport[] = [];
   private lastIndexWrite = 0;
+  private lastPrune = 0;
   private lastPollTime = 0;
   private lastSnapshots = 0;
   private lastFiles = 0;
@@ -61,6 +67,7 @@ export class ReportFanout implements CycleSink {
       const r = index.applyCycles(this.pending);
       this.pending = [];
       this.deps.metrics.indexWriteSeconds.observe(r.seconds);
+      this.prune(index, now);
       this.deps.metrics.indexRows.set(index.rowCount);
     } catch (e) {
       // Kept for the next try: a locked or full database must not lose lifecycle rows.
@@ -68,6 +75,14 @@ export class ReportFanout implements CycleSink {
       recordError(this.deps.status, e, now);
       this.deps.log(`index write failed (${this.pending.length} reports kept for retry): ${(e as Error).message}`);
     }
+  }
+
+  /** Retention, a bounded batch at a time: once a minute, or on the next write while a batch came back full. */
+  private prune(index: ConnectionIndex, now: number): void {
+    const keep = this.deps.indexRetentionMs;
+    if (keep <= 0 || now - this.lastPrune < PRUNE_EVERY_MS) return;
+    const deleted = index.pruneClosedBefore(now - keep, PRUNE_BATCH);
+    this.lastPrune = deleted === PRUNE_BATCH ? 0 : now;
   }
 
   private countError(type: string): void {

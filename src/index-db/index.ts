@@ -79,6 +79,15 @@ export class ConnectionIndex implements ConnectionSource {
     return this.write().closeConnections(uuids, at, reason);
   }
 
+  /**
+   * Retention: deletes up to `limit` connections closed before `cutoff` (unix ms), oldest
+   * first, with their file rows, in one transaction; open ones are never touched and the
+   * archives stay on disk. Returns how many were deleted (call again while it is `limit`).
+   */
+  pruneClosedBefore(cutoff: number, limit = 10_000): number {
+    return this.write().prune(cutoff, limit);
+  }
+
   /** Rows in the connections table (for the index-rows gauge). */
   get rowCount(): number {
     return this.readonly ? this.countRows() : this.write().rowCount;

@@ -54,6 +54,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (uuid, seq)
   ) WITHOUT ROWID;
   `,
+  // 2: retention deletes the oldest closed connections first.
+  `
+  CREATE INDEX connections_closed ON connections (closed_at) WHERE closed_at IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

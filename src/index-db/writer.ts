@@ -17,6 +17,9 @@ export class IndexWriter {
   private readonly upsertFile: Run;
   private readonly closeConnOnly: Run;
   private readonly closeOpenFiles: Run;
+  private readonly selectExpired: Statement<{ uuid: string }, [number, number]>;
+  private readonly deleteFiles: Run;
+  private readonly deleteConn: Run;
   private readonly selectOpen: Statement<{ uuid: string; cookie: string; first_seen: number; highest_seq: number | null }, []>;
   private readonly applyTx: (reports: readonly CycleReport[]) => Omit<ApplyResult, "seconds">;
   private rows: number;
@@ -49,6 +52,9 @@ export class IndexWriter {
     );
     this.closeConnOnly = db.prepare(`UPDATE connections SET closed_at = ?2, end_reason = ?3 WHERE uuid = ?1 AND closed_at IS NULL`);
     this.closeOpenFiles = db.prepare(`UPDATE files SET closed_at = ?2 WHERE uuid = ?1 AND closed_at IS NULL`);
+    this.selectExpired = db.query(`SELECT uuid FROM connections WHERE closed_at IS NOT NULL AND closed_at < ?1 ORDER BY closed_at LIMIT ?2`);
+    this.deleteFiles = db.prepare(`DELETE FROM files WHERE uuid = ?1`);
+    this.deleteConn = db.prepare(`DELETE FROM connections WHERE uuid = ?1`);
     this.selectOpen = db.prepare(
       `SELECT c.uuid, c.cookie, c.first_seen, (SELECT MAX(f.seq) FROM files f WHERE f.uuid = c.uuid) AS highest_seq
        FROM connections c WHERE c.closed_at IS NULL ORDER BY c.first_seen, c.uuid`,
@@ -130,6 +136,17 @@ export class IndexWriter {
    * still-open files closed at the same time. Already closed ones are left as they were.
    * Returns how many were closed.
    */
+  prune(cutoff: number, limit: number): number {
+    return this.db.transaction(() => {
+      const expired = this.selectExpired.all(cutoff, limit);
+      for (const { uuid } of expired) {
+        this.deleteFiles.run(uuid);
+        this.rows -= this.deleteConn.run(uuid).changes;
+      }
+      return expired.length;
+    })();
+  }
+
   closeConnections(uuids: Iterable<string>, at: number, reason: EndReason): number {
     return this.db.transaction(() => {
       let n = 0;

@@ -176,6 +176,8 @@ test("bad flags are rejected with a clear message and exit status 2", async () =
     [["--anonymize-ip", "full"], /--anonymize-ip must be one of none, netblock/],
     [["--exclude-dstip", "300.1.1.1"], /--exclude-dstip must be an IPv4 or IPv6 address/],
     [["--exclude-srcport", "70000"], /--exclude-srcport must be from 0 to 65535/],
+    [["--index-retention-hours", "-1"], /--index-retention-hours must be from 0/],
+    [["--listen", "nowhere"], /--listen must be HOST:PORT/],
     [["--frobnicate"], /unknown option '--frobnicate'/],
   ] as const) {
     const run = startCli(["collector", "--output", join(dir, "x"), ...args]);

@@ -12,6 +12,8 @@
 //   set.closeAll(Date.now());                    // at shutdown
 // None of these throws on an I/O failure: see counters (errors by type).
 import { ArchiveCounters, type ArchiveCountersSnapshot } from "./counters.ts";
+import { join } from "node:path";
+import { compactFile } from "./compact.ts";
 import { DirCache } from "./file-io.ts";
 import { DEFAULT_LEVEL, FrameCompressor } from "./frame-compressor.ts";
 import { ArchiveWriter, type ArchiveFileInfo, type FlushScheduler, type WriterContext } from "./writer.ts";
@@ -35,6 +37,11 @@ export interface ArchiveSetOptions {
   compressionLevel?: number;
   /** Per-frame content checksum. Default true. */
   checksum?: boolean;
+  /**
+   * Rewrite each finished file of several frames as one frame (smaller, and what M-Lab
+   * writes), in flushDue's spare budget. Default true.
+   */
+  compactFinishedFiles?: boolean;
 }
 
 export interface ArchiveSetStats extends ArchiveCountersSnapshot {
@@ -65,9 +72,14 @@ export class ArchiveSet {
   // Writers whose lines are due now (their connection closed, or a full buffer), oldest first.
   private readonly dueNow = new Set<ArchiveWriter>();
   private readonly changed = new Set<ArchiveFileInfo>();
+  // Finished files of several frames, to be rewritten as one when there is time.
+  private toCompact: ArchiveFileInfo[] = [];
+  private compactHead = 0;
+  private readonly compactFiles: boolean;
 
   constructor(opts: ArchiveSetOptions) {
     this.outputDir = opts.outputDir;
+    this.compactFiles = opts.compactFinishedFiles ?? true;
     this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 1000);
     const rotateMinutes = opts.rotateMinutes ?? 10;
     const scheduler: FlushScheduler = {
@@ -90,6 +102,9 @@ export class ArchiveSet {
         this.dueNow.delete(w);
         w.dueAt = w.retryAfter;
         this.retry.add(w);
+      },
+      ended: (info) => {
+        if (this.compactFiles) this.toCompact.push(info);
       },
       fileChanged: (info) => {
         this.changed.add(info);
@@ -187,7 +202,38 @@ export class ArchiveSet {
         if (performance.now() > deadline) return attempts;
       }
     }
+    this.compactDue(deadline, nowMs);
     return attempts;
+  }
+
+  /**
+   * Rewrites finished files as single frames while time remains before `deadline`.
+   * Lines are never waiting behind this: flushDue calls it only after every due flush.
+   */
+  private compactDue(deadline: number, nowMs: number): void {
+    while (this.compactHead < this.toCompact.length && performance.now() < deadline) {
+      const info = this.toCompact[this.compactHead++];
+      if (this.compactHead === this.toCompact.length) {
+        this.toCompact = [];
+        this.compactHead = 0;
+      }
+      try {
+        const r = compactFile(join(this.outputDir, info.path), info.bytes, this.ctx.compressor);
+        if (r !== null) {
+          info.bytes = r.after;
+          this.counters.compactedFiles++;
+          this.counters.compactedBytesSaved += r.before - r.after;
+          this.changed.add(info);
+        }
+      } catch (e) {
+        this.counters.error("compact", info.uuid, `${info.path}: ${e instanceof Error ? e.message : String(e)}`, nowMs);
+      }
+    }
+  }
+
+  /** Finished files waiting to be rewritten as one frame. */
+  get compactBacklog(): number {
+    return this.toCompact.length - this.compactHead;
   }
 
   /** Closes every writer, writing what is buffered (shutdown). */

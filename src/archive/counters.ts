@@ -24,6 +24,9 @@ export class ArchiveCounters {
   failedFlushes = 0;
   /** Lines given up after repeated failures (also counted in errors.dropped). */
   droppedRecords = 0;
+  /** Finished files rewritten as one frame, and the bytes that saved. */
+  compactedFiles = 0;
+  compactedBytesSaved = 0;
   /** Lines waiting in memory across all writers, and their bytes. */
   pendingRecords = 0;
   pendingBytes = 0;
@@ -45,6 +48,8 @@ export class ArchiveCounters {
       flushes: this.flushes,
       failedFlushes: this.failedFlushes,
       droppedRecords: this.droppedRecords,
+      compactedFiles: this.compactedFiles,
+      compactedBytesSaved: this.compactedBytesSaved,
       pendingRecords: this.pendingRecords,
       pendingBytes: this.pendingBytes,
       errors: { ...this.errors },
@@ -61,6 +66,8 @@ export interface ArchiveCountersSnapshot {
   flushes: number;
   failedFlushes: number;
   droppedRecords: number;
+  compactedFiles: number;
+  compactedBytesSaved: number;
   pendingRecords: number;
   pendingBytes: number;
   errors: Record<string, number>;

@@ -57,6 +57,13 @@ export class FrameCompressor {
     return this.compressInput(n);
   }
 
+  /** One frame of `bytes` (a view of scratch space, valid until the next call). */
+  compressBytes(bytes: Uint8Array): Uint8Array {
+    if (this.input.byteLength < bytes.byteLength) this.input = Buffer.allocUnsafe(grow(bytes.byteLength));
+    this.input.set(bytes, 0);
+    return this.compressInput(bytes.byteLength);
+  }
+
   private compressInput(n: number): Uint8Array {
     this.lastInputBytes = n;
     const bound = binding.compressBound(n);

@@ -44,6 +44,8 @@ export interface ArchiveFileInfo {
 export interface FlushScheduler {
   /** `w`'s lines are due now (it was closed, or its buffer is full), ahead of the timer. */
   dueNow(w: ArchiveWriter): void;
+  /** A file of several frames is finished: it may be rewritten as one frame. */
+  ended(info: ArchiveFileInfo): void;
   /** `w` went from no buffered line to some, at `nowMs`. */
   becameDirty(w: ArchiveWriter, nowMs: number): void;
   /** Everything buffered was written. */
@@ -80,11 +82,21 @@ interface Segment {
   /** Unix ms whose UTC date names the file. */
   readonly dateMs: number;
   created: boolean;
+  /** zstd frames written to the file so far. */
+  frames: number;
 }
 
 // Names tried per flush before giving up ("exists"): only a folder full of stale files
 // from earlier runs could exhaust it.
 const MAX_NAME_ATTEMPTS = 1000;
+
+/** Files of fewer frames are left as they are: one frame gains nothing, two little. */
+const COMPACT_MIN_FRAMES = 3;
+/**
+ * Nor are larger files: they come from busy connections, whose frames are already big
+ * (so compress well), and rewriting one would hold the poll loop for too long.
+ */
+const COMPACT_MAX_BYTES = 1 << 20;
 
 /** The shared empty line buffer (never pushed to: append() replaces it first). */
 const NO_LINES: string[] = [];
@@ -226,7 +238,7 @@ export class ArchiveWriter {
   private beginSegment(nowMs: number): void {
     const first = this.filesMade === 0;
     const info: ArchiveFileInfo = { uuid: this.uuid, path: "", seq: this.nextSeq, openedAt: nowMs, closedAt: null, records: 0, bytes: 0 };
-    this.segment = { info, dateMs: first ? this.startMs : nowMs, created: false };
+    this.segment = { info, dateMs: first ? this.startMs : nowMs, created: false, frames: 0 };
     this.rotateAt = this.nextBoundary(nowMs);
   }
 
@@ -303,6 +315,7 @@ export class ArchiveWriter {
     seg.info.closedAt = closedAt;
     this.nextSeq = seg.info.seq + 1;
     this.ctx.scheduler.fileChanged(seg.info);
+    if (seg.frames >= COMPACT_MIN_FRAMES && seg.info.bytes <= COMPACT_MAX_BYTES) this.ctx.scheduler.ended(seg.info);
   }
 
   private finish(): void {
@@ -328,6 +341,7 @@ export class ArchiveWriter {
         });
         if (created) {
           seg.created = true;
+          seg.frames = 1;
           seg.info.path = rel;
           seg.info.bytes = frameBytes;
           this.filesMade++;
@@ -357,6 +371,7 @@ export class ArchiveWriter {
         return frame;
       });
       seg.info.bytes += written;
+      seg.frames++;
       ctx.counters.bytesWritten += written;
       ctx.counters.bytesIn += inBytes;
       return true;

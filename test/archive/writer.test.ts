@@ -1,7 +1,7 @@
 // The archive writers against a real folder and the real zstd CLI: frames, rotation,
 // exclusive creation, no descriptor kept, and failures that are counted, not thrown.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AttributeIndex } from "../../src/diag/attributes.ts";
 import { newSplitState, splitMessages } from "../../src/diag/netlink-messages.ts";
@@ -221,6 +221,55 @@ test("a rotation whose write fails keeps every line, split at the same boundary,
   ]);
   expect(zstdText(join(out, w.files[1].path)).split("\n").slice(1, 3)).toEqual([line(1, start + 61_000), line(2, start + 62_000)]);
   expect(set.stats().droppedRecords).toBe(0);
+});
+
+test("a finished file of many frames is rewritten as one frame in spare time: same lines, smaller", () => {
+  const set = newSet({ flushIntervalMs: 10 });
+  const w = set.open(UUID, T0);
+  const lines: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const l = line(i, T0 + i * 20);
+    lines.push(l);
+    w.append(l, T0 + i * 20);
+    set.flushDue(T0 + i * 20 + 15); // one frame per line, as a slow connection gets
+  }
+  const path = join(out, w.files[0].path);
+  expect(zstdFrames(path)).toBe(40);
+  const before = w.files[0].bytes;
+  set.closeLater(UUID, T0 + 1000);
+  // No spare time: closed, but not compacted yet.
+  set.flushDue(T0 + 1001, 0);
+  expect(set.compactBacklog).toBe(1);
+  expect(zstdFrames(path)).toBe(40);
+  set.flushDue(T0 + 1002);
+  expect(set.compactBacklog).toBe(0);
+  expect(zstdFrames(path)).toBe(1);
+  expect(zstdTestOk(path)).toBe(true);
+  expect(zstdText(path)).toBe([encodeMetadata(UUID, 0, formatTime(T0)), ...lines, ""].join("\n"));
+  const after = statSync(path).size;
+  expect(after).toBeLessThan(before / 2);
+  expect(set.stats().compactedFiles).toBe(1);
+  expect(set.stats().compactedBytesSaved).toBe(before - after);
+  // The index hears of the new size.
+  expect(set.takeFileChanges().find((f) => f.path === w.files[0].path)!.bytes).toBe(after);
+  expect(existsSync(`${path}.compact`)).toBe(false);
+});
+
+test("a file changed behind the writer's back is not compacted", () => {
+  const set = newSet({ flushIntervalMs: 10 });
+  const w = set.open(UUID, T0);
+  for (let i = 0; i < 5; i++) {
+    w.append(line(i, T0 + i * 20), T0 + i * 20);
+    set.flushDue(T0 + i * 20 + 15);
+  }
+  const path = join(out, w.files[0].path);
+  writeFileSync(path, readFileSync(path).subarray(0, 10), { flag: "a" }); // someone appended
+  const tampered = readFileSync(path);
+  set.closeLater(UUID, T0 + 1000);
+  set.flushDue(T0 + 1001);
+  expect(readFileSync(path).equals(tampered)).toBe(true);
+  expect(set.stats().compactedFiles).toBe(0);
+  expect(set.compactBacklog).toBe(0);
 });
 
 test("a restart with the same UUID and start adds a file instead of overwriting", () => {

@@ -7,7 +7,7 @@ import { Collector } from "../collector/collector.ts";
 import type { CycleReport } from "../collector/events.ts";
 import type { CollectorCliOptions } from "./collector-options.ts";
 import { type ResumeInfo } from "../collector/collector.ts";
-import { cookieHex } from "../diag/sock-id.ts";
+import { makeUuid } from "../archive/naming.ts";
 import { readSnapshots } from "../archive/decode-entry.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
 import { startApiServer } from "../api/http.ts";
@@ -93,7 +93,7 @@ function planResume(index: ConnectionIndex, uuidPrefix: string): { resume: Map<b
   const stale: string[] = [];
   for (const o of index.openConnections()) {
     // Cookies restart at boot: only a UUID this run would give the same cookie is the same connection.
-    if (o.uuid === `${uuidPrefix}_${cookieHex(o.cookie)}`) resume.set(o.cookie, { uuid: o.uuid, startMs: o.firstSeen, nextSeq: (o.highestSeq ?? -1) + 1 });
+    if (o.uuid === makeUuid(uuidPrefix, o.cookie)) resume.set(o.cookie, { uuid: o.uuid, startMs: o.firstSeen, nextSeq: (o.highestSeq ?? -1) + 1 });
     else stale.push(o.uuid);
   }
   return { resume, stale };

@@ -4,13 +4,14 @@
 import { AttributeIndex } from "../diag/attributes.ts";
 import { AF_INET, Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
-import { cookieHex, cookieKey, destPort, dstAddress, readCookie, sourcePort, srcAddress } from "../diag/sock-id.ts";
+import { cookieKey, destPort, dstAddress, readCookie, sourcePort, srcAddress } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
 import { Change } from "../diff/change-rule.ts";
 import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
 import { encodeRecord } from "../archive/record.ts";
 import { formatTime } from "../archive/time.ts";
+import { makeUuid } from "../archive/naming.ts";
 import type { ArchiveSet, ArchiveSetStats } from "../archive/archive-set.ts";
 import type { ArchiveWriter } from "../archive/writer.ts";
 import { SockDiagDumper } from "./dumper.ts";
@@ -267,7 +268,7 @@ export class Collector {
     const cookie = readCookie(buf, idm);
     const resumed = this.resume.get(cookie);
     if (resumed) this.resume.delete(cookie);
-    const uuid = resumed?.uuid ?? `${this.opts.uuidPrefix}_${cookieHex(cookie)}`;
+    const uuid = resumed?.uuid ?? makeUuid(this.opts.uuidPrefix, cookie);
     const startMs = resumed?.startMs ?? this.now;
     const dv = new DataView(buf.buffer, buf.byteOffset + idm, INET_DIAG_MSG_SIZE);
     const info: OpenedConnection = {

@@ -56,15 +56,9 @@ export const TCP_STATES = [
   "INVALID", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
   "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV", "BOUND_INACTIVE",
 ] as const;
-export type TcpStateName = (typeof TCP_STATES)[number];
 
 export function tcpStateName(state: number): string {
   return TCP_STATES[state] ?? `UNKNOWN_${state}`;
-}
-
-/** Parses a state name (case-insensitive) to its number, or -1. */
-export function tcpStateNumber(name: string): number {
-  return TCP_STATES.indexOf(name.toUpperCase() as TcpStateName);
 }
 
 /** Bit mask of all TCP states, for idiag_states. */

@@ -1,7 +1,7 @@
 // Kernel structs (include/uapi/linux/inet_diag.h, tcp.h, sock_diag.h) as field tables.
 // Offsets are those of x86-64 and every other Linux ABI: these structs have no padding
 // that differs between architectures.
-import { layout, layoutSize } from "./struct.ts";
+import { layout } from "./struct.ts";
 
 /** struct inet_diag_msg (72 bytes), the fixed part of every SOCK_DIAG_BY_FAMILY reply. */
 export const INET_DIAG_MSG = layout([
@@ -102,7 +102,6 @@ export const TCP_INFO = layout([
   ["accecnFailMode", 276, "u32", 4, 4],
   ["options2", 276, "u32", 8, 24],
 ]);
-export const TCP_INFO_SIZE = layoutSize(TCP_INFO);
 
 // Byte ranges of tcp_info that M-Lab's change rule compares (see src/diff).
 export const TCPI_LAST_DATA_SENT_OFFSET = 44;

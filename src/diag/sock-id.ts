@@ -1,5 +1,5 @@
 // The connection identity in an inet_diag_msg: cookie, ports, addresses.
-import { COOKIE_OFFSET, DST_ADDR_OFFSET, INET_DIAG_MSG_SIZE, SRC_ADDR_OFFSET } from "./layouts.ts";
+import { COOKIE_OFFSET, DST_ADDR_OFFSET, SRC_ADDR_OFFSET } from "./layouts.ts";
 import { formatAddress, isLocalAddress } from "./address.ts";
 
 /** The socket cookie (host order u64) of the inet_diag_msg at `idm`. */
@@ -53,4 +53,3 @@ export function destPort(buf: Uint8Array, idm: number): number {
   return (buf[idm + 6] << 8) | buf[idm + 7];
 }
 
-export { INET_DIAG_MSG_SIZE };

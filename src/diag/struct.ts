@@ -24,12 +24,6 @@ export function fieldSize(f: Field): number {
   return SIZE[f.type];
 }
 
-/** Offset one past the last byte of the struct described by `layout`. */
-export function layoutSize(layout: StructLayout): number {
-  let end = 0;
-  for (const f of layout) end = Math.max(end, f.offset + SIZE[f.type]);
-  return end;
-}
 
 export function readField(dv: DataView, at: number, f: Field): number | bigint {
   let v: number | bigint;
@@ -60,12 +54,6 @@ export function decodeStruct(layout: StructLayout, bytes: Uint8Array, start = 0,
   return out;
 }
 
-/** The field of `layout` named `name`; throws if it does not exist (a programming error). */
-export function field(layout: StructLayout, name: string): Field {
-  const f = layout.find((x) => x.name === name);
-  if (!f) throw new Error(`no field ${name}`);
-  return f;
-}
 
 /** Builds a layout from rows of [name, offset, type] or [name, offset, type, firstBit, width]. */
 export function layout(rows: readonly (readonly [string, number, FieldType] | readonly [string, number, FieldType, number, number])[]): StructLayout {

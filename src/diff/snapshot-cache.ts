@@ -74,10 +74,6 @@ export class SnapshotCache<T> {
     return change;
   }
 
-  get(key: CookieKey): CacheEntry<T> | undefined {
-    return this.entries.get(key);
-  }
-
   delete(entry: CacheEntry<T>): void {
     if (this.entries.get(entry.key) === entry) {
       if (entry.seenCycle === this.cycle) this.seenThisCycle--;

@@ -5,16 +5,7 @@ import { startWorker } from "../lib/proc.ts";
 import { row, type Row, type ScenarioOutput } from "../lib/results.ts";
 import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
 import type { PopulatedContext } from "./context.ts";
-
-interface Reading {
-  target: number;
-  tracked: number;
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  arrayBuffers: number;
-}
+import type { MemoryReading as Reading } from "../lib/memory-reading.ts";
 
 export async function memory(ctx: PopulatedContext): Promise<ScenarioOutput> {
   const { tb, sizes } = ctx;

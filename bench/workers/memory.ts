@@ -8,16 +8,7 @@
 import { join } from "node:path";
 import { makeCollector } from "../lib/collector-setup.ts";
 import { argNumber, argString, emitLine, emitResult, runWorker } from "../lib/worker-io.ts";
-
-interface Reading {
-  target: number;
-  tracked: number;
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  arrayBuffers: number;
-}
+import type { MemoryReading as Reading } from "../lib/memory-reading.ts";
 
 const POLL_MS = 10;
 const GROW_TIMEOUT_MS = 180_000;

@@ -37,10 +37,13 @@ export class Digest {
     // Byte offsets from the inet_diag_msg: words starting in [skip, resume) are left out.
     const rel = info - idm;
     const headerAt = info < 0 ? -1 : rel - 4;
-    const ignoredA = rel + TCPI_LAST_DATA_SENT_OFFSET;
-    const resumeA = rel + TCPI_PMTU_OFFSET;
+    // Every window ends at tcp_info's padded end: with a short struct (an old kernel, or
+    // a corrupt length) the words past it belong to the next attribute and always count.
+    const padded = (infoLen + 3) & ~3;
+    const ignoredA = rel + Math.min(TCPI_LAST_DATA_SENT_OFFSET, padded);
+    const resumeA = rel + Math.min(TCPI_PMTU_OFFSET, padded);
     const ignoredB = rel + Math.min(infoLen, TCPI_BUSY_TIME_OFFSET);
-    const resumeB = rel + ((infoLen + 3) & ~3);
+    const resumeB = rel + padded;
     const len = end - idm;
     const whole = len & ~3;
     const u32 = buf.u32;

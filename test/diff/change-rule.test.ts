@@ -217,3 +217,54 @@ test("the digest depends on the message, not on where it sits in a buffer", () =
     expect([d.h1, d.h2]).toEqual([a1, a2]);
   }
 });
+
+/** An aligned payload: `idm` (72 bytes) then the given attributes, each padded to 4 bytes. */
+function withAttributes(idm: Uint8Array, attrs: [type: number, payload: Uint8Array][]): Uint8Array {
+  const parts = attrs.map(([type, payload]) => {
+    const a = new Uint8Array(4 + ((payload.byteLength + 3) & ~3));
+    new DataView(a.buffer).setUint16(0, 4 + payload.byteLength, true);
+    new DataView(a.buffer).setUint16(2, type, true);
+    a.set(payload, 4);
+    return a;
+  });
+  const out = new Uint8Array(INET_DIAG_MSG_SIZE + parts.reduce((n, p) => n + p.byteLength, 0));
+  out.set(idm.subarray(0, INET_DIAG_MSG_SIZE));
+  let at = INET_DIAG_MSG_SIZE;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+test("a tcp_info shorter than the ignored windows: every byte of the attributes after it still counts", () => {
+  const base = MSGS[0];
+  const cong = new TextEncoder().encode("cubic\0");
+  const skmem = new Uint8Array(36).map((_, i) => i + 1);
+  // Lengths below last_data_sent, between it and pmtu, and odd ones (padding inside the attribute).
+  for (const infoLen of [8, 40, 41, 44, 50, 58, 60, 62]) {
+    const info = new Uint8Array(infoLen).map((_, i) => 200 - i);
+    const prev = withAttributes(base, [[Attr.INFO, info], [Attr.CONG, cong], [Attr.SKMEMINFO, skmem]]);
+    expect(both(prev, prev.slice())).toBe(Change.None);
+    // Every byte after tcp_info's attribute: the digest must agree with the rule on each,
+    // and every payload byte of the other attributes is significant.
+    const infoEnd = INET_DIAG_MSG_SIZE + 4 + ((infoLen + 3) & ~3);
+    const congPayload = infoEnd + 4;
+    const skmemPayload = congPayload + ((cong.byteLength + 3) & ~3) + 4;
+    for (let at = infoEnd; at < prev.byteLength; at++) {
+      const cur = prev.slice();
+      cur[at] ^= 0x5a;
+      // Edits to an rtattr length can make the message unparseable; the rule needs indexed attributes.
+      if (!new AttributeIndex().index(cur, INET_DIAG_MSG_SIZE, cur.byteLength)) continue;
+      const change = both(prev, cur);
+      const inPayload = (at >= congPayload && at < congPayload + cong.byteLength) || at >= skmemPayload;
+      if (inPayload) expect(change).not.toBe(Change.None);
+    }
+    // And inside the short tcp_info every byte counts (all of it lies before last_data_sent or is clipped).
+    for (let at = 0; at < Math.min(infoLen, TCPI_LAST_DATA_SENT_OFFSET); at++) {
+      const cur = prev.slice();
+      cur[INET_DIAG_MSG_SIZE + 4 + at] ^= 0x5a;
+      expect(both(prev, cur)).not.toBe(Change.None);
+    }
+  }
+});

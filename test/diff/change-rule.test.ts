@@ -256,6 +256,9 @@ test("a tcp_info shorter than the ignored windows: every byte of the attributes 
       cur[at] ^= 0x5a;
       // Edits to an rtattr length can make the message unparseable; the rule needs indexed attributes.
       if (!new AttributeIndex().index(cur, INET_DIAG_MSG_SIZE, cur.byteLength)) continue;
+      // Alignment padding is in no attribute (always zero from the kernel); the digest
+      // covers it, the rule does not, as the module says.
+      if (at >= congPayload + cong.byteLength && at < skmemPayload - 4) continue;
       const change = both(prev, cur);
       const inPayload = (at >= congPayload && at < congPayload + cong.byteLength) || at >= skmemPayload;
       if (inPayload) expect(change).not.toBe(Change.None);

@@ -71,6 +71,19 @@ function checkFilter(f: ConnectionFilter): void {
   if (f.state !== undefined && f.state !== "open" && f.state !== "closed") throw new FilterError("state", "state must be open or closed");
 }
 
+const MAPPED_V4 = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;
+const V4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * The stored spellings of one address: an IPv6 socket talking to an IPv4 peer is stored
+ * as `::ffff:a.b.c.d`, an IPv4 socket as `a.b.c.d`, and a query for either means both.
+ */
+export function addressForms(ip: string): string[] {
+  const m = MAPPED_V4.exec(ip);
+  if (m) return [`::ffff:${m[1]}`, m[1]];
+  return V4.test(ip) ? [ip, `::ffff:${ip}`] : [ip];
+}
+
 interface Built {
   sql: string;
   params: Bind[];
@@ -87,8 +100,9 @@ export function buildListing(f: ConnectionFilter, fetch: number): Built {
   };
   if (f.sport !== undefined) add("src_port = ?", f.sport);
   if (f.dport !== undefined) add("dst_port = ?", f.dport);
-  if (f.src !== undefined) add("src_ip = ?", f.src);
-  if (f.dst !== undefined) add("dst_ip = ?", f.dst);
+  const ip = f.ip === undefined ? null : addressForms(f.ip);
+  const src = f.src === undefined ? null : addressForms(f.src);
+  const dst = f.dst === undefined ? null : addressForms(f.dst);
   if (f.state === "open") add("closed_at IS NULL");
   if (f.state === "closed") add("closed_at IS NOT NULL");
   if (f.until !== undefined) add("first_seen <= ?", f.until);
@@ -105,15 +119,21 @@ export function buildListing(f: ConnectionFilter, fetch: number): Built {
     add("(first_seen, uuid) < (?, ?)", key.firstSeen, key.uuid);
   }
 
-  // "Either end" filters become a UNION of two index scans (one per end) merged in
-  // keyset order, instead of an OR that no single index can serve.
+  // Alternatives ("either end", either spelling of an IPv4 address) become a UNION of
+  // equality index scans merged in keyset order, instead of an OR or IN that no single
+  // index can return in (first_seen, uuid) order. One filter drives the arms; the others
+  // are plain conditions inside every arm.
+  const driver = f.port !== undefined ? "port" : ip ? "ip" : src && src.length > 1 ? "src" : dst && dst.length > 1 ? "dst" : null;
+  const eq = (column: string, values: Bind[]): [string, Bind][] => values.map((v) => [`${column} = ?`, v]);
+  const oneOf = (column: string, values: Bind[]) => (values.length === 1 ? `${column} = ?` : `${column} IN (${values.map(() => "?").join(", ")})`);
   let arms: [string, Bind][] | null = null;
-  if (f.port !== undefined) {
-    arms = [["src_port = ?", f.port], ["dst_port = ?", f.port]];
-    if (f.ip !== undefined) add("(src_ip = ? OR dst_ip = ?)", f.ip, f.ip);
-  } else if (f.ip !== undefined) {
-    arms = [["src_ip = ?", f.ip], ["dst_ip = ?", f.ip]];
-  }
+  if (driver === "port") arms = [...eq("src_port", [f.port!]), ...eq("dst_port", [f.port!])];
+  if (driver === "ip") arms = [...eq("src_ip", ip!), ...eq("dst_ip", ip!)];
+  if (driver === "src") arms = eq("src_ip", src!);
+  if (driver === "dst") arms = eq("dst_ip", dst!);
+  if (ip && driver !== "ip") add(`(${oneOf("src_ip", ip)} OR ${oneOf("dst_ip", ip)})`, ...ip, ...ip);
+  if (src && driver !== "src") add(oneOf("src_ip", src), ...src);
+  if (dst && driver !== "dst") add(oneOf("dst_ip", dst), ...dst);
 
   const where = (conds: string[]) => (conds.length ? `WHERE ${conds.join(" AND ")}` : "");
   if (arms === null) {

@@ -20,7 +20,8 @@ interface Model {
 }
 
 const N = 600;
-const IPS = ["192.0.2.1", "192.0.2.2", "198.51.100.9", "2001:db8::1", "2001:db8::beef"];
+// "::ffff:192.0.2.2" is how the index stores 192.0.2.2 seen from an IPv6 socket.
+const IPS = ["192.0.2.1", "192.0.2.2", "::ffff:192.0.2.2", "198.51.100.9", "2001:db8::1", "2001:db8::beef"];
 const PORTS = [443, 80, 22, 5000, 5001];
 let tmp: ReturnType<typeof tempDir>;
 let idx: ConnectionIndex;
@@ -49,14 +50,17 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
+/** The model's own notion of "the same address": an IPv4 one and its IPv4-mapped IPv6 form. */
+const plain = (ip: string) => ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, "");
+const same = (a: string, b: string | undefined) => b === undefined || plain(a) === plain(b);
+
 function matches(m: Model, f: ConnectionFilter): boolean {
   const { o, closedAt } = m;
   if (f.port !== undefined && o.src.port !== f.port && o.dst.port !== f.port) return false;
   if (f.sport !== undefined && o.src.port !== f.sport) return false;
   if (f.dport !== undefined && o.dst.port !== f.dport) return false;
-  if (f.ip !== undefined && o.src.ip !== f.ip && o.dst.ip !== f.ip) return false;
-  if (f.src !== undefined && o.src.ip !== f.src) return false;
-  if (f.dst !== undefined && o.dst.ip !== f.dst) return false;
+  if (f.ip !== undefined && !same(o.src.ip, f.ip) && !same(o.dst.ip, f.ip)) return false;
+  if (!same(o.src.ip, f.src) || !same(o.dst.ip, f.dst)) return false;
   if (f.state === "open" && closedAt !== null) return false;
   if (f.state === "closed" && closedAt === null) return false;
   if (f.until !== undefined && o.firstSeen > f.until) return false;
@@ -105,6 +109,15 @@ describe("queryConnections", () => {
     { until: 1_010_000, limit: 5 },
     { port: 443, since: 1_050_000, until: 1_060_000, state: "closed" },
     { port: 9 },
+    // IPv4 and IPv4-mapped IPv6 spellings match each other, whichever is asked for.
+    { ip: "192.0.2.2", limit: 9 },
+    { ip: "::ffff:192.0.2.2" },
+    { src: "192.0.2.2", limit: 4 },
+    { dst: "::ffff:192.0.2.2", state: "open" },
+    { src: "::ffff:192.0.2.2", dst: "192.0.2.2" },
+    { ip: "192.0.2.2", port: 443, limit: 2 },
+    { ip: "192.0.2.2", src: "2001:db8::1", limit: 3 },
+    { sport: 80, dst: "192.0.2.2", since: 1_050_000 },
   ];
   for (const f of filters) {
     test(`matches the model, across all pages: ${JSON.stringify(f)}`, () => {
@@ -118,6 +131,10 @@ describe("queryConnections", () => {
     expect(expected({ port: 443 }).length).toBeLessThan(N);
     expect(expected({ since: 1_100_000, until: 1_120_000 }).length).toBeGreaterThan(0);
     expect(expected({ port: 9 })).toEqual([]);
+    // Both spellings are really in the data, so the ::ffff: filters are tested both ways.
+    const mapped = expected({ src: "::ffff:192.0.2.2" });
+    const srcs = new Set(model.filter((m) => mapped.includes(m.o.uuid)).map((m) => m.o.src.ip));
+    expect([...srcs].sort()).toEqual(["192.0.2.2", "::ffff:192.0.2.2"]);
   });
 
   test("limit defaults to 100 and next is null on the last page", () => {
@@ -189,16 +206,36 @@ describe("queryConnections", () => {
     expect(idx.queryConnections({ ip: "x' OR 1=1 --" }).connections).toEqual([]);
   });
 
-  test("port queries use the per-end indexes merged in order (no full scan, no sort)", () => {
-    const { sql, params } = buildListing({ port: 443, limit: 100 }, 101);
-    const plan = idx.db
+  const planOf = (f: ConnectionFilter): string => {
+    const { sql, params } = buildListing({ ...f, limit: 100 }, 101);
+    return idx.db
       .query<{ detail: string }, (string | number | bigint | null)[]>(`EXPLAIN QUERY PLAN ${sql}`)
       .all(...params)
       .map((r) => r.detail)
       .join("\n");
+  };
+
+  test("port queries use the per-end indexes merged in order (no full scan, no sort)", () => {
+    const plan = planOf({ port: 443 });
     expect(plan).toContain("connections_by_sport");
     expect(plan).toContain("connections_by_dport");
     expect(plan).not.toMatch(/SCAN connections\b/);
     expect(plan).not.toContain("TEMP B-TREE");
+  });
+
+  test("address queries over both IPv4 spellings stay index scans merged in order", () => {
+    for (const f of [{ ip: "192.0.2.2" }, { ip: "::ffff:192.0.2.2", state: "open" as const }, { src: "192.0.2.2" }, { dst: "::ffff:192.0.2.2" }]) {
+      const plan = planOf(f);
+      expect(plan).toContain(f.dst ? "connections_by_dst" : "connections_by_src");
+      if (f.ip) expect(plan).toContain("connections_by_dst");
+      expect(plan).not.toMatch(/SCAN connections\b/);
+      expect(plan).not.toContain("TEMP B-TREE");
+    }
+  });
+
+  test("both spellings are bound as values, an IPv6 address only as itself", () => {
+    expect(buildListing({ src: "192.0.2.7" }, 10).params).toEqual(expect.arrayContaining(["192.0.2.7", "::ffff:192.0.2.7"]));
+    expect(buildListing({ ip: "::FFFF:192.0.2.7" }, 10).params).toContain("192.0.2.7");
+    expect(buildListing({ src: "2001:db8::1" }, 10).params).toEqual(["2001:db8::1", 10]);
   });
 });

@@ -42,6 +42,14 @@ function time(name: string, text: string): number {
 }
 
 /**
+ * For routes that take no query parameters: rejects the first one given, as parseFilter
+ * rejects unknown names, so a misplaced filter (`/snapshots?since=…`) is not silently ignored.
+ */
+export function rejectParameters(params: Iterable<[string, string]>): void {
+  for (const [name] of params) throw new ParameterError(name, "unknown parameter (this route takes none)");
+}
+
+/**
  * Parses query parameters. Rejects, naming the parameter: unknown names (a typo such as
  * `prot=443` would otherwise silently list everything), repeated names, empty values,
  * and malformed or out-of-range values.

@@ -5,7 +5,7 @@ import { tcpStateName } from "../diag/constants.ts";
 import { ConnectionIndex, type ConnectionRecord } from "../index-db/index.ts";
 import { stringifyExact } from "../util/json.ts";
 import { FILTER_PARAMETERS, parseFilter, ParameterError, type FilterParameter } from "./filter-params.ts";
-import { formatRfc3339 } from "./time.ts";
+import { formatApiTime } from "./time.ts";
 import { connectionView } from "./views.ts";
 
 export interface QueryOptions {
@@ -53,7 +53,7 @@ function endpoint(e: { ip: string; port: number }): string {
 function table(rows: ConnectionRecord[]): string {
   const header = ["FIRST SEEN", "STATUS", "LAST STATE", "SOURCE", "DESTINATION", "BYTES SENT", "BYTES RECEIVED", "SNAPSHOTS", "UUID"];
   const body = rows.map((c) => [
-    formatRfc3339(c.firstSeen),
+    formatApiTime(c.firstSeen),
     c.closedAt === null ? "open" : `closed (${c.endReason ?? "?"})`,
     tcpStateName(c.lastState),
     endpoint(c.src),

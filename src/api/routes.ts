@@ -1,11 +1,12 @@
 // Request handling for the HTTP API, independent of the server that runs it.
 // Failures caused by the request become 4xx with a JSON body; only a fault of ours
 // becomes 500 (logged).
+import { stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { Snapshot } from "../diag/snapshot.ts";
 import { FilterError, type ConnectionSource } from "../index-db/index.ts";
 import { stringifyExact } from "../util/json.ts";
-import { parseFilter, ParameterError } from "./filter-params.ts";
+import { parseFilter, ParameterError, rejectParameters } from "./filter-params.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import { healthReport, type CollectorStatus } from "./status.ts";
 import { connectionDetailView, connectionView } from "./views.ts";
@@ -32,7 +33,7 @@ export type RouteLabel = "/connections" | "/connections/:uuid" | "/connections/:
 
 interface Route {
   label: RouteLabel;
-  handle: (url: URL, param: string) => Response | Promise<Response>;
+  handle: (url: URL, param: string, req: Request) => Response | Promise<Response>;
 }
 
 class HttpError extends Error {
@@ -40,6 +41,7 @@ class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly parameter?: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -70,6 +72,85 @@ function insideOutput(root: string, rel: string): string {
   return abs;
 }
 
+const isNotFound = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+};
+
+/** The paths that exist now, in order. Other stat errors (EACCES) count as present: the reader reports them. */
+async function existingFiles(paths: string[]): Promise<string[]> {
+  const found = await Promise.all(paths.map((p) => stat(p).then(() => true, (e: unknown) => !isNotFound(e))));
+  return paths.filter((_, i) => found[i]);
+}
+
+/**
+ * NDJSON of the files' snapshots, one per pull, so a slow client slows the decoding
+ * rather than filling memory. Files are read one at a time: one the uploader deletes
+ * while earlier ones stream is skipped. A client that goes away (stream cancelled or
+ * request aborted) stops the reading quietly: that is not an error of ours.
+ */
+function snapshotStream(
+  uuid: string,
+  paths: string[],
+  signal: AbortSignal,
+  readSnapshots: ReadSnapshots,
+  logError: (message: string, error: unknown) => void,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let next = 0;
+  let current: AsyncIterator<Snapshot> | null = null;
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    signal.removeEventListener("abort", stop);
+    // Queued behind a pending next(); closes the file once that read settles.
+    current?.return?.().catch(() => {});
+  };
+  signal.addEventListener("abort", stop);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (!stopped) {
+        if (current === null) {
+          if (next === paths.length) {
+            stop();
+            controller.close();
+            return;
+          }
+          current = readSnapshots([paths[next++]])[Symbol.asyncIterator]();
+        }
+        let r: IteratorResult<Snapshot>;
+        try {
+          r = await current.next();
+        } catch (e) {
+          current = null;
+          if (stopped) return;
+          if (isNotFound(e)) continue; // removed since the check
+          stop();
+          // Headers are gone already; cutting the stream short is how the client learns.
+          logError(`snapshots of ${uuid}: reading archives failed`, e);
+          controller.error(e);
+          return;
+        }
+        if (stopped) return;
+        if (r.done) {
+          current = null;
+          continue;
+        }
+        try {
+          controller.enqueue(encoder.encode(stringifyExact(r.value) + "\n"));
+        } catch {
+          stop(); // the server closed the stream: the client is gone
+        }
+        return;
+      }
+    },
+    cancel() {
+      stop();
+    },
+  });
+}
+
 export function createHandler(deps: ApiDependencies): (req: Request) => Promise<Response> {
   const staleAfterMs = deps.staleAfterMs ?? 60_000;
   const logError = deps.logError ?? ((m, e) => console.error(m, e));
@@ -82,37 +163,28 @@ export function createHandler(deps: ApiDependencies): (req: Request) => Promise<
     return json({ connections: page.connections.map(connectionView), next: page.next });
   };
 
-  const oneConnection = (_url: URL, raw: string): Response => {
+  const oneConnection = (url: URL, raw: string): Response => {
+    rejectParameters(url.searchParams);
     const c = deps.index.getConnection(uuidParam(raw));
     if (!c) throw new HttpError(404, "no such connection");
     return json(connectionDetailView(c));
   };
 
-  const snapshots = (_url: URL, raw: string): Response => {
+  const snapshots = async (url: URL, raw: string, req: Request): Promise<Response> => {
+    rejectParameters(url.searchParams);
     const c = deps.index.getConnection(uuidParam(raw));
     if (!c) throw new HttpError(404, "no such connection");
     // Paths come from the index only; the request merely picks the connection.
     const paths = c.files.map((f) => insideOutput(outputDir, f.path));
-    const iterator = deps.readSnapshots(paths)[Symbol.asyncIterator]();
-    const encoder = new TextEncoder();
-    const body = new ReadableStream<Uint8Array>({
-      // Pull one snapshot per read: a slow client slows the decoding, not memory.
-      async pull(controller) {
-        try {
-          const r = await iterator.next();
-          if (r.done) controller.close();
-          else controller.enqueue(encoder.encode(stringifyExact(r.value) + "\n"));
-        } catch (e) {
-          // Headers are gone already; cutting the stream short is how the client learns.
-          logError(`snapshots of ${c.uuid}: reading archives failed`, e);
-          controller.error(e);
-        }
-      },
-      async cancel() {
-        await iterator.return?.();
-      },
-    });
-    return new Response(body, { headers: { "content-type": "application/x-ndjson" } });
+    // Checked before the headers go out: M-Lab's uploader deletes archives once shipped,
+    // and after a 200 the only way left to report that is a truncated stream.
+    const present = await existingFiles(paths);
+    const headers = { "x-missing-files": String(paths.length - present.length) };
+    if (paths.length > 0 && present.length === 0) {
+      throw new HttpError(410, `all ${paths.length} archive file(s) of this connection were removed from disk`, undefined, headers);
+    }
+    const body = snapshotStream(c.uuid, present, req.signal, deps.readSnapshots, logError);
+    return new Response(body, { headers: { "content-type": "application/x-ndjson", ...headers } });
   };
 
   const metricsRoute = async (): Promise<Response> =>
@@ -145,10 +217,10 @@ export function createHandler(deps: ApiDependencies): (req: Request) => Promise<
       if (req.method !== "GET") {
         res = errorResponse(new HttpError(405, "method not allowed"), { allow: "GET" });
       } else {
-        res = await found.route.handle(url, found.param);
+        res = await found.route.handle(url, found.param, req);
       }
     } catch (e) {
-      if (e instanceof HttpError) res = errorResponse(e);
+      if (e instanceof HttpError) res = errorResponse(e, e.headers);
       else if (e instanceof ParameterError) res = errorResponse(new HttpError(400, e.message, e.parameter));
       else if (e instanceof FilterError) res = errorResponse(new HttpError(400, e.message, e.parameter));
       else {

@@ -1,6 +1,6 @@
 // The collector's liveness as /healthz reports it. The collector owns one CollectorStatus
 // and updates it in place; the API only reads it.
-import { formatRfc3339 } from "./time.ts";
+import { formatApiTime } from "./time.ts";
 
 export interface CollectorStatus {
   /** Unix ms the collector started. */
@@ -48,10 +48,10 @@ export function healthReport(s: CollectorStatus, now: number, staleAfterMs: numb
   const status: Health = now - since > staleAfterMs ? "stale" : s.lastPollAt === null ? "starting" : "ok";
   return {
     status,
-    startedAt: formatRfc3339(s.startedAt),
-    lastPoll: s.lastPollAt === null ? null : formatRfc3339(s.lastPollAt),
+    startedAt: formatApiTime(s.startedAt),
+    lastPoll: s.lastPollAt === null ? null : formatApiTime(s.lastPollAt),
     cycles: s.cycles,
     errors: s.errors,
-    lastError: s.lastError && { at: formatRfc3339(s.lastError.at), message: s.lastError.message },
+    lastError: s.lastError && { at: formatApiTime(s.lastError.at), message: s.lastError.message },
   };
 }

@@ -1,12 +1,12 @@
-// Index records as the API shows them: RFC 3339 times, state names, cookie as 16
-// upper-hex digits, byte counters as bigint (written as exact JSON integers by
-// util/json stringifyExact).
+// Index records as the API shows them: RFC 3339 UTC times with a fixed 3-digit fraction
+// (they sort as text), state names, cookie as 16 upper-hex digits, byte counters as
+// bigint (written as exact JSON integers by util/json stringifyExact).
 import { tcpStateName } from "../diag/constants.ts";
 import { cookieHex } from "../diag/sock-id.ts";
 import type { ConnectionRecord, ConnectionWithFiles, FileRecord } from "../index-db/index.ts";
-import { formatRfc3339 } from "./time.ts";
+import { formatApiTime } from "./time.ts";
 
-const time = (ms: number | null) => (ms === null ? null : formatRfc3339(ms));
+const time = (ms: number | null) => (ms === null ? null : formatApiTime(ms));
 
 export function connectionView(c: ConnectionRecord) {
   return {
@@ -19,8 +19,8 @@ export function connectionView(c: ConnectionRecord) {
     uid: c.uid,
     inode: c.inode,
     state: c.closedAt === null ? "open" : "closed",
-    firstSeen: formatRfc3339(c.firstSeen),
-    lastSeen: formatRfc3339(c.lastSeen),
+    firstSeen: formatApiTime(c.firstSeen),
+    lastSeen: formatApiTime(c.lastSeen),
     closedAt: time(c.closedAt),
     endReason: c.endReason,
     firstState: tcpStateName(c.firstState),
@@ -33,7 +33,7 @@ export function connectionView(c: ConnectionRecord) {
 }
 
 export function fileView(f: FileRecord) {
-  return { path: f.path, seq: f.seq, openedAt: formatRfc3339(f.openedAt), closedAt: time(f.closedAt), records: f.records };
+  return { path: f.path, seq: f.seq, openedAt: formatApiTime(f.openedAt), closedAt: time(f.closedAt), records: f.records };
 }
 
 export function connectionDetailView(c: ConnectionWithFiles) {

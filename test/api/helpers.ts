@@ -1,5 +1,6 @@
 // A real index file with a few known connections, and a real HTTP server on it.
-import { join } from "node:path";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Snapshot } from "../../src/diag/snapshot.ts";
 import { startApiServer, type ApiServer } from "../../src/api/http.ts";
 import { createMetrics, type CollectorMetrics } from "../../src/api/metrics.ts";
@@ -35,6 +36,19 @@ export function seed(idx: ConnectionIndex): void {
   );
 }
 
+/** A real archive (M-Lab's, 150 snapshots), copied wherever a test needs archive files. */
+export const ARCHIVE_FIXTURE = join(import.meta.dir, "../fixtures/ndt-jdczh_1553815964_00000000000003E8.00183.jsonl.zst");
+export const ARCHIVE_FIXTURE_SNAPSHOTS = 150;
+
+/** Puts a copy of the real archive at each path (relative to outputDir). */
+export function writeArchives(outputDir: string, paths: string[]): void {
+  for (const rel of paths) {
+    const abs = join(outputDir, rel);
+    mkdirSync(dirname(abs), { recursive: true });
+    copyFileSync(ARCHIVE_FIXTURE, abs);
+  }
+}
+
 export interface Fixture {
   dir: string;
   outputDir: string;
@@ -43,6 +57,7 @@ export interface Fixture {
   metrics: CollectorMetrics;
   status: CollectorStatus;
   snapshotCalls: string[][];
+  /** What the API logged as errors: the message, ": ", the error's message. */
   logged: string[];
   get(path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
@@ -78,6 +93,8 @@ export async function startFixture(options: { readSnapshots?: ReadSnapshots; ind
   const snapshotCalls: string[][] = [];
   const logged: string[] = [];
   const outputDir = join(tmp.dir, "out");
+  // The seeded files exist on disk: the API checks before streaming them.
+  if (!options.index) writeArchives(outputDir, index.getConnection(WEB.uuid)?.files.map((f) => f.path) ?? []);
   const readSnapshots: ReadSnapshots =
     options.readSnapshots ??
     async function* (paths) {
@@ -92,7 +109,7 @@ export async function startFixture(options: { readSnapshots?: ReadSnapshots; ind
     metrics,
     status,
     staleAfterMs: options.staleAfterMs,
-    logError: (m) => logged.push(m),
+    logError: (m, e) => logged.push(`${m}: ${e instanceof Error ? e.message : String(e)}`),
   });
   return {
     dir: tmp.dir,

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseListen } from "../../src/api/http.ts";
 import { recordError, recordPoll } from "../../src/api/status.ts";
+import { formatApiTime, formatRfc3339 } from "../../src/api/time.ts";
 import { ConnectionIndex } from "../../src/index-db/index.ts";
-import { BIG, CLI, SSH, startFixture, T0, WEB, type Fixture } from "./helpers.ts";
+import { opened, report, tempDir } from "../index-db/helpers.ts";
+import { BIG, CLI, seed, SSH, startFixture, T0, WEB, type Fixture } from "./helpers.ts";
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -35,8 +37,8 @@ describe("GET /connections", () => {
       src: { ip: "192.0.2.1", port: 443 },
       dst: { ip: "198.51.100.7", port: 50000 },
       state: "open",
-      firstSeen: "2024-05-01T12:00:00Z",
-      lastSeen: "2024-05-01T12:00:05Z",
+      firstSeen: "2024-05-01T12:00:00.000Z",
+      lastSeen: "2024-05-01T12:00:05.000Z",
       closedAt: null,
       endReason: null,
       firstState: "ESTABLISHED",
@@ -44,7 +46,7 @@ describe("GET /connections", () => {
       snapshots: 4,
     });
     const ssh = r.body.connections[1];
-    expect(ssh).toMatchObject({ cookie: "8000000000000022", state: "closed", closedAt: "2024-05-01T12:00:03.12Z", endReason: "destroy", lastState: "CLOSE" });
+    expect(ssh).toMatchObject({ cookie: "8000000000000022", state: "closed", closedAt: "2024-05-01T12:00:03.120Z", endReason: "destroy", lastState: "CLOSE" });
   });
 
   test("byte counters are exact JSON integers, even past 2^63", async () => {
@@ -125,6 +127,73 @@ describe("GET /connections", () => {
   }
 });
 
+describe("IPv4 addresses and their IPv4-mapped IPv6 form", () => {
+  // An IPv6 socket talking to an IPv4 peer: the index stores ::ffff:a.b.c.d.
+  const MAPPED = opened(0x6n, { family: 6, src: { ip: "::ffff:192.0.2.1", port: 8080 }, dst: { ip: "::ffff:203.0.113.5", port: 5555 }, firstSeen: T0 + 1500 });
+
+  test("ip, src and dst match both spellings, whichever is asked for, across pages", async () => {
+    const tmp = tempDir();
+    const idx = ConnectionIndex.open(join(tmp.dir, "i.sqlite"));
+    seed(idx);
+    idx.applyCycle(report({ opened: [MAPPED] }));
+    const f = await startFixture({ index: idx });
+    const ask = async (q: string) => {
+      const res = await f.get(`/connections?${q}`);
+      expect(res.status).toBe(200);
+      return uuids((await res.json()) as { connections: Record<string, unknown>[] });
+    };
+    try {
+      const both = [CLI.uuid, MAPPED.uuid, WEB.uuid];
+      expect(await ask("ip=192.0.2.1")).toEqual(both);
+      expect(await ask("ip=::ffff:192.0.2.1")).toEqual(both);
+      expect(await ask("ip=::ffff:c000:201")).toEqual(both);
+      expect(await ask("src=192.0.2.1&sport=8080")).toEqual([MAPPED.uuid]);
+      expect(await ask("dst=::ffff:203.0.113.5")).toEqual([CLI.uuid, MAPPED.uuid]);
+      expect(await ask("dst=203.0.113.5&port=5555")).toEqual([MAPPED.uuid]);
+      expect(await ask("ip=203.0.113.5&port=80")).toEqual([CLI.uuid]);
+      // One row per page: the keyset cursor walks the merged forms without loss or repeats.
+      const seen: unknown[] = [];
+      let q = "ip=::ffff:192.0.2.1&limit=1";
+      for (let guard = 0; guard < 10; guard++) {
+        const body = (await (await f.get(`/connections?${q}`)).json()) as { connections: Record<string, unknown>[]; next: string | null };
+        seen.push(...uuids(body));
+        if (!body.next) break;
+        q = `ip=::ffff:192.0.2.1&limit=1&cursor=${encodeURIComponent(body.next)}`;
+      }
+      expect(seen).toEqual(both);
+      // An IPv6 address that is not IPv4-mapped still matches only itself.
+      expect(await ask("ip=2001:db8::1")).toEqual([SSH.uuid]);
+    } finally {
+      await f.close();
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("API times", () => {
+  test("are RFC 3339 UTC with exactly 3 fraction digits, so text order is time order", async () => {
+    const times: string[] = [];
+    for (const c of (await list("")).body.connections) times.push(...([c.firstSeen, c.lastSeen, c.closedAt].filter((t) => t !== null) as string[]));
+    const detail = (await (await fx.get(`/connections/${WEB.uuid}`)).json()) as { files: { openedAt: string; closedAt: string | null }[] };
+    for (const file of detail.files) times.push(...([file.openedAt, file.closedAt].filter((t) => t !== null) as string[]));
+    // SSH's lastSeen (…:03) and closedAt (…:03.120): trimmed, "…:03.12Z" sorted before "…:03Z".
+    expect(times).toContain("2024-05-01T12:00:03.000Z");
+    expect(times).toContain("2024-05-01T12:00:03.120Z");
+    for (const t of times) expect(t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const byText = [...times].sort();
+    const byTime = [...times].sort((a, b) => Date.parse(a) - Date.parse(b));
+    expect(byText).toEqual(byTime);
+  });
+
+  test("formatApiTime pads every millisecond; formatRfc3339 keeps the archives' trimmed style", () => {
+    expect(formatApiTime(Date.UTC(2026, 10, 30, 23, 31, 32))).toBe("2026-11-30T23:31:32.000Z");
+    expect(formatApiTime(T0 + 3120)).toBe("2024-05-01T12:00:03.120Z");
+    expect(formatApiTime(T0 + 7)).toBe("2024-05-01T12:00:00.007Z");
+    expect(formatRfc3339(T0 + 3120)).toBe("2024-05-01T12:00:03.12Z");
+    expect(formatRfc3339(T0)).toBe("2024-05-01T12:00:00Z");
+  });
+});
+
 describe("GET /connections/:uuid", () => {
   test("returns the connection with its files in seq order", async () => {
     const res = await fx.get(`/connections/${WEB.uuid}`);
@@ -134,8 +203,8 @@ describe("GET /connections/:uuid", () => {
     expect(body.uuid).toBe(WEB.uuid);
     expect(text).toContain(`"bytesSent":${BIG}`);
     expect(body.files).toEqual([
-      { path: "2024/05/01/web.00000.jsonl.zst", seq: 0, openedAt: "2024-05-01T12:00:00Z", closedAt: "2024-05-01T12:10:00Z", records: 3 },
-      { path: "2024/05/01/web.00001.jsonl.zst", seq: 1, openedAt: "2024-05-01T12:10:00Z", closedAt: null, records: 1 },
+      { path: "2024/05/01/web.00000.jsonl.zst", seq: 0, openedAt: "2024-05-01T12:00:00.000Z", closedAt: "2024-05-01T12:10:00.000Z", records: 3 },
+      { path: "2024/05/01/web.00001.jsonl.zst", seq: 1, openedAt: "2024-05-01T12:10:00.000Z", closedAt: null, records: 1 },
     ]);
   });
 
@@ -164,17 +233,35 @@ describe("GET /connections/:uuid/snapshots", () => {
     expect(JSON.parse(lines[0])).toMatchObject({ uuid: WEB.uuid, state: "ESTABLISHED" });
     // bigint fields of a snapshot stay exact.
     expect(lines[1]).toContain(`"cgroupId":${BIG}`);
-    expect(fx.snapshotCalls.at(-1)).toEqual([
-      join(fx.outputDir, "2024/05/01/web.00000.jsonl.zst"),
-      join(fx.outputDir, "2024/05/01/web.00001.jsonl.zst"),
-    ]);
+    expect(res.headers.get("x-missing-files")).toBe("0");
+    // One file at a time, in seq order.
+    expect(fx.snapshotCalls.slice(-2)).toEqual([[join(fx.outputDir, "2024/05/01/web.00000.jsonl.zst")], [join(fx.outputDir, "2024/05/01/web.00001.jsonl.zst")]]);
   });
 
   test("a connection without files streams nothing", async () => {
+    const calls = fx.snapshotCalls.length;
     const res = await fx.get(`/connections/${CLI.uuid}/snapshots`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("");
-    expect(fx.snapshotCalls.at(-1)).toEqual([]);
+    expect(fx.snapshotCalls.length).toBe(calls);
+  });
+
+  test("400 naming an unknown query parameter, as /connections does", async () => {
+    for (const [q, parameter] of [["since=1", "since"], ["fomat=csv", "fomat"], ["x=1&y=2", "x"], ["=", ""]]) {
+      const calls = fx.snapshotCalls.length;
+      const res = await fx.get(`/connections/${WEB.uuid}/snapshots?${q}`);
+      expect(`${q} ${res.status}`).toBe(`${q} 400`);
+      expect(res.headers.get("content-type")).toBe("application/json");
+      const body = (await res.json()) as { error: string; parameter: string };
+      expect(body.parameter).toBe(parameter);
+      expect(body.error).toContain("unknown parameter");
+      expect(fx.snapshotCalls.length).toBe(calls);
+    }
+    const one = await fx.get(`/connections/${WEB.uuid}?port=443`);
+    expect(one.status).toBe(400);
+    expect(await one.json()).toMatchObject({ parameter: "port" });
+    // An empty query string is no parameter at all.
+    expect((await fx.get(`/connections/${WEB.uuid}/snapshots?`)).status).toBe(200);
   });
 
   test("404 for an unknown uuid, without calling readSnapshots", async () => {
@@ -237,7 +324,8 @@ describe("/healthz and /metrics", () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(res.status).toBe(200);
     expect(body).toMatchObject({ status: "ok", cycles: 2, errors: 1, lastError: { at: "2024-05-01T12:00:00.001Z", message: "netlink: EBUSY" } });
-    expect(body.lastPoll).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(body.lastPoll).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(body.startedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   test("healthz is 503 when polling stalled", async () => {
@@ -291,7 +379,6 @@ describe("/healthz and /metrics", () => {
 
 describe("internal errors", () => {
   test("a failing index gives 500 and is logged; its message does not leak", async () => {
-    const { tempDir } = await import("../index-db/helpers.ts");
     const tmp = tempDir();
     const broken = ConnectionIndex.open(join(tmp.dir, "i.sqlite"));
     const f = await startFixture({ index: broken });

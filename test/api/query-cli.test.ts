@@ -76,6 +76,19 @@ describe("query command", () => {
     expect(await Bun.file(missing).exists()).toBe(false);
   });
 
+  test("times are printed with exactly 3 fraction digits, as the API gives them", () => {
+    const r = run({ port: "443" });
+    expect(r.out.split("\n")[1].startsWith("2024-05-01T12:00:00.000Z  ")).toBe(true);
+    const json = JSON.parse(run({ state: "closed", json: true }).out) as { connections: { closedAt: string }[] };
+    expect(json.connections[0].closedAt).toBe("2024-05-01T12:00:03.120Z");
+  });
+
+  test("--ip given as IPv4-mapped IPv6 finds rows stored as plain IPv4", () => {
+    const r = run({ ip: "::ffff:192.0.2.1", json: true });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.out) as { connections: { uuid: string }[] }).connections.map((c) => c.uuid)).toEqual([CLI.uuid, WEB.uuid]);
+  });
+
   test("no matches says so", () => {
     expect(run({ port: "9" }).out).toBe("no connections match\n");
   });

@@ -13,6 +13,8 @@
 //   (pass distinctNames to name the second TCP.LastAckRecv); SKMemInfo.Sndbuf is
 //   spelled "SKMemInfo.Sndbug"; WScale and AppLimited are the whole bytes 6 and 7;
 //   ClassID is the first byte of the attribute; BBR.BW is bw_lo | bw_hi << 32 as int64.
+// - Timestamp is time.Time's MarshalText (gocsv prefers it to String()): RFC3339Nano in the
+//   offset the file gave, so M-Lab's "…37.511Z" and a "…+02:00" time print as written.
 // - Observed has bit t-1 set for every attribute type t present; NotFullyParsed those
 //   whose payload did not fit M-Lab's struct (longer than it; wrong size for Mark) or that
 //   it does not decode (types 0 and 11-14, 18 and up).
@@ -20,7 +22,7 @@ import { formatIPv4, formatIPv6 } from "../diag/address.ts";
 import { parseInetDiagMsg, type InetDiagMsg } from "../diag/snapshot.ts";
 import { decodeStruct, layout, type FieldType, type StructLayout } from "../diag/struct.ts";
 import type { SnapshotEntry } from "./parse-line.ts";
-import { formatTime } from "./time.ts";
+import { goTimeText } from "./time.ts";
 
 type Cell = string;
 
@@ -137,7 +139,8 @@ const idm = (f: (m: InetDiagMsg) => string | number): ((s: CsvSnapshot) => Cell)
 const raw = (s: CsvSnapshot): Uint8Array => s.entry.rawIdm;
 
 const HEAD: readonly Column[] = [
-  ["Timestamp", (s) => formatTime(s.entry.timestamp)],
+  // Go's MarshalText of the parsed time: the file's own text for anything Go wrote.
+  ["Timestamp", (s) => goTimeText(s.entry.timestampText)],
   ["Observed", (s) => String(s.entry.attributes.reduce((acc, a, t) => (a === null ? acc : (acc | bit(t)) >>> 0), 0))],
   ["NotFullyParsed", (s) => String(s.entry.attributes.reduce((acc, a, t) => (a === null || fullyParsed(t, a.byteLength) ? acc : (acc | bit(t)) >>> 0), 0))],
   ["IDM.Family", idm((m) => m.family)],

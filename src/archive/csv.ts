@@ -4,7 +4,6 @@
 // - no row for the Metadata line (csvtool emits one with Timestamp 2009-05-29T23:59:59Z
 //   and every other cell empty or 0);
 // - Go's zero Timestamp stays 0001-01-01T00:00:00Z (csvtool substitutes that 2009 date);
-// - times are UTC with millisecond precision (csvtool keeps a parsed offset and nanoseconds);
 // - several files (or stdin) give one header and the rows of all of them.
 import { csvCells, csvColumnNames, type CsvColumnOptions } from "./csv-columns.ts";
 import type { ArchiveEntry, SnapshotEntry } from "./parse-line.ts";

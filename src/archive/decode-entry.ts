@@ -1,12 +1,13 @@
 // An archived snapshot line, decoded into the same shape `snapshot` prints.
 import { decodeSnapshotFrom, type Snapshot } from "../diag/snapshot.ts";
 import type { SnapshotEntry } from "./parse-line.ts";
-import { formatTime } from "./time.ts";
+import { formatTimeMsNs } from "./time.ts";
 import { readArchive } from "./reader.ts";
 
 export function decodeEntry(entry: SnapshotEntry, uuid: string): Snapshot | null {
   return decodeSnapshotFrom(entry.rawIdm, 0, entry.rawIdm.byteLength, (t) => entry.attributes[t] ?? null, {
-    timestamp: formatTime(entry.timestamp),
+    // UTC at the file's precision (nanoseconds), as the collector writes it.
+    timestamp: formatTimeMsNs(entry.timestamp, entry.timestampSubMs),
     uuid,
   });
 }

@@ -3,29 +3,41 @@
 // and rejects with a reason what it rejects or cannot use: bad JSON, bad base64, a
 // RawIDM shorter than 72 bytes, a line with neither Metadata nor RawIDM.
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
-import { GO_ZERO_TIME_MS, parseTime } from "./time.ts";
+import { GO_ZERO_TIME, parseTimeNs, subMsNs, timeNsToMs, type TimeNs } from "./time.ts";
 
 export interface ArchiveMetadata {
   uuid: string;
   sequence: number;
-  /** The connection's start, Unix ms. */
+  /** The connection's start, Unix ms (floored). */
   startTime: number;
+  /** Nanoseconds past `startTime`'s millisecond (0..999999). */
+  startTimeSubMs: number;
+  /** StartTime as the file has it (GO_ZERO_TIME when absent). */
+  startTimeText: string;
 }
 
 export interface MetadataEntry {
   kind: "metadata";
   /** 1-based line number in the archive. */
   line: number;
-  /** Unix ms (Go's zero time on every Metadata line M-Lab writes). */
+  /** Unix ms, floored (Go's zero time on every Metadata line M-Lab writes). */
   timestamp: number;
+  /** Nanoseconds past `timestamp`'s millisecond (0..999999). */
+  timestampSubMs: number;
+  /** Timestamp as the file has it, offset and digits kept (GO_ZERO_TIME when absent). */
+  timestampText: string;
   metadata: ArchiveMetadata;
 }
 
 export interface SnapshotEntry {
   kind: "snapshot";
   line: number;
-  /** Unix ms. */
+  /** Unix ms, floored. */
   timestamp: number;
+  /** Nanoseconds past `timestamp`'s millisecond (0..999999). */
+  timestampSubMs: number;
+  /** Timestamp as the file has it, offset and digits kept (GO_ZERO_TIME when absent). */
+  timestampText: string;
   /** The inet_diag_msg (72 bytes, or more if the writer kept more). */
   rawIdm: Uint8Array;
   /** Payload of each rtattr type, null where absent. */
@@ -50,14 +62,24 @@ function base64(value: unknown, line: number, what: string): Uint8Array {
   return Buffer.from(value, "base64");
 }
 
-function time(value: unknown, line: number, what: string): number {
-  if (value === undefined || value === null) return GO_ZERO_TIME_MS;
-  if (typeof value !== "string") throw new ArchiveFormatError(line, `${what} is not a time string`);
+interface ParsedTime {
+  ms: number;
+  subMs: number;
+  text: string;
+}
+
+const scratch: TimeNs = { sec: 0, nsec: 0 };
+
+// The text is kept beside the numbers: csv prints it with its own offset and digits.
+function time(value: unknown, line: number, what: string): ParsedTime {
+  const text = value === undefined || value === null ? GO_ZERO_TIME : value;
+  if (typeof text !== "string") throw new ArchiveFormatError(line, `${what} is not a time string`);
   try {
-    return parseTime(value);
+    parseTimeNs(text, scratch);
   } catch (e) {
     throw new ArchiveFormatError(line, `${what}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  return { ms: timeNsToMs(scratch.sec, scratch.nsec), subMs: subMsNs(scratch.nsec), text };
 }
 
 function metadata(value: unknown, line: number): ArchiveMetadata {
@@ -67,7 +89,8 @@ function metadata(value: unknown, line: number): ArchiveMetadata {
   if (typeof uuid !== "string") throw new ArchiveFormatError(line, "Metadata.UUID is not a string");
   const sequence = m.Sequence ?? 0;
   if (typeof sequence !== "number" || !Number.isSafeInteger(sequence)) throw new ArchiveFormatError(line, "Metadata.Sequence is not an integer");
-  return { uuid, sequence, startTime: time(m.StartTime, line, "Metadata.StartTime") };
+  const start = time(m.StartTime, line, "Metadata.StartTime");
+  return { uuid, sequence, startTime: start.ms, startTimeSubMs: start.subMs, startTimeText: start.text };
 }
 
 function attributes(value: unknown, line: number): (Uint8Array | null)[] {
@@ -89,15 +112,16 @@ export function parseLine(text: string, line: number): ArchiveEntry[] {
   }
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw new ArchiveFormatError(line, "not a JSON object");
   const rec = obj as Record<string, unknown>;
-  const timestamp = time(rec.Timestamp, line, "Timestamp");
+  const t = time(rec.Timestamp, line, "Timestamp");
+  const timestamp = t.ms, timestampSubMs = t.subMs, timestampText = t.text;
   const out: ArchiveEntry[] = [];
   if (rec.Metadata !== undefined && rec.Metadata !== null) {
-    out.push({ kind: "metadata", line, timestamp, metadata: metadata(rec.Metadata, line) });
+    out.push({ kind: "metadata", line, timestamp, timestampSubMs, timestampText, metadata: metadata(rec.Metadata, line) });
   }
   if (rec.RawIDM !== undefined && rec.RawIDM !== null) {
     const rawIdm = base64(rec.RawIDM, line, "RawIDM");
     if (rawIdm.byteLength < INET_DIAG_MSG_SIZE) throw new ArchiveFormatError(line, `RawIDM has ${rawIdm.byteLength} bytes, fewer than ${INET_DIAG_MSG_SIZE}`);
-    out.push({ kind: "snapshot", line, timestamp, rawIdm, attributes: attributes(rec.Attributes, line) });
+    out.push({ kind: "snapshot", line, timestamp, timestampSubMs, timestampText, rawIdm, attributes: attributes(rec.Attributes, line) });
   }
   if (out.length === 0) throw new ArchiveFormatError(line, "neither Metadata nor RawIDM");
   return out;

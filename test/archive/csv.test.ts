@@ -1,7 +1,7 @@
 // CSV in M-Lab csvtool's columns over M-Lab's real segment, cross-checked against the raw
 // bytes decoded independently here.
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compress } from "zstd-napi";
 import { csvColumnNames, csvField, csvHeader, csvLines, csvRow, mlabAddress, runCsv } from "../../src/archive/csv.ts";
@@ -14,6 +14,13 @@ function sink(): { write: (s: string) => boolean; text: () => string } {
 }
 
 const COLUMNS = csvColumnNames();
+
+/** Every "Timestamp" of an archive as the file has it: `zstd -dc` and a regex, not our reader. */
+function zstdTimestamps(path: string): string[] {
+  const p = Bun.spawnSync({ cmd: ["zstd", "-dc", path], stdout: "pipe", stderr: "pipe" });
+  expect(p.exitCode).toBe(0);
+  return [...Buffer.from(p.stdout).toString().matchAll(/"Timestamp":"([^"]*)"/g)].map((m) => m[1]);
+}
 
 function parseCsv(text: string): { header: string[]; rows: string[][] } {
   const lines = text.split("\n");
@@ -59,13 +66,15 @@ test("runCsv over the testdata archive: 150 rows cross-checked with the raw byte
   if (meta.kind !== "metadata") throw new Error("no metadata");
   const uuidCookie = BigInt("0x" + meta.metadata.uuid.split("_").pop());
   const snaps = entries.slice(1) as SnapshotEntry[];
+  const fileTimes = zstdTimestamps(SEGMENT_183).slice(1); // the first is the Metadata line's
+  expect(fileTimes.length).toBe(150);
 
   rows.forEach((r, i) => {
     const s = snaps[i];
     const idm = Buffer.from(s.rawIdm);
     const info = Buffer.from(s.attributes[2]!);
     expect(r.length).toBe(COLUMNS.length);
-    expect(r[col("Timestamp")]).toBe(new Date(s.timestamp).toISOString().replace(/\.?0+Z$/, "Z"));
+    expect(r[col("Timestamp")]).toBe(fileTimes[i]); // the file's text, verbatim
     // Cookie: upper-case hex without padding, equal to the UUID's suffix.
     expect(BigInt("0x" + r[col("IDM.SockID.Cookie")])).toBe(uuidCookie);
     expect(r[col("IDM.SockID.Cookie")]).toBe("3E8");
@@ -99,7 +108,7 @@ test("NotFullyParsed: attributes longer than M-Lab's structs, a Mark of the wron
   idm[0] = 2;
   const info = new Uint8Array(280).fill(1); // today's kernels: 280 bytes > 232
   const entry: SnapshotEntry = {
-    kind: "snapshot", line: 1, timestamp: 0, rawIdm: idm,
+    kind: "snapshot", line: 1, timestamp: 0, timestampSubMs: 0, timestampText: "1970-01-01T00:00:00Z", rawIdm: idm,
     attributes: [null, null, info, null, null, null, null, null, null, null, null, new Uint8Array([1]), null, null, null, new Uint8Array(3)],
   };
   const cells = csvRow(entry).split(",");
@@ -155,4 +164,60 @@ test("pure helpers: rows from entries, Go's CSV quoting, M-Lab's address text", 
   expect(mlabAddress(a, 0)).toBe("2001:db8::1");
   a.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4]);
   expect(mlabAddress(a, 0)).toBe("1.2.3.4");
+});
+
+test("Timestamp as csvtool prints it: the file's text, offset and nanoseconds kept", async () => {
+  const tmp = tmpFolder("csv-times");
+  try {
+    // Go's MarshalText of what it parsed: Go-written times come back verbatim, whatever the offset.
+    const times = [
+      "2019-04-02T16:12:37.511999999+02:00", "2019-04-02T16:12:37.000000001+02:00", "2019-04-02T16:12:38+02:00",
+      "2019-04-02T10:12:38.123456789-04:00", "2019-04-02T14:12:38.9Z", "2019-04-03T00:12:38.987654321+10:00",
+    ];
+    const idm = Buffer.alloc(72);
+    idm[0] = 2;
+    const line = (t: string): string => `{"Timestamp":"${t}","RawIDM":"${idm.toString("base64")}","Attributes":[null]}`;
+    const meta = `{"Timestamp":"0001-01-01T00:00:00Z","Metadata":{"UUID":"u","Sequence":0,"StartTime":"2019-04-02T16:12:37.511999999+02:00"}}`;
+    const plain = join(tmp.dir, "offsets.jsonl");
+    writeFileSync(plain, [meta, ...times.map(line)].join("\n") + "\n");
+    const out = sink();
+    expect((await runCsv([plain], out, { err: sink() })).rows).toBe(times.length);
+    const { rows } = parseCsv(out.text());
+    expect(rows.map((r) => r[0])).toEqual(times);
+    // Independently of our reader: the strings in the file itself.
+    const fileTimes = [...Buffer.from(readFileSync(plain)).toString().matchAll(/"Timestamp":"([^"]*)"/g)].map((m) => m[1]);
+    expect(rows.map((r) => r[0])).toEqual(fileTimes.slice(1));
+
+    // Times Go did not write are printed as Go would after parsing them.
+    const odd = ["2019-04-02T14:12:37.510Z", "2019-04-02T14:12:37+00:00", "2019-04-02t14:12:37.1234567891z"];
+    const other = join(tmp.dir, "odd.jsonl");
+    writeFileSync(other, odd.map(line).join("\n") + "\n");
+    const out2 = sink();
+    await runCsv([other], out2, { err: sink() });
+    expect(parseCsv(out2.text()).rows.map((r) => r[0])).toEqual([
+      "2019-04-02T14:12:37.51Z", "2019-04-02T14:12:37Z", "2019-04-02T14:12:37.123456789Z",
+    ]);
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test("Timestamp column over M-Lab's archiveRecords file equals its strings verbatim", async () => {
+  const tmp = tmpFolder("csv-records");
+  try {
+    // Its lines have no Metadata line; they are records of many connections, read as one file.
+    const path = join(tmp.dir, "records.jsonl.zst");
+    writeFileSync(path, compress(readZst("archiveRecords.jsonl.zst")));
+    const fileTimes = zstdTimestamps(path);
+    const out = sink();
+    const res = await runCsv([path], out, { err: sink() });
+    const { rows } = parseCsv(out.text());
+    expect(res.rows).toBe(fileTimes.length - res.malformed);
+    expect(rows.length).toBeGreaterThan(100);
+    const { entries } = await readArchiveAll(path);
+    const kept = entries.filter((e) => e.kind === "snapshot").map((e) => e.line);
+    expect(rows.map((r) => r[0])).toEqual(kept.map((l) => fileTimes[l - 1]));
+  } finally {
+    tmp.cleanup();
+  }
 });

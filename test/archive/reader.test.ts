@@ -22,8 +22,11 @@ test("M-Lab's segment 183: its Metadata, then 150 snapshots of cookie 0x3E8", as
   expect(entries.length).toBe(151);
   const [meta, ...snaps] = entries;
   expect(meta).toEqual({
-    kind: "metadata", line: 1, timestamp: -62135596800000,
-    metadata: { uuid: "ndt-jdczh_1553815964_00000000000003E8", sequence: 183, startTime: Date.parse("2019-04-01T07:42:37.371Z") },
+    kind: "metadata", line: 1, timestamp: -62135596800000, timestampSubMs: 0, timestampText: "0001-01-01T00:00:00Z",
+    metadata: {
+      uuid: "ndt-jdczh_1553815964_00000000000003E8", sequence: 183,
+      startTime: Date.parse("2019-04-01T07:42:37.371Z"), startTimeSubMs: 0, startTimeText: "2019-04-01T07:42:37.371Z",
+    },
   });
   expect(snaps.length).toBe(150);
   let last = 0;
@@ -38,6 +41,9 @@ test("M-Lab's segment 183: its Metadata, then 150 snapshots of cookie 0x3E8", as
     expect(s.attributes[0]).toBeNull();
   }
   expect(snaps[0].timestamp).toBe(Date.parse("2019-04-02T14:12:37.511Z"));
+  // The text of every Timestamp, as the file has it (read here without our reader).
+  const texts = [...SEGMENT_TEXT.toString().matchAll(/"Timestamp":"([^"]*)"/g)].map((m) => m[1]);
+  expect(entries.map((e) => e.timestampText)).toEqual(texts);
 });
 
 test("the same entries from plain JSONL, tiny chunks, several frames, stdin-like streams and the sync reader", async () => {
@@ -82,6 +88,31 @@ test("any RFC 3339 time is read; blank lines and CRLF are tolerated", async () =
   expect(first.attributes.map((a) => (a === null ? null : [...a]))).toEqual([null, [0, 1, 2], []]);
   expect(entries[1].kind === "snapshot" && entries[1].attributes).toEqual([]);
   expect(entries[2].kind === "metadata" && entries[2].metadata.startTime).toBe(Date.parse("2019-04-01T08:12:37Z"));
+});
+
+test("nanoseconds and the original text are kept beside the ms value", async () => {
+  const text = [
+    `{"Timestamp":"2019-04-02T16:12:37.511999999+02:00","RawIDM":"${GOOD_IDM}"}`,
+    `{"Timestamp":"2019-04-02T14:12:37.000000001Z","RawIDM":"${GOOD_IDM}"}`,
+    `{"RawIDM":"${GOOD_IDM}"}`,
+    `{"Metadata":{"UUID":"u","Sequence":1,"StartTime":"2019-04-01T07:42:37.123456789-00:30"}}`,
+    `{"Metadata":{"UUID":"u"}}`,
+  ].join("\n");
+  const { entries, malformed } = await collect(Buffer.from(text));
+  expect(malformed).toEqual([]);
+  expect(entries.map((e) => [e.timestamp, e.timestampSubMs, e.timestampText])).toEqual([
+    [Date.parse("2019-04-02T14:12:37.511Z"), 999_999, "2019-04-02T16:12:37.511999999+02:00"],
+    [Date.parse("2019-04-02T14:12:37Z"), 1, "2019-04-02T14:12:37.000000001Z"],
+    [-62135596800000, 0, "0001-01-01T00:00:00Z"], // absent: Go's zero time
+    [-62135596800000, 0, "0001-01-01T00:00:00Z"],
+    [-62135596800000, 0, "0001-01-01T00:00:00Z"],
+  ]);
+  const meta = entries[3].kind === "metadata" ? entries[3].metadata : null;
+  expect(meta).toEqual({
+    uuid: "u", sequence: 1, startTime: Date.parse("2019-04-01T08:12:37.123Z"), startTimeSubMs: 456_789,
+    startTimeText: "2019-04-01T07:42:37.123456789-00:30",
+  });
+  expect(entries[4].kind === "metadata" && entries[4].metadata.startTimeText).toBe("0001-01-01T00:00:00Z");
 });
 
 const BAD: [string, RegExp][] = [

@@ -75,6 +75,14 @@ export interface CollectorMetrics {
   readonly eventsocketClients: Gauge;
   /** tcpinfo_eventsocket_dropped_clients_total: clients disconnected because their queue overflowed. */
   readonly eventsocketDroppedClients: Counter;
+  /** tcpinfo_archive_lines_lost_total{reason}: snapshot lines that never reached their file, by the write error that kept them out. */
+  readonly archiveLinesLost: Counter<"reason">;
+  /** tcpinfo_index_reports_lost_total: cycle reports never written to the index. */
+  readonly indexReportsLost: Counter;
+  /** tcpinfo_timewait_remnants_total: dump entries that were the kernel's remnant of an ended connection (not archived). */
+  readonly timewaitRemnants: Counter;
+  /** tcpinfo_reconciled_files_total{action}: archives repaired or added to the index at start-up. */
+  readonly reconciledFiles: Counter<"action">;
 }
 
 export interface MetricsOptions {
@@ -171,6 +179,28 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
     eventsocketDroppedClients: new Counter({
       name: "tcpinfo_eventsocket_dropped_clients_total",
       help: "Eventsocket clients disconnected because they fell too far behind.",
+      registers,
+    }),
+    archiveLinesLost: new Counter({
+      name: "tcpinfo_archive_lines_lost_total",
+      help: "Snapshot lines that never reached their archive file, by the error that kept them out (ENOSPC, EACCES, ...).",
+      labelNames: ["reason"],
+      registers,
+    }),
+    indexReportsLost: new Counter({
+      name: "tcpinfo_index_reports_lost_total",
+      help: "Poll cycle reports that could not be written to the connection index.",
+      registers,
+    }),
+    timewaitRemnants: new Counter({
+      name: "tcpinfo_timewait_remnants_total",
+      help: "Dump entries that were the kernel's remnant (timewait) of a connection already ended by a destroy event; not archived.",
+      registers,
+    }),
+    reconciledFiles: new Counter({
+      name: "tcpinfo_reconciled_files_total",
+      help: "Archive files repaired (truncated, removed) or added to the index at start-up.",
+      labelNames: ["action"],
       registers,
     }),
   };

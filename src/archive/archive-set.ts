@@ -136,11 +136,12 @@ export class ArchiveSet {
    * The writer of connection `uuid`, created if needed. `startMs` (Unix ms) is the
    * connection's start: it dates the first file and is every file's StartTime. A
    * connection resumed after a restart passes `firstSeq`, the sequence after its last file.
+   * `startSubMs` is the start's nanoseconds below the millisecond (StartTime is exact to the ns).
    */
-  open(uuid: string, startMs: number, firstSeq = 0): ArchiveWriter {
+  open(uuid: string, startMs: number, firstSeq = 0, startSubMs = 0): ArchiveWriter {
     const existing = this.byUuid.get(uuid);
     if (existing !== undefined && !existing.closed) return existing;
-    const w = new ArchiveWriter(this.ctx, uuid, startMs, firstSeq);
+    const w = new ArchiveWriter(this.ctx, uuid, startMs, firstSeq, startSubMs);
     this.byUuid.set(uuid, w);
     this.live.add(w);
     return w;
@@ -236,16 +237,34 @@ export class ArchiveSet {
     return this.toCompact.length - this.compactHead;
   }
 
-  /** Closes every writer, writing what is buffered (shutdown). */
-  closeAll(nowMs: number): CloseAllResult {
+  /**
+   * Shutdown, one step: closes writers and writes what they buffer, for at most
+   * `budgetMs`. Returns how many writers still hold lines (call again, or abandon()).
+   * A writer whose write fails stays, to be tried again by the next call.
+   */
+  closeSome(nowMs: number, budgetMs = Number.POSITIVE_INFINITY): number {
+    const deadline = budgetMs === Number.POSITIVE_INFINITY ? budgetMs : performance.now() + budgetMs;
+    this.byUuid.clear();
     for (const w of [...this.live]) {
       if (w.closed) w.flush(nowMs);
       else w.close(nowMs);
+      if (performance.now() > deadline) break;
     }
-    this.byUuid.clear();
+    return this.live.size;
+  }
+
+  /** Shutdown, last step: what is still buffered will never be written; counted as lost. */
+  abandon(): CloseAllResult {
     let unflushedRecords = 0;
     for (const w of this.live) unflushedRecords += w.pendingRecords;
+    this.counters.lose(unflushedRecords);
     return { unflushedWriters: this.live.size, unflushedRecords };
+  }
+
+  /** Closes every writer, writing what is buffered (shutdown); what cannot be written is counted lost. */
+  closeAll(nowMs: number): CloseAllResult {
+    this.closeSome(nowMs);
+    return this.abandon();
   }
 
   /**

@@ -22,8 +22,10 @@ export class ArchiveCounters {
   flushes = 0;
   /** Flush attempts that failed and left their lines buffered. */
   failedFlushes = 0;
-  /** Lines given up after repeated failures (also counted in errors.dropped). */
+  /** Lines that will never reach their file (given up after failed writes, or unwritten at shutdown). */
   droppedRecords = 0;
+  /** The same lines by the reason their writes failed (an errno name, or "closed"). */
+  readonly lostByReason: Record<string, number> = {};
   /** Finished files rewritten as one frame, and the bytes that saved. */
   compactedFiles = 0;
   compactedBytesSaved = 0;
@@ -33,9 +35,20 @@ export class ArchiveCounters {
   readonly errors: Record<string, number> = {};
   lastError: ArchiveErrorInfo | null = null;
 
+  /** The type of the last failed write (not of our own bookkeeping errors): why lines are being lost. */
+  private lastWriteError = "unknown";
+
   error(type: string, uuid: string, message: string, at: number, count = 1): void {
     this.errors[type] = (this.errors[type] ?? 0) + count;
     this.lastError = { type, message, at, uuid };
+    if (type !== "dropped" && type !== "closed" && type !== "compact") this.lastWriteError = type;
+  }
+
+  /** `count` lines will never reach their file; the reason is the last write error, if any. */
+  lose(count: number, reason = this.lastWriteError): void {
+    if (count <= 0) return;
+    this.droppedRecords += count;
+    this.lostByReason[reason] = (this.lostByReason[reason] ?? 0) + count;
   }
 
   /** A copy, safe to hand out. */
@@ -48,6 +61,7 @@ export class ArchiveCounters {
       flushes: this.flushes,
       failedFlushes: this.failedFlushes,
       droppedRecords: this.droppedRecords,
+      lostByReason: { ...this.lostByReason },
       compactedFiles: this.compactedFiles,
       compactedBytesSaved: this.compactedBytesSaved,
       pendingRecords: this.pendingRecords,
@@ -66,6 +80,7 @@ export interface ArchiveCountersSnapshot {
   flushes: number;
   failedFlushes: number;
   droppedRecords: number;
+  lostByReason: Record<string, number>;
   compactedFiles: number;
   compactedBytesSaved: number;
   pendingRecords: number;

@@ -22,7 +22,7 @@ import { appendExisting, createExclusive, DirCache, errorCode } from "./file-io.
 import type { FrameCompressor } from "./frame-compressor.ts";
 import { archivePath, datePath } from "./naming.ts";
 import { encodeMetadata } from "./record.ts";
-import { formatTime } from "./time.ts";
+import { formatTimeMsNs } from "./time.ts";
 
 /** One archive file, as the collector reports it (its ArchiveFile). */
 export interface ArchiveFileInfo {
@@ -125,7 +125,7 @@ export class ArchiveWriter {
   private closedAtMs: number | null = null;
 
   /** `firstSeq`: the sequence number of this writer's first file (a resumed connection continues its series). */
-  constructor(private readonly ctx: WriterContext, uuid: string, startMs: number, firstSeq = 0) {
+  constructor(private readonly ctx: WriterContext, uuid: string, startMs: number, firstSeq = 0, readonly startSubMs = 0) {
     this.uuid = uuid;
     this.startMs = startMs;
     this.nextSeq = firstSeq;
@@ -155,6 +155,7 @@ export class ArchiveWriter {
     const c = ctx.counters;
     if (this.closedAtMs !== null) {
       c.error("closed", this.uuid, "line appended after close; dropped", nowMs);
+      c.lose(1, "closed");
       return;
     }
     if (this.segment !== null && nowMs >= this.rotateAt) this.rotate(nowMs);
@@ -236,7 +237,9 @@ export class ArchiveWriter {
   }
 
   private beginSegment(nowMs: number): void {
-    const first = this.filesMade === 0;
+    // Only the connection's first file (seq 0) is dated by its start; a resumed
+    // connection's next file is dated by its own start, like every later file.
+    const first = this.filesMade === 0 && this.nextSeq === 0;
     const info: ArchiveFileInfo = { uuid: this.uuid, path: "", seq: this.nextSeq, openedAt: nowMs, closedAt: null, records: 0, bytes: 0 };
     this.segment = { info, dateMs: first ? this.startMs : nowMs, created: false, frames: 0 };
     this.rotateAt = this.nextBoundary(nowMs);
@@ -334,7 +337,7 @@ export class ArchiveWriter {
         let inBytes = 0;
         let frameBytes = 0;
         const created = createExclusive(join(ctx.outputDir, rel), () => {
-          const frame = ctx.compressor.compressLines(encodeMetadata(this.uuid, seq, formatTime(this.startMs)), this.pending);
+          const frame = ctx.compressor.compressLines(encodeMetadata(this.uuid, seq, formatTimeMsNs(this.startMs, this.startSubMs)), this.pending);
           inBytes = ctx.compressor.lastInputBytes;
           frameBytes = frame.byteLength;
           return frame;
@@ -421,7 +424,7 @@ export class ArchiveWriter {
     this.pendingBytesCount -= bytes;
     c.pendingRecords -= drop;
     c.pendingBytes -= bytes;
-    c.droppedRecords += drop;
+    c.lose(drop);
     c.error("dropped", this.uuid, `${drop} buffered lines dropped: writes failing and memory bound reached`, nowMs, drop);
     if (this.pending.length === 0) {
       this.rotateSplit = -1;

@@ -9,7 +9,7 @@ import type { EventSocketServer } from "../api/eventsocket.ts";
 import type { CollectorMetrics } from "../api/metrics.ts";
 import { recordError, recordPoll, type CollectorStatus } from "../api/status.ts";
 import { AF_INET } from "../diag/constants.ts";
-import type { CycleSink } from "./collector.ts";
+import type { CycleSink } from "../collector/loop.ts";
 
 export interface FanoutDeps {
   collector: Collector;
@@ -32,11 +32,15 @@ const MAX_PENDING_REPORTS = 10_000;
 
 export class ReportFanout implements CycleSink {
   private pending: CycleReport[] = [];
+  /** Cycle reports never written to the index (backlog bound, or still failing at shutdown). */
+  lostReports = 0;
   private lastIndexWrite = 0;
   private lastPrune = 0;
   private lastPollTime = 0;
   private lastSnapshots = 0;
   private lastFiles = 0;
+  private lastRemnants = 0;
+  private readonly lastLost = new Map<string, number>();
   private readonly lastErrors = new Map<string, number>();
 
   constructor(private readonly deps: FanoutDeps) {}
@@ -44,36 +48,52 @@ export class ReportFanout implements CycleSink {
   onReport(report: CycleReport, _cycleMs: number): void {
     const { events, metrics } = this.deps;
     if (events) {
-      for (const o of report.opened) events.open(o, o.firstSeen);
-      for (const c of report.closed) events.close(c.uuid, c.closedAt);
+      for (const o of report.opened) events.open(o);
+      for (const c of report.closed) events.close(c.uuid, c.closedAt, c.closedAtSubMs);
     }
     if (report.opened.length + report.updated.length + report.closed.length + report.files.length > 0) this.pending.push(report);
-    if (this.pending.length > MAX_PENDING_REPORTS) {
-      this.pending.splice(0, this.pending.length - MAX_PENDING_REPORTS);
-      this.countError("index_backlog_dropped");
-    }
+    if (this.pending.length > MAX_PENDING_REPORTS) this.lose(this.pending.length - MAX_PENDING_REPORTS, "index write failing and backlog bound reached");
     if (report.time - this.lastIndexWrite >= this.deps.indexBatchMs) this.flushIndex(report.time);
     this.updateMetrics(report);
     recordPoll(this.deps.status, report.time);
     metrics.cacheCount.observe(this.deps.collector.tracked);
   }
 
-  /** Writes every pending report to the index in one transaction. */
-  flushIndex(now: number): void {
+  /** Drops the oldest `n` pending reports, counted and logged. */
+  private lose(n: number, why: string): void {
+    if (n <= 0) return;
+    this.pending.splice(0, n);
+    this.lostReports += n;
+    this.deps.metrics.indexReportsLost.inc(n);
+    this.countError("index_backlog_dropped");
+    this.deps.log(`index: ${n} cycle reports LOST (${why}); ${this.lostReports} in all`);
+  }
+
+  /** At shutdown: what could not be written is lost; returns how many reports that was. */
+  abandonPending(): number {
+    const n = this.pending.length;
+    this.lose(n, "still failing at shutdown");
+    return n;
+  }
+
+  /** Writes every pending report to the index in one transaction. False if that failed (they are kept). */
+  flushIndex(now: number): boolean {
     this.lastIndexWrite = now;
     const index = this.deps.index;
-    if (!index || this.pending.length === 0) return;
+    if (!index || this.pending.length === 0) return true;
     try {
       const r = index.applyCycles(this.pending);
       this.pending = [];
       this.deps.metrics.indexWriteSeconds.observe(r.seconds);
       this.prune(index, now);
       this.deps.metrics.indexRows.set(index.rowCount);
+      return true;
     } catch (e) {
       // Kept for the next try: a locked or full database must not lose lifecycle rows.
       this.countError("index_write");
       recordError(this.deps.status, e, now);
       this.deps.log(`index write failed (${this.pending.length} reports kept for retry): ${(e as Error).message}`);
+      return false;
     }
   }
 
@@ -106,6 +126,13 @@ export class ReportFanout implements CycleSink {
     const a = collector.archiveStats();
     metrics.newFiles.inc(a.filesCreated - this.lastFiles);
     this.lastFiles = a.filesCreated;
+    metrics.timewaitRemnants.inc(s.remnants - this.lastRemnants);
+    this.lastRemnants = s.remnants;
+    for (const [reason, n] of Object.entries(a.lostByReason)) {
+      const before = this.lastLost.get(reason) ?? 0;
+      if (n > before) metrics.archiveLinesLost.inc({ reason }, n - before);
+      this.lastLost.set(reason, n);
+    }
     this.errorDeltas(s.errors.entries(), "");
     this.errorDeltas(Object.entries(a.errors), "archive_");
   }

@@ -9,6 +9,12 @@ import { buildDumpRequest, setRequestSeq } from "../diag/request.ts";
 /** Large enough for the kernel's biggest dump chunk (it caps them near 32 KiB). */
 export const RECEIVE_BUFFER_SIZE = 64 * 1024;
 
+/**
+ * A whole dump (every family) gets this long, and so does each wait for a chunk; past it
+ * the dump is abandoned (an error) and the socket replaced. 10k sockets take ~20 ms.
+ */
+export const DEFAULT_DUMP_TIMEOUT_MS = 5_000;
+
 export interface DumpResult {
   /** Data messages seen, across families. */
   messages: number;
@@ -42,11 +48,11 @@ export class SockDiagDumper {
     return this.status === SplitStatus.Done || this.status === SplitStatus.Error ? ChunkVerdict.Done : ChunkVerdict.More;
   };
 
-  constructor(families: readonly number[] = [AF_INET6, AF_INET], states?: number) {
+  constructor(families: readonly number[] = [AF_INET6, AF_INET], states?: number, readonly timeoutMs = DEFAULT_DUMP_TIMEOUT_MS) {
     this.families = families;
     this.lastMessages = families.map(() => 0);
     this.lastSeconds = families.map(() => 0);
-    this.sock = new NetlinkSocket();
+    this.sock = this.openSocket();
     this.requests = families.map((family) => buildDumpRequest({ family, states }));
   }
 
@@ -57,7 +63,13 @@ export class SockDiagDumper {
    */
   reset(): void {
     this.sock.close();
-    this.sock = new NetlinkSocket();
+    this.sock = this.openSocket();
+  }
+
+  private openSocket(): NetlinkSocket {
+    const sock = new NetlinkSocket();
+    sock.setReceiveTimeout(this.timeoutMs);
+    return sock;
   }
 
   /** Dumps every requested family; `visit` sees each message while its bytes are valid. */
@@ -67,12 +79,13 @@ export class SockDiagDumper {
     this.malformed = 0;
     let bytes = 0;
     let chunks = 0;
+    const deadline = performance.now() + this.timeoutMs;
     for (let i = 0; i < this.requests.length; i++) {
       const req = this.requests[i];
       setRequestSeq(req, this.seq++);
       const before = this.messages;
       const t0 = performance.now();
-      const s = this.sock.dump(req, this.buffer, this.consume);
+      const s = this.sock.dump(req, this.buffer, this.consume, deadline);
       this.lastSeconds[i] = (performance.now() - t0) / 1000;
       this.lastMessages[i] = this.messages - before;
       bytes += s.bytes;

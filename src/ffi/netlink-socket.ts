@@ -9,6 +9,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_RCVBUFFORCE = 33;
+const SO_RCVTIMEO = 20;
 const MSG_DONTWAIT = 0x40;
 
 export const NETLINK_SOCK_DIAG = 4;
@@ -22,6 +23,14 @@ export const enum ChunkVerdict {
 export interface DumpStats {
   chunks: number;
   bytes: number;
+}
+
+/** A dump ran past its time bound; the caller must replace the socket (its rest is still queued). */
+export class DumpTimeoutError extends Error {
+  constructor(readonly chunks: number) {
+    super(`netlink dump did not finish in time (${chunks} chunks read); abandoned`);
+    this.name = "DumpTimeoutError";
+  }
 }
 
 export class NetlinkSocket {
@@ -68,6 +77,16 @@ export class NetlinkSocket {
     return out[0];
   }
 
+  /**
+   * Bounds every blocking receive: after `ms` without data recv fails with EAGAIN
+   * (thrown as a SyscallError), so a dump the kernel never finishes cannot hang the caller.
+   */
+  setReceiveTimeout(ms: number): void {
+    // struct timeval { long tv_sec; long tv_usec } on x86-64.
+    const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt(Math.round((ms % 1000) * 1000))]);
+    if (libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) < 0) throw new SyscallError("setsockopt(SO_RCVTIMEO)", errno());
+  }
+
   /** Sends one request to the kernel. EINTR is retried. */
   send(request: Uint8Array): void {
     this.assertOpen();
@@ -104,6 +123,7 @@ export class NetlinkSocket {
     request: Uint8Array,
     buf: Uint8Array,
     consume: (buf: Uint8Array, length: number) => ChunkVerdict,
+    deadline = Number.POSITIVE_INFINITY,
   ): DumpStats {
     this.send(request);
     let chunks = 0;
@@ -112,6 +132,8 @@ export class NetlinkSocket {
       const n = this.receive(buf);
       chunks++;
       bytes += n;
+      // A dump that keeps trickling past its bound is abandoned like one that stalls.
+      if (performance.now() > deadline) throw new DumpTimeoutError(chunks);
       // A zero-length read means the socket was shut down; nothing more will come.
       if (n === 0 || consume(buf, n) === ChunkVerdict.Done) return { chunks, bytes };
     }

@@ -7,11 +7,13 @@ import { openIndexDatabase, type OpenIndexOptions } from "./open.ts";
 import { IndexReader } from "./query.ts";
 import type { ApplyResult, ConnectionFilter, ConnectionPage, ConnectionWithFiles, OpenConnectionInfo } from "./types.ts";
 import { IndexWriter } from "./writer.ts";
+import { IndexRecovery } from "./recovery.ts";
 
 export * from "./types.ts";
 export { FilterError } from "./query.ts";
 export { CursorError, decodeCursor, encodeCursor } from "./cursor.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
+export type { IndexRecovery, OpenFileRow } from "./recovery.ts";
 
 /** What the API needs: listings and lookups. */
 export interface ConnectionSource {
@@ -69,6 +71,12 @@ export class ConnectionIndex implements ConnectionSource {
   /** Records consecutive poll cycles, in order, in one transaction (cheaper than one each). */
   applyCycles(reports: readonly CycleReport[]): ApplyResult {
     return this.write().applyCycles(reports);
+  }
+
+  /** Start-up reconciliation's view of the index (write access). */
+  recovery(): IndexRecovery {
+    this.write();
+    return new IndexRecovery(this.db);
   }
 
   openConnections(): OpenConnectionInfo[] {

@@ -58,6 +58,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX connections_closed ON connections (closed_at) WHERE closed_at IS NOT NULL;
   `,
+  // 3: start-up reconciliation: the files a stopped collector left current, and what the
+  // index knows of its own state (when its last batch was written, whether the collector
+  // that wrote it stopped cleanly).
+  `
+  CREATE INDEX files_open ON files (uuid, seq) WHERE closed_at IS NULL;
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -39,8 +39,11 @@ export interface OpenConnectionInfo {
   uuid: string;
   cookie: bigint;
   firstSeen: number;
-  /** Highest archive file seq recorded for it; null if it has no file. */
+  /** Snapshots archived so far, over every run (start-up reconciliation brings it up to its files' records). */
+  snapshots: number;
+  /** Highest archive file seq recorded for it and that file's path; null if it has no file. */
   highestSeq: number | null;
+  highestPath: string | null;
 }
 
 export const DEFAULT_LIMIT = 100;

@@ -20,7 +20,11 @@ export class IndexWriter {
   private readonly selectExpired: Statement<{ uuid: string }, [number, number]>;
   private readonly deleteFiles: Run;
   private readonly deleteConn: Run;
-  private readonly selectOpen: Statement<{ uuid: string; cookie: string; first_seen: number; highest_seq: number | null }, []>;
+  private readonly selectOpen: Statement<
+    { uuid: string; cookie: string; first_seen: number; snapshots: number; highest_seq: number | null; highest_path: string | null },
+    []
+  >;
+  private readonly setLastBatch: Run;
   private readonly applyTx: (reports: readonly CycleReport[]) => Omit<ApplyResult, "seconds">;
   private rows: number;
 
@@ -56,9 +60,12 @@ export class IndexWriter {
     this.deleteFiles = db.prepare(`DELETE FROM files WHERE uuid = ?1`);
     this.deleteConn = db.prepare(`DELETE FROM connections WHERE uuid = ?1`);
     this.selectOpen = db.prepare(
-      `SELECT c.uuid, c.cookie, c.first_seen, (SELECT MAX(f.seq) FROM files f WHERE f.uuid = c.uuid) AS highest_seq
-       FROM connections c WHERE c.closed_at IS NULL ORDER BY c.first_seen, c.uuid`,
+      `SELECT c.uuid, c.cookie, c.first_seen, c.snapshots, f.seq AS highest_seq, f.path AS highest_path
+       FROM connections c LEFT JOIN files f ON f.uuid = c.uuid AND f.seq = (SELECT MAX(seq) FROM files WHERE uuid = c.uuid)
+       WHERE c.closed_at IS NULL ORDER BY c.first_seen, c.uuid`,
     );
+    // When the last batch was written: start-up reconciliation looks for archives written after it.
+    this.setLastBatch = db.prepare(`INSERT INTO meta (key, value) VALUES ('last_batch_ms', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
     this.applyTx = db.transaction((reports: readonly CycleReport[]) => {
       const sum = { inserted: 0, reopened: 0, missing: 0 };
       for (const r of reports) {
@@ -67,6 +74,7 @@ export class IndexWriter {
         sum.reopened += one.reopened;
         sum.missing += one.missing;
       }
+      if (reports.length > 0) this.setLastBatch.run(String(reports[reports.length - 1].time));
       return sum;
     });
     this.rows = db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM connections").get()?.n ?? 0;
@@ -127,7 +135,9 @@ export class IndexWriter {
       uuid: r.uuid,
       cookie: cookieFromHex(r.cookie),
       firstSeen: r.first_seen,
+      snapshots: r.snapshots,
       highestSeq: r.highest_seq,
+      highestPath: r.highest_path,
     }));
   }
 

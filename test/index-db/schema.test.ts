@@ -24,7 +24,7 @@ describe("schema", () => {
     // NORMAL = 1
     expect(idx.db.query("PRAGMA synchronous").get()).toEqual({ synchronous: 1 });
     const tables = idx.db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
-    expect(tables).toEqual([{ name: "connections" }, { name: "files" }]);
+    expect(tables).toEqual([{ name: "connections" }, { name: "files" }, { name: "meta" }]);
     await idx.close();
     expect(pragma(tmpIndex.path, "user_version")).toBe(SCHEMA_VERSION);
   });

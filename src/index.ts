@@ -56,8 +56,8 @@ const collector = defineCommand({
   args: COLLECTOR_ARGS,
   run: guarded(COLLECTOR_ARGS, async (args, raw) => {
     const opts = parseCollectorOptions(args, raw);
-    await runCollector(opts);
-    process.exit(0);
+    const run = await runCollector(opts);
+    process.exit(run.exitCode);
   }),
 });
 

@@ -10,7 +10,7 @@ import type { Socket, UnixSocketListener } from "bun";
 import type { OpenedConnection } from "../collector/events.ts";
 import { cookieSigned } from "../diag/sock-id.ts";
 import type { CollectorMetrics } from "./metrics.ts";
-import { formatRfc3339 } from "./time.ts";
+import { formatTimeMsNs } from "../archive/time.ts";
 
 /** FlowEvent.Event values (eventsocket.TCPEvent). */
 export const enum TcpEvent {
@@ -31,6 +31,8 @@ interface Client {
   /** Bytes the kernel has not taken yet, oldest first (views into shared event buffers). */
   queue: Uint8Array[];
   queued: number;
+  /** Bytes it may lag: the bound, plus what is left of its replay until the queue first empties. */
+  allowance: number;
   dropped: boolean;
 }
 
@@ -44,16 +46,18 @@ function goIPString(ip: string): string {
 }
 
 /** The open event's JSON line, keys in M-Lab's order, Cookie as an exact signed 64-bit integer. */
-export function openEventLine(conn: OpenedConnection, timeMs: number): string {
+export function openEventLine(conn: OpenedConnection): string {
+  const time = formatTimeMsNs(conn.firstSeen, conn.firstSeenSubMs ?? 0);
   return (
-    `{"Event":${TcpEvent.Open},"Timestamp":"${formatRfc3339(timeMs)}","UUID":${JSON.stringify(conn.uuid)},` +
+    `{"Event":${TcpEvent.Open},"Timestamp":"${time}","UUID":${JSON.stringify(conn.uuid)},` +
     `"ID":{"SPort":${conn.src.port},"DPort":${conn.dst.port},"SrcIP":${JSON.stringify(goIPString(conn.src.ip))},` +
     `"DstIP":${JSON.stringify(goIPString(conn.dst.ip))},"Interface":${conn.interface},"Cookie":${cookieSigned(conn.cookie).toString()}}}\n`
   );
 }
 
-export function closeEventLine(uuid: string, timeMs: number): string {
-  return `{"Event":${TcpEvent.Close},"Timestamp":"${formatRfc3339(timeMs)}","UUID":${JSON.stringify(uuid)},"ID":null}\n`;
+/** The close event's line; `timeMs` and `subMs` (ns below the ms) are when the connection ended. */
+export function closeEventLine(uuid: string, timeMs: number, subMs = 0): string {
+  return `{"Event":${TcpEvent.Close},"Timestamp":"${formatTimeMsNs(timeMs, subMs)}","UUID":${JSON.stringify(uuid)},"ID":null}\n`;
 }
 
 /**
@@ -87,6 +91,8 @@ export class EventSocketServer {
   private stopped = false;
   /** Lines announced in the current tick, sent together (one write per client) in a microtask. */
   private pendingLines = "";
+  /** The open event of every connection open now, replayed to each new client before live events. */
+  private readonly openLines = new Map<string, string>();
 
   private constructor(
     readonly path: string,
@@ -104,7 +110,7 @@ export class EventSocketServer {
       unix: path,
       socket: {
         open(socket) {
-          socket.data = { queue: [], queued: 0, dropped: false };
+          socket.data = { queue: [], queued: 0, allowance: maxQueueBytes, dropped: false };
           server?.addClient(socket);
         },
         // Clients have nothing to say; M-Lab ignores their input too.
@@ -128,17 +134,28 @@ export class EventSocketServer {
     return this.clients.size;
   }
 
-  /** Announces a new connection to every client. Never blocks. */
-  open(conn: OpenedConnection, timeMs: number): void {
+  /** Connections open now (each new client first hears of every one of them). */
+  get openCount(): number {
+    return this.openLines.size;
+  }
+
+  /**
+   * Announces a connection open in this run to every client: a new one, or one resumed
+   * from the collector's previous run (which this run's clients have not heard of). Never blocks.
+   */
+  open(conn: OpenedConnection): void {
     if (this.stopped) return;
-    this.broadcast(openEventLine(conn, timeMs));
+    const line = openEventLine(conn);
+    this.openLines.set(conn.uuid, line);
+    this.broadcast(line);
     this.options.metrics?.flowEvents.inc({ type: "open" });
   }
 
-  /** Announces the end of a connection to every client. Never blocks. */
-  close(uuid: string, timeMs: number): void {
+  /** Announces that a TCP connection ended to every client. Never blocks. */
+  close(uuid: string, timeMs: number, subMs = 0): void {
     if (this.stopped) return;
-    this.broadcast(closeEventLine(uuid, timeMs));
+    this.openLines.delete(uuid);
+    this.broadcast(closeEventLine(uuid, timeMs, subMs));
     this.options.metrics?.flowEvents.inc({ type: "close" });
   }
 
@@ -161,6 +178,16 @@ export class EventSocketServer {
     if (this.stopped) {
       socket.terminate();
       return;
+    }
+    // Lines announced before this client came belong to the replay, not to its live events.
+    this.sendPending();
+    if (this.openLines.size > 0) {
+      let text = "";
+      for (const line of this.openLines.values()) text += line;
+      const bytes = this.encoder.encode(text);
+      socket.data.allowance += bytes.byteLength;
+      this.send(socket, bytes);
+      if (socket.data.dropped) return;
     }
     this.clients.add(socket);
     this.options.metrics?.eventsocketClients.set(this.clients.size);
@@ -199,7 +226,7 @@ export class EventSocketServer {
       st.queue.push(bytes);
       st.queued += bytes.byteLength;
     }
-    if (st.queued > this.maxQueueBytes) this.drop(socket);
+    if (st.queued > st.allowance) this.drop(socket);
   }
 
   /** Writes queued bytes until the kernel refuses more; called when the socket drains. */
@@ -215,6 +242,8 @@ export class EventSocketServer {
       }
       st.queue.shift();
     }
+    // The replay is out: from now on the client may lag only by the bound.
+    if (st.queued === 0) st.allowance = this.maxQueueBytes;
   }
 
   private drop(socket: Socket<Client>): void {

@@ -1,81 +1,33 @@
-// `collector`: runs the polling loop until SIGINT/SIGTERM or --reps, then flushes and
-// closes every archive so each file is a complete zstd stream.
+// `collector`: reconciles the index with the archives a previous run left, runs the poll
+// loop until SIGINT/SIGTERM or --reps, then writes and closes every archive (within a
+// bound) and says what was written and what, if anything, was lost.
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { ArchiveSet } from "../archive/archive-set.ts";
-import { Collector } from "../collector/collector.ts";
-import type { CycleReport } from "../collector/events.ts";
+import { Collector, type ResumeInfo } from "../collector/collector.ts";
+import { runLoop, statusLine, type CycleSink } from "../collector/loop.ts";
 import type { CollectorCliOptions } from "./collector-options.ts";
-import { type ResumeInfo } from "../collector/collector.ts";
 import { makeUuid } from "../archive/naming.ts";
 import { readSnapshots } from "../archive/decode-entry.ts";
+import { readMetadata } from "../archive/repair.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
 import { startApiServer } from "../api/http.ts";
 import { EventSocketServer } from "../api/eventsocket.ts";
 import { createMetrics } from "../api/metrics.ts";
 import { createStatus } from "../api/status.ts";
 import { ReportFanout } from "./report-fanout.ts";
+import { reconcileArchives, reconcileSummary, type ReconcileResult } from "./reconcile.ts";
 import { uuidPrefixFor } from "./uuid-prefix.ts";
 
-export interface CycleSink {
-  /** Called with every cycle's report (index, eventsocket, metrics). */
-  onReport(report: CycleReport, cycleMs: number): void;
-}
+/** Exit status of a shutdown that lost archive lines or index reports (0: nothing lost). */
+export const EXIT_DATA_LOST = 3;
+/** Most time a shutdown spends writing what is buffered before counting the rest as lost. */
+export const SHUTDOWN_BOUND_MS = 10_000;
 
-export interface LoopOptions {
-  intervalMs: number;
-  reps: number;
-  statusSeconds: number;
-  log: (line: string) => void;
-}
-
-/**
- * Waits until `deadline` (performance.now() ms), using the time: destroy events are read
- * every few ms, and archive writes that a busy cycle left over go out in idle time.
- */
-async function waitUntil(deadline: number, collector: Collector, stop: AbortSignal): Promise<void> {
-  // Always yield once, even when the cycle overran: timers, signals, HTTP requests and
-  // eventsocket writes run only when the loop gives the event loop a turn.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  for (;;) {
-    let left = deadline - performance.now();
-    if (left <= 0 || stop.aborted) return;
-    if (left > 2) collector.flushIdle(Date.now(), left - 1);
-    left = deadline - performance.now();
-    if (left <= 0) return;
-    await Bun.sleep(Math.min(left, 10));
-    if (deadline - performance.now() > 1) collector.drainDestroyEvents(Date.now());
-  }
-}
-
-/** The poll loop at a fixed rate; a cycle that overruns is followed at once, never by a burst. */
-export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopOptions, stop: AbortSignal): Promise<void> {
-  let next = performance.now();
-  let lastStatus = performance.now();
-  for (let rep = 0; (opts.reps === 0 || rep < opts.reps) && !stop.aborted; rep++) {
-    const t0 = performance.now();
-    const report = collector.poll(Date.now());
-    const cycleMs = performance.now() - t0;
-    collector.stats.cycles++;
-    collector.stats.lastPoll = report.time;
-    collector.stats.lastCycleMs = cycleMs;
-    sink.onReport(report, cycleMs);
-    if (opts.statusSeconds > 0 && performance.now() - lastStatus >= opts.statusSeconds * 1000) {
-      lastStatus = performance.now();
-      opts.log(statusLine(collector));
-    }
-    if (opts.reps !== 0 && rep + 1 >= opts.reps) break;
-    next += opts.intervalMs;
-    if (next < performance.now()) next = performance.now();
-    await waitUntil(next, collector, stop);
-  }
-}
-
-export function statusLine(c: Collector): string {
-  const s = c.stats;
-  const a = c.archiveStats();
-  const errs = [...s.errors].map(([k, v]) => `${k}=${v}`).join(",") || "0";
-  return `status: cycles=${s.cycles} sockets=${s.sockets} tracked=${c.tracked} snapshots=${s.snapshots} opened=${s.opened} closed=${s.closed} files_open=${a.liveWriters} files_created=${a.filesCreated} destroy_events=${s.destroyEvents} last_cycle_ms=${s.lastCycleMs.toFixed(2)} errors=${errs} archive_errors=${Object.values(a.errors).reduce((x, y) => x + y, 0)}`;
+export interface CollectorRun {
+  collector: Collector;
+  /** 0, or EXIT_DATA_LOST. */
+  exitCode: number;
 }
 
 /** Runs a start-up step, naming what failed in the error. */
@@ -87,20 +39,38 @@ function startup<T>(what: string, step: () => T): T {
   }
 }
 
-/** Connections the index still has open from a previous run, split into those this run can resume and the rest. */
-function planResume(index: ConnectionIndex, uuidPrefix: string): { resume: Map<bigint, ResumeInfo>; stale: string[] } {
+/**
+ * Connections the index still has open from a previous run, split into those this run can
+ * resume and the rest. A resumed connection keeps its UUID, its exact StartTime (from its
+ * archive's Metadata line) and its snapshot count, and continues at the next sequence.
+ */
+function planResume(index: ConnectionIndex, uuidPrefix: string, outputDir: string, rec: ReconcileResult): { resume: Map<bigint, ResumeInfo>; stale: string[] } {
   const resume = new Map<bigint, ResumeInfo>();
   const stale: string[] = [];
   for (const o of index.openConnections()) {
     // Cookies restart at boot: only a UUID this run would give the same cookie is the same connection.
-    if (o.uuid === makeUuid(uuidPrefix, o.cookie)) resume.set(o.cookie, { uuid: o.uuid, startMs: o.firstSeen, nextSeq: (o.highestSeq ?? -1) + 1 });
-    else stale.push(o.uuid);
+    if (o.uuid !== makeUuid(uuidPrefix, o.cookie)) {
+      stale.push(o.uuid);
+      continue;
+    }
+    let start = rec.startTimes.get(o.uuid) ?? null;
+    if (start === null && o.highestPath !== null) {
+      const m = readMetadata(join(outputDir, o.highestPath));
+      if (m !== null) start = { ms: m.startTime, subMs: m.startTimeSubMs };
+    }
+    resume.set(o.cookie, {
+      uuid: o.uuid,
+      startMs: start?.ms ?? o.firstSeen,
+      startSubMs: start?.subMs ?? 0,
+      nextSeq: (o.highestSeq ?? -1) + 1,
+      snapshots: o.snapshots,
+    });
   }
   return { resume, stale };
 }
 
 /** Runs the collector as the `collector` command does; resolves when it has shut down. */
-export async function runCollector(opts: CollectorCliOptions, log = (l: string) => process.stderr.write(l + "\n")): Promise<Collector> {
+export async function runCollector(opts: CollectorCliOptions, log = (l: string) => process.stderr.write(l + "\n")): Promise<CollectorRun> {
   const output = resolve(opts.output);
   startup(`cannot create the output folder ${output}`, () => mkdirSync(output, { recursive: true }));
   const uuidPrefix = uuidPrefixFor(opts.uuidPrefixFile);
@@ -110,7 +80,13 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
 
   const index = startup(`cannot open the index ${resolve(opts.db)}`, () => ConnectionIndex.open(resolve(opts.db)));
   await index.startBackgroundCheckpoints(200, (m) => log(`index checkpoint: ${m}`));
-  const { resume, stale } = planResume(index, uuidPrefix);
+  const recovery = index.recovery();
+  const reconciled = startup(`cannot reconcile the index with ${output}`, () => reconcileArchives(recovery, output, Date.now()));
+  if (reconciled.checked + reconciled.filesAdded + reconciled.missing + reconciled.staleTemp > 0) log(reconcileSummary(reconciled));
+  metrics.reconciledFiles.inc({ action: "truncated" }, reconciled.truncated);
+  metrics.reconciledFiles.inc({ action: "removed" }, reconciled.removed);
+  metrics.reconciledFiles.inc({ action: "added" }, reconciled.filesAdded);
+  const { resume, stale } = planResume(index, uuidPrefix, output, reconciled);
   if (stale.length > 0) index.closeConnections(stale, Date.now(), "restart");
 
   const collector = new Collector(
@@ -147,15 +123,21 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
         const gone = collector.takeUnresumed().map((r) => r.uuid);
         fanout.flushIndex(report.time);
         index.closeConnections(gone, report.time, "restart");
-        log(`restart: resumed ${resume.size - gone.length} connections, closed ${gone.length + stale.length} as 'restart'`);
+        log(`restart: resumed ${resume.size - gone.length} connections, closed ${gone.length + stale.length} that ended while the collector was down as 'restart'`);
       }
     },
   };
 
   const stop = new AbortController();
+  const force = new AbortController();
   const onSignal = (sig: string) => {
-    if (!stop.signal.aborted) log(`received ${sig}: stopping, flushing archives`);
-    stop.abort();
+    if (!stop.signal.aborted) {
+      log(`received ${sig}: stopping; writing buffered lines (at most ${SHUTDOWN_BOUND_MS / 1000} s; send it again to stop sooner)`);
+      stop.abort();
+    } else if (!force.signal.aborted) {
+      log(`received ${sig} again: stopping now; lines not yet written are counted as lost`);
+      force.abort();
+    }
   };
   process.on("SIGINT", () => onSignal("SIGINT"));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
@@ -168,14 +150,60 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   try {
     await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log }, stop.signal);
   } finally {
-    const final = collector.shutdown(Date.now());
-    sink.onReport(final, 0);
-    fanout.flushIndex(Date.now());
-    await api?.stop();
-    await events?.stop();
-    await index.close();
-    const a = collector.archiveStats();
-    log(`${statusLine(collector)}\ncollector: stopped; ${a.filesCreated} files, ${collector.stats.snapshots} snapshots written`);
+    await shutdown(collector, sink, force.signal);
   }
-  return collector;
+  const indexLost = await finishIndex(fanout, index, collector, force.signal, log);
+  await api?.stop();
+  await events?.stop();
+  await index.close();
+  const lines = finalLines(collector, indexLost);
+  log(`${statusLine(collector)}\n${lines.text}`);
+  return { collector, exitCode: lines.lost ? EXIT_DATA_LOST : 0 };
+}
+
+/** Writes and closes every archive, yielding between steps so a second signal is heard; bounded by SHUTDOWN_BOUND_MS. */
+async function shutdown(collector: Collector, sink: CycleSink, force: AbortSignal): Promise<void> {
+  const deadline = performance.now() + SHUTDOWN_BOUND_MS;
+  collector.beginShutdown(Date.now());
+  let left = Number.POSITIVE_INFINITY;
+  while (!force.aborted && performance.now() < deadline) {
+    const before = left;
+    left = collector.finishWrites(Date.now(), 50);
+    if (left === 0) break;
+    // No progress (a full or failing disk): wait a little before trying again.
+    await (left < before ? new Promise<void>((r) => setImmediate(r)) : Bun.sleep(100));
+  }
+  sink.onReport(collector.endShutdown(Date.now()), 0);
+}
+
+/** The last index write, retried a few times; returns the reports that could not be written. */
+async function finishIndex(fanout: ReportFanout, index: ConnectionIndex, collector: Collector, force: AbortSignal, log: (l: string) => void): Promise<number> {
+  for (let attempt = 0; attempt < 3 && !fanout.flushIndex(Date.now()); attempt++) {
+    if (force.aborted) break;
+    await Bun.sleep(200);
+  }
+  const lost = fanout.abandonPending();
+  const a = collector.archiveStats();
+  if (lost === 0 && a.droppedRecords === 0) {
+    // Nothing is missing from the index: the next start need not scan the archive folders.
+    try {
+      index.recovery().setMeta("clean_stop", "1");
+    } catch (e) {
+      log(`index: could not record the clean stop: ${(e as Error).message}`);
+    }
+  }
+  return fanout.lostReports;
+}
+
+/** The final log line: snapshots taken, lines written, lines and index reports lost and why. */
+function finalLines(collector: Collector, indexLost: number): { text: string; lost: boolean } {
+  const s = collector.stats;
+  const a = collector.archiveStats();
+  const reasons = Object.entries(a.lostByReason).map(([k, v]) => `${k}: ${v}`).join(", ");
+  const linesLost = a.droppedRecords > 0 ? `; ${a.droppedRecords} lines LOST (${reasons})` : "; no line lost";
+  const indexPart = indexLost > 0 ? `; ${indexLost} index reports LOST (the index misses what they held; the next start reconciles files)` : "";
+  const text =
+    `collector: stopped after ${s.cycles} cycles; ${s.snapshots} snapshots taken, ${a.recordsWritten} lines written to ` +
+    `${a.filesCreated} files${linesLost}${indexPart}; ${collector.tracked} connections left open for the next run to resume`;
+  return { text, lost: a.droppedRecords > 0 || indexLost > 0 };
 }

@@ -2,23 +2,28 @@
 // archive significant changes, end connections that were destroyed or vanished, and
 // report each cycle to whoever records it (index, eventsocket, metrics).
 import { AttributeIndex } from "../diag/attributes.ts";
-import { AF_INET, Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
+import { Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
-import { cookieKey, destPort, dstAddress, readCookie, sourcePort, srcAddress } from "../diag/sock-id.ts";
+import { cookieKey, readCookie } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
 import { Change } from "../diff/change-rule.ts";
 import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
 import { encodeRecord } from "../archive/record.ts";
-import { formatTime } from "../archive/time.ts";
+import { formatTimeNs, subMsNs } from "../archive/time.ts";
+import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
-import type { ArchiveSet, ArchiveSetStats } from "../archive/archive-set.ts";
+import type { ArchiveSet, ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
 import type { ArchiveWriter } from "../archive/writer.ts";
 import { SockDiagDumper } from "./dumper.ts";
+import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
+import { SyscallError } from "../ffi/errno.ts";
 import { DestroyListener } from "./destroy-listener.ts";
 import { anonymizeNetblock, SocketFilter, type Anonymization, type FilterOptions } from "./filters.ts";
-import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason, OpenedConnection } from "./events.ts";
+import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "./events.ts";
 import { CollectorStats } from "./stats.ts";
+import { describeConnection } from "./describe.ts";
+import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";
 
 /** Dump request state mask: every state but SYN_RECV, TIME_WAIT, CLOSE and NEW_SYN_RECV, as M-Lab. */
 export const COLLECTOR_STATES = 0xffffffff & ~((1 << 3) | (1 << 6) | (1 << 7) | (1 << 12));
@@ -35,6 +40,8 @@ export interface CollectorOptions extends FilterOptions {
   vanishGraceMs: number;
   /** Most time (ms) a poll cycle spends writing archives; the rest waits for idle time. Default: no limit. */
   flushBudgetMs?: number;
+  /** Bound (ms) on one dump and on each wait for a chunk of it; default DEFAULT_DUMP_TIMEOUT_MS. */
+  dumpTimeoutMs?: number;
   /** Connections still open in the index from a previous run, by cookie. */
   resume?: ReadonlyMap<bigint, ResumeInfo>;
 }
@@ -42,8 +49,12 @@ export interface CollectorOptions extends FilterOptions {
 export interface ResumeInfo {
   uuid: string;
   startMs: number;
+  /** Nanoseconds of the start below the millisecond (from its archive's StartTime). */
+  startSubMs: number;
   /** The sequence number the next file of this connection should get. */
   nextSeq: number;
+  /** Snapshots archived by earlier runs: counts carry over. */
+  snapshots: number;
 }
 
 interface Connection {
@@ -67,7 +78,21 @@ interface Connection {
   lastArchivedMs: number;
 }
 
-const RECENTLY_CLOSED_LIMIT = 100_000;
+/**
+ * The cache entry of a kernel remnant of an ended connection (a timewait entry, or a dump
+ * entry under a destroyed cookie): seen by the dumps, never archived, never reported.
+ */
+const REMNANT: Connection = Object.freeze({
+  ended: true, uuid: "", lastState: 0, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
+  writer: null as unknown as ArchiveWriter, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: 0,
+});
+
+/** A timewait entry under a cookie of its own, waiting to be matched with a destroyed connection. */
+interface HeldEntry {
+  since: number;
+  /** A copy of its message (header included), archived if it turns out to be a connection of its own. */
+  message: Uint8Array;
+}
 
 function u32le(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
@@ -82,17 +107,23 @@ export class Collector {
   private readonly rx: Bytes;
   private readonly dx: Bytes | null;
   private readonly filter: SocketFilter;
-  /** Cookies ended recently: a late destroy event for one of them is not a new connection. */
-  private readonly recentlyClosed = new Map<CookieKey, true>();
+  /** Connections ended recently: what the kernel still shows of them is not a new connection. */
+  private readonly ended = new RecentlyEnded();
+  private readonly held = new Map<CookieKey, HeldEntry>();
   private readonly resume: Map<bigint, ResumeInfo>;
   private readonly notResumed: ResumeInfo[] = [];
   private now = 0;
+  /** Nanoseconds below the millisecond of the cycle's time. */
+  private subMs = 0;
+  private readonly rt: RealTime = { sec: 0, nsec: 0 };
+  /** What closeAll could not write at shutdown (lost when the process exits). */
+  lostAtShutdown: CloseAllResult = { unflushedWriters: 0, unflushedRecords: 0 };
   private timestamp = "";
   private report: CycleReport;
   private updated: Connection[] = [];
 
   constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSet) {
-    this.dumper = new SockDiagDumper(undefined, COLLECTOR_STATES);
+    this.dumper = new SockDiagDumper(undefined, COLLECTOR_STATES, opts.dumpTimeoutMs);
     this.rx = bytesOf(this.dumper.buffer);
     this.destroy = opts.destroyEvents ? new DestroyListener() : null;
     this.dx = this.destroy ? bytesOf(this.destroy.buffer) : null;
@@ -121,9 +152,9 @@ export class Collector {
   }
 
   /** One poll cycle at unix time `now` (ms). Returns what happened since the last report. */
-  poll(now: number): CycleReport {
+  poll(now: number, time?: RealTime): CycleReport {
     const started = performance.now();
-    this.setClock(now);
+    this.setClock(now, time);
     const cycle = this.cache.beginCycle();
     this.report.cycle = cycle;
     this.report.time = now;
@@ -133,9 +164,11 @@ export class Collector {
       this.stats.sockets = r.messages;
       if (r.malformed > 0) this.stats.error("malformed_dump", r.malformed);
       this.sweepVanished(now);
+      this.ended.expire(now);
     } catch (e) {
       // A failed dump must not end connections: nothing is known about them this cycle.
-      this.stats.error("dump_failed");
+      const timedOut = e instanceof DumpTimeoutError || (e instanceof SyscallError && e.code === "EAGAIN");
+      this.stats.error(timedOut ? "dump_timeout" : "dump_failed");
       this.stats.lastError = (e as Error).message;
       try {
         this.dumper.reset();
@@ -177,21 +210,53 @@ export class Collector {
     }
   }
 
-  /** Ends every connection (collector shutdown) and closes sockets. Returns the final report. */
+  /**
+   * Collector shutdown (all three steps; the daemon runs them apart to bound the time and
+   * stay responsive to signals). Returns the final report.
+   */
   shutdown(now: number): CycleReport {
+    this.beginShutdown(now);
+    this.finishWrites(now);
+    return this.endShutdown(now);
+  }
+
+  /**
+   * Shutdown, first step: reads the last destroy events and notes every live connection's
+   * latest counters for the index. Live connections are not ended: stopping the collector
+   * is not the end of a TCP connection, and the next run resumes them.
+   */
+  beginShutdown(now: number): void {
+    this.drainDestroyEvents(now);
     this.setClock(now);
-    for (const entry of [...this.cache.values()]) this.end(entry, "shutdown", now);
-    this.archive.closeAll(now);
+    for (const [key, held] of [...this.held]) this.releaseHeld(key, held, now, false);
+    for (const entry of this.cache.values()) {
+      const conn = entry.data;
+      if (conn !== undefined && conn !== REMNANT) this.noteUpdated(conn);
+    }
+  }
+
+  /** Shutdown, second step: writes buffered lines and closes files for at most `budgetMs`; returns writers left. */
+  finishWrites(now: number, budgetMs = Number.POSITIVE_INFINITY): number {
+    return this.archive.closeSome(now, budgetMs);
+  }
+
+  /** Shutdown, last step: counts what could not be written as lost, closes the sockets, returns the final report. */
+  endShutdown(now: number): CycleReport {
+    this.lostAtShutdown = this.archive.abandon();
     this.dumper.close();
     this.destroy?.close();
     return this.takeReport(now);
   }
 
-  private setClock(now: number): void {
-    if (now !== this.now) {
-      this.now = now;
-      this.timestamp = formatTime(now);
-    }
+  /**
+   * Sets the cycle's time: `now` (Unix ms) schedules; records, events and StartTimes carry
+   * the real-time clock at nanoseconds, as M-Lab writes them (`time`, or read now).
+   */
+  private setClock(now: number, time?: RealTime): void {
+    const t = time ?? realtime(this.rt);
+    this.now = now;
+    this.subMs = subMsNs(t.nsec);
+    this.timestamp = formatTimeNs(t.sec, t.nsec);
   }
 
   /**
@@ -217,21 +282,58 @@ export class Collector {
     const change = this.cache.observe(this.rx, idm, off + len, this.attrs);
     const entry = this.cache.last!;
     const conn = entry.data;
-    if (conn !== undefined && conn.vanishedAt !== 0) conn.vanishedAt = 0;
-    if (change === Change.None) return;
+    if (conn === undefined) {
+      this.firstSight(entry, buf, off, len);
+      return;
+    }
+    if (conn.vanishedAt !== 0) conn.vanishedAt = 0;
+    if (change === Change.None || conn === REMNANT) return;
     this.archiveSnapshot(entry, buf, idm);
   };
 
+  /**
+   * A dump shows a cookie with no connection yet. It is one, unless it is a remnant of a
+   * connection a destroy event ended: the same cookie, or a timewait entry with the same
+   * 4-tuple. A timewait entry under an unknown cookie waits (vanishGraceMs) for the
+   * destroy event of its socket, which the kernel may deliver after the dump shows it.
+   */
+  private firstSight(entry: CacheEntry<Connection>, buf: Uint8Array, off: number, len: number): void {
+    const idm = off + NLMSG_HDRLEN;
+    if (this.ended.wasDestroyed(entry.key)) return this.markRemnant(entry);
+    if (looksLikeTimewait(buf, idm, this.attrs.offset[Attr.INFO] >= 0)) {
+      if (this.ended.tupleDestroyed(buf, idm)) return this.markRemnant(entry);
+      if (this.destroy) {
+        const held = this.held.get(entry.key);
+        if (held === undefined) {
+          this.held.set(entry.key, { since: this.now, message: buf.slice(off, off + len) });
+          return;
+        }
+        if (this.now - held.since < this.opts.vanishGraceMs) return;
+        this.held.delete(entry.key);
+        this.stats.timewaitArchived++;
+      }
+    }
+    this.archiveSnapshot(entry, buf, idm);
+  }
+
+  private markRemnant(entry: CacheEntry<Connection>): void {
+    entry.data = REMNANT;
+    this.held.delete(entry.key);
+    this.stats.remnants++;
+  }
+
   private readonly onDestroyMessage: MessageVisitor = (buf, off, len) => {
     // A late event for a connection already ended (as vanished) is not a new connection.
-    if (len - NLMSG_HDRLEN >= INET_DIAG_MSG_SIZE && this.recentlyClosed.has(cookieKey(buf, off + NLMSG_HDRLEN))) return;
+    if (len - NLMSG_HDRLEN >= INET_DIAG_MSG_SIZE && this.ended.has(cookieKey(buf, off + NLMSG_HDRLEN))) return;
     const idm = this.admit(buf, off, len);
     if (idm < 0) return;
     const end = off + len;
     this.cache.observe(this.dx!, idm, end, this.attrs);
     const entry = this.cache.last!;
+    if (entry.data === REMNANT) return;
     // The kernel's last word on this socket is always archived.
     this.archiveSnapshot(entry, buf, idm);
+    this.ended.addDestroyed(entry.key, buf, idm, this.now);
     this.end(entry, "destroy", this.now);
   };
 
@@ -243,6 +345,10 @@ export class Collector {
     conn.snapshots++;
     conn.lastArchivedMs = this.now;
     this.stats.snapshots++;
+    this.noteUpdated(conn);
+  }
+
+  private noteUpdated(conn: Connection): void {
     if (conn.reportedCycle !== this.report.cycle) {
       conn.reportedCycle = this.report.cycle;
       this.updated.push(conn);
@@ -264,29 +370,22 @@ export class Collector {
   }
 
   private open(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): Connection {
-    const family = buf[idm];
     const cookie = readCookie(buf, idm);
     const resumed = this.resume.get(cookie);
     if (resumed) this.resume.delete(cookie);
     const uuid = resumed?.uuid ?? makeUuid(this.opts.uuidPrefix, cookie);
     const startMs = resumed?.startMs ?? this.now;
-    const dv = new DataView(buf.buffer, buf.byteOffset + idm, INET_DIAG_MSG_SIZE);
-    const info: OpenedConnection = {
-      uuid,
-      cookie,
-      family: family === AF_INET ? 4 : 6,
-      src: { ip: srcAddress(family, buf, idm), port: sourcePort(buf, idm) },
-      dst: { ip: dstAddress(family, buf, idm), port: destPort(buf, idm) },
-      interface: dv.getUint32(40, false),
-      uid: dv.getUint32(64, true),
-      inode: dv.getUint32(68, true),
-      firstSeen: startMs,
-      state: buf[idm + 1],
-    };
+    const startSubMs = resumed ? resumed.startSubMs : this.subMs;
+    const info = describeConnection(buf, idm, uuid, startMs);
     // A resumed connection continues its sequence; the writer never overwrites a file.
-    const writer = this.archive.open(uuid, startMs, resumed?.nextSeq ?? 0);
-    this.stats.opened++;
-    if (!resumed) this.report.opened.push(info);
+    info.firstSeenSubMs = startSubMs;
+    const writer = this.archive.open(uuid, startMs, resumed?.nextSeq ?? 0, startSubMs);
+    if (resumed) {
+      info.resumed = true;
+      this.stats.resumed++;
+    } else this.stats.opened++;
+    // Resumed ones too: sidecars and the index learn that they are open in this run.
+    this.report.opened.push(info);
     return {
       ended: false,
       uuid,
@@ -298,7 +397,7 @@ export class Collector {
       sentLo: 0,
       sentHi: -1,
       writer,
-      snapshots: 0,
+      snapshots: resumed?.snapshots ?? 0,
       vanishedAt: 0,
       reportedCycle: -1,
       lastArchivedMs: this.now,
@@ -313,6 +412,12 @@ export class Collector {
       const conn = entry.data;
       if (conn === undefined) {
         this.cache.delete(entry);
+        const held = this.held.get(entry.key);
+        if (held !== undefined) this.releaseHeld(entry.key, held, now);
+        continue;
+      }
+      if (conn === REMNANT) {
+        this.cache.delete(entry);
         continue;
       }
       if (conn.vanishedAt === 0) conn.vanishedAt = now;
@@ -320,20 +425,38 @@ export class Collector {
     }
   }
 
+  /**
+   * A held timewait entry left the dumps before its grace ran out: a remnant if a destroy
+   * event has since ended its 4-tuple, otherwise the only trace of a connection no dump
+   * and no destroy event showed, archived from the copy and ended at once.
+   */
+  private releaseHeld(key: CookieKey, held: HeldEntry, now: number, end = true): void {
+    this.held.delete(key);
+    const buf = held.message;
+    const idm = NLMSG_HDRLEN;
+    if (this.ended.tupleDestroyed(buf, idm)) {
+      this.stats.remnants++;
+      return;
+    }
+    this.attrs.index(buf, idm + INET_DIAG_MSG_SIZE, buf.byteLength);
+    this.cache.observe(bytesOf(buf), idm, buf.byteLength, this.attrs);
+    const entry = this.cache.last!;
+    this.stats.timewaitArchived++;
+    this.archiveSnapshot(entry, buf, idm);
+    if (end) this.end(entry, "vanished", now);
+  }
+
   private end(entry: CacheEntry<Connection>, reason: EndReason, now: number): void {
     const conn = entry.data;
     this.cache.delete(entry);
-    this.recentlyClosed.set(entry.key, true);
-    if (this.recentlyClosed.size > RECENTLY_CLOSED_LIMIT) {
-      // Map iterates in insertion order: drop the oldest.
-      this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
-    }
-    if (conn === undefined) return;
+    this.held.delete(entry.key);
+    if (reason !== "destroy") this.ended.addOther(entry.key, now);
+    if (conn === undefined || conn === REMNANT) return;
     conn.ended = true;
     this.archive.closeLater(conn.uuid, now);
     this.stats.closed++;
     this.stats.endedBy[reason]++;
-    const closed: ClosedConnection = { ...this.progress(conn), closedAt: now, reason };
+    const closed: ClosedConnection = { ...this.progress(conn), closedAt: now, closedAtSubMs: now === this.now ? this.subMs : 0, reason };
     this.report.closed.push(closed);
   }
 

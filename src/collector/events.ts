@@ -4,6 +4,11 @@ import type { Endpoint } from "../diag/snapshot.ts";
 import type { ArchiveFileInfo } from "../archive/writer.ts";
 
 /** How a connection's archive ended. */
+/**
+ * How a connection ended: a destroy event, missing from the dumps (`vanished`), or found
+ * gone when the collector restarted (`restart`). `shutdown` is only in indexes written by
+ * versions that ended live connections when the collector stopped.
+ */
 export type EndReason = "destroy" | "vanished" | "shutdown" | "restart";
 
 /** A connection seen for the first time (by a dump or by a destroy event). */
@@ -18,8 +23,12 @@ export interface OpenedConnection {
   inode: number;
   /** Unix ms when first seen. */
   firstSeen: number;
+  /** Nanoseconds of that time below the millisecond (0..999999): events carry it exact. */
+  firstSeenSubMs?: number;
   /** TCP state number (see diag/constants TCP_STATES). */
   state: number;
+  /** Set when the connection was left open by an earlier run of the collector and continues now. */
+  resumed?: boolean;
 }
 
 /** Counters of a connection as of its latest archived snapshot. */
@@ -39,6 +48,8 @@ export interface ConnectionProgress {
 export interface ClosedConnection extends ConnectionProgress {
   /** Unix ms when the collector ended the connection. */
   closedAt: number;
+  /** Nanoseconds of that time below the millisecond. */
+  closedAtSubMs?: number;
   reason: EndReason;
 }
 

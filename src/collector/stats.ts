@@ -9,6 +9,15 @@ export class CollectorStats {
   opened = 0;
   closed = 0;
   destroyEvents = 0;
+  /** Connections of an earlier run found alive and continued (same UUID, next file). */
+  resumed = 0;
+  /**
+   * Dump entries that were what the kernel keeps of an ended connection (a timewait entry
+   * of a destroyed socket, under its cookie or a new one with the same 4-tuple): not archived.
+   */
+  remnants = 0;
+  /** Timewait entries under a cookie of their own that no destroy event matched: archived as connections. */
+  timewaitArchived = 0;
   endedBy: Record<EndReason, number> = { destroy: 0, vanished: 0, shutdown: 0, restart: 0 };
   errors = new Map<string, number>();
   lastError = "";

@@ -62,7 +62,7 @@ const T = Date.UTC(2024, 4, 1, 12, 0, 3, 120);
 describe("event lines", () => {
   test("open and close match M-Lab's FlowEvent JSON, cookie as exact signed 64-bit", () => {
     const c = opened(2n ** 63n + 7n, { uuid: "h_1_unsafe_8000000000000007", src: { ip: "192.0.2.1", port: 443 }, dst: { ip: "198.51.100.7", port: 50000 }, interface: 3 });
-    expect(openEventLine(c, T)).toBe(
+    expect(openEventLine({ ...c, firstSeen: T })).toBe(
       '{"Event":0,"Timestamp":"2024-05-01T12:00:03.12Z","UUID":"h_1_unsafe_8000000000000007",' +
         '"ID":{"SPort":443,"DPort":50000,"SrcIP":"192.0.2.1","DstIP":"198.51.100.7","Interface":3,"Cookie":-9223372036854775801}}\n',
     );
@@ -71,7 +71,7 @@ describe("event lines", () => {
 
   test("small cookies stay positive; IPv4-mapped addresses print as Go prints them", () => {
     const c = opened(5n, { family: 6, src: { ip: "::ffff:192.0.2.1", port: 1 }, dst: { ip: "2001:db8::2", port: 2 } });
-    const line = JSON.parse(openEventLine(c, T)) as { ID: Record<string, unknown> };
+    const line = JSON.parse(openEventLine({ ...c, firstSeen: T })) as { ID: Record<string, unknown> };
     expect(line.ID).toEqual({ SPort: 1, DPort: 2, SrcIP: "192.0.2.1", DstIP: "2001:db8::2", Interface: 2, Cookie: 5 });
   });
 });
@@ -85,9 +85,9 @@ describe("EventSocketServer", () => {
     const b = await connect(path);
     await until(() => server.clientCount === 2, "two clients");
     const conn = opened(2n ** 64n - 1n);
-    server.open(conn, T);
+    server.open({ ...conn, firstSeen: T });
     server.close(conn.uuid, T + 1);
-    const want = openEventLine(conn, T) + closeEventLine(conn.uuid, T + 1);
+    const want = openEventLine({ ...conn, firstSeen: T }) + closeEventLine(conn.uuid, T + 1);
     await until(() => a.text().length >= want.length && b.text().length >= want.length, "both clients' lines");
     expect(a.text()).toBe(want);
     expect(b.text()).toBe(want);
@@ -108,13 +108,13 @@ describe("EventSocketServer", () => {
     await until(() => server.clientCount === 2, "two clients");
 
     const conn = opened(1n);
-    const lineBytes = Buffer.byteLength(openEventLine(conn, T));
+    const lineBytes = Buffer.byteLength(openEventLine({ ...conn, firstSeen: T }));
     // Enough to fill the kernel's socket buffers several times over, then the queue.
     const events = 20_000;
     const times: number[] = [];
     for (let i = 0; i < events; i++) {
       const t0 = performance.now();
-      server.open(conn, T + i);
+      server.open({ ...conn, firstSeen: T + i });
       times.push(performance.now() - t0);
       // Yield between bursts of 100 events, as a poll loop does between cycles, so the
       // healthy client's reads (and our drain) run.

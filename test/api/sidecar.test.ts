@@ -32,9 +32,9 @@ test("the sidecar prints every event line and reconnects when the server restart
   let server = await EventSocketServer.start(path);
   await until(() => server.clientCount === 1, "the sidecar to connect");
   const a = opened(2n ** 63n + 1n);
-  server.open(a, 1000);
+  server.open({ ...a, firstSeen: 1000 });
   await until(() => out.length === 1, "the first event");
-  expect(out[0]).toBe(openEventLine(a, 1000));
+  expect(out[0]).toBe(openEventLine({ ...a, firstSeen: 1000 }));
 
   await server.stop();
   server = await EventSocketServer.start(path);

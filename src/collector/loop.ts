@@ -1,0 +1,120 @@
+// The daemon's poll loop: one Collector.poll() every interval, its report handed to the
+// sink (index, eventsocket, metrics), idle time spent writing archives and reading
+// destroy events. No exception ends it: a cycle that throws is counted and logged (at
+// most every LOG_EVERY_MS per kind, with how many were not logged) and the next one runs.
+import { realtime, unixMs, type RealTime } from "../ffi/clock.ts";
+import type { Collector } from "./collector.ts";
+import type { CycleReport } from "./events.ts";
+
+export interface CycleSink {
+  /** Called with every cycle's report (index, eventsocket, metrics). */
+  onReport(report: CycleReport, cycleMs: number): void;
+}
+
+export interface LoopOptions {
+  intervalMs: number;
+  reps: number;
+  statusSeconds: number;
+  log: (line: string) => void;
+}
+
+const LOG_EVERY_MS = 10_000;
+
+/** Logs a recurring failure once, then at most every LOG_EVERY_MS with the count in between. */
+class FailureLog {
+  private last = Number.NEGATIVE_INFINITY;
+  private suppressed = 0;
+  constructor(private readonly what: string, private readonly log: (line: string) => void) {}
+
+  report(cycle: number, e: unknown): void {
+    const now = performance.now();
+    if (now - this.last < LOG_EVERY_MS) {
+      this.suppressed++;
+      return;
+    }
+    const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last report)` : "";
+    const stack = e instanceof Error && e.stack ? ` at ${e.stack.split("\n").slice(1, 3).map((l) => l.trim()).join(" < ")}` : "";
+    this.log(`${this.what} failed in cycle ${cycle}: ${e instanceof Error ? e.message : String(e)}${stack}${more}; continuing`);
+    this.last = now;
+    this.suppressed = 0;
+  }
+}
+
+/**
+ * Waits until `deadline` (performance.now() ms), using the time: destroy events are read
+ * every few ms, and archive writes that a busy cycle left over go out in idle time.
+ */
+async function waitUntil(deadline: number, collector: Collector, stop: AbortSignal): Promise<void> {
+  // Always yield once, even when the cycle overran: timers, signals, HTTP requests and
+  // eventsocket writes run only when the loop gives the event loop a turn.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  for (;;) {
+    let left = deadline - performance.now();
+    if (left <= 0 || stop.aborted) return;
+    if (left > 2) collector.flushIdle(Date.now(), left - 1);
+    left = deadline - performance.now();
+    if (left <= 0) return;
+    await Bun.sleep(Math.min(left, 10));
+    if (deadline - performance.now() > 1) collector.drainDestroyEvents(Date.now());
+  }
+}
+
+/** The poll loop at a fixed rate; a cycle that overruns is followed at once, never by a burst. */
+export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopOptions, stop: AbortSignal): Promise<void> {
+  const pollFailures = new FailureLog("poll", opts.log);
+  const reportFailures = new FailureLog("recording the cycle's report", opts.log);
+  const idleFailures = new FailureLog("idle-time work", opts.log);
+  const time: RealTime = { sec: 0, nsec: 0 };
+  let next = performance.now();
+  let lastStatus = performance.now();
+  for (let rep = 0; (opts.reps === 0 || rep < opts.reps) && !stop.aborted; rep++) {
+    const t0 = performance.now();
+    const cycle = collector.stats.cycles + 1;
+    let report: CycleReport | null = null;
+    try {
+      realtime(time);
+      report = collector.poll(unixMs(time), time);
+    } catch (e) {
+      collector.stats.error("poll_exception");
+      pollFailures.report(cycle, e);
+    }
+    const cycleMs = performance.now() - t0;
+    collector.stats.cycles++;
+    collector.stats.lastCycleMs = cycleMs;
+    if (report !== null) {
+      collector.stats.lastPoll = report.time;
+      try {
+        sink.onReport(report, cycleMs);
+      } catch (e) {
+        collector.stats.error("report_exception");
+        reportFailures.report(cycle, e);
+      }
+    }
+    if (opts.statusSeconds > 0 && performance.now() - lastStatus >= opts.statusSeconds * 1000) {
+      lastStatus = performance.now();
+      opts.log(statusLine(collector));
+    }
+    if (opts.reps !== 0 && rep + 1 >= opts.reps) break;
+    next += opts.intervalMs;
+    if (next < performance.now()) next = performance.now();
+    try {
+      await waitUntil(next, collector, stop);
+    } catch (e) {
+      collector.stats.error("idle_exception");
+      idleFailures.report(cycle, e);
+    }
+  }
+}
+
+export function statusLine(c: Collector): string {
+  const s = c.stats;
+  const a = c.archiveStats();
+  const errs = [...s.errors].map(([k, v]) => `${k}=${v}`).join(",") || "0";
+  return (
+    `status: cycles=${s.cycles} sockets=${s.sockets} tracked=${c.tracked} snapshots=${s.snapshots} ` +
+    `lines_written=${a.recordsWritten} lines_buffered=${a.pendingRecords} lines_lost=${a.droppedRecords} ` +
+    `opened=${s.opened} resumed=${s.resumed} closed=${s.closed} timewait_remnants=${s.remnants} ` +
+    `files_open=${a.liveWriters} files_created=${a.filesCreated} destroy_events=${s.destroyEvents} ` +
+    `last_cycle_ms=${s.lastCycleMs.toFixed(2)} errors=${errs} archive_errors=${Object.values(a.errors).reduce((x, y) => x + y, 0)}`
+  );
+}

@@ -256,7 +256,14 @@ export class ArchiveSet {
   /** Shutdown, last step: what is still buffered will never be written; counted as lost. */
   abandon(): CloseAllResult {
     let unflushedRecords = 0;
-    for (const w of this.live) unflushedRecords += w.pendingRecords;
+    let unflushedBytes = 0;
+    for (const w of this.live) {
+      unflushedRecords += w.pendingRecords;
+      unflushedBytes += w.pendingBytes;
+    }
+    // Lost, no longer pending: every line is written, buffered or lost, exactly one of them.
+    this.counters.pendingRecords -= unflushedRecords;
+    this.counters.pendingBytes -= unflushedBytes;
     this.counters.lose(unflushedRecords);
     return { unflushedWriters: this.live.size, unflushedRecords };
   }

@@ -138,6 +138,32 @@ describe("EventSocketServer", () => {
     expect(stuck.lines().length).toBeLessThan(events);
   });
 
+  test("a new client first gets the open event of every connection open now, then live events", async () => {
+    const server = await EventSocketServer.start(path, { maxQueueBytes: 4096 });
+    cleanups.push(() => server.stop());
+    // 200 open connections: their replay (~45 KB) is far more than the 4 KiB lag bound,
+    // which applies to live events, not to what a client is owed on arrival.
+    const conns = Array.from({ length: 203 }, (_, i) => opened(BigInt(1000 + i), { firstSeen: T + i, firstSeenSubMs: 123_456 }));
+    for (const c of conns) server.open(c);
+    for (const c of conns.slice(200)) server.close(c.uuid, T + 500, 7);
+    await Bun.sleep(0); // the batched lines go out (to nobody) before the client comes
+    const late = await connect(path);
+    await until(() => server.clientCount === 1, "the late client");
+    const live = opened(5000n, { firstSeen: T + 900 });
+    server.open(live);
+    server.close(conns[0].uuid, T + 901);
+    const want = conns.slice(0, 200).map((c) => openEventLine(c)).join("") + openEventLine(live) + closeEventLine(conns[0].uuid, T + 901);
+    await until(() => late.text().length >= want.length, "replay and live events", 10_000);
+    expect(late.text()).toBe(want);
+    // Open times keep their nanoseconds, as M-Lab's Go collector writes them.
+    expect(late.lines()[0]).toContain('"Timestamp":"2024-05-01T12:00:03.120123456Z"');
+    expect(server.openCount).toBe(200);
+    // Once the replay is out, a client that stops reading is held to the bound again.
+    late.socket.pause();
+    for (let i = 0; i < 2000; i++) server.open(opened(BigInt(10_000 + i), { firstSeen: T }));
+    await until(() => server.clientCount === 0, "the stalled client to be dropped");
+  });
+
   test("a stale socket file (its server was killed) is replaced", async () => {
     // A process that listens and dies by SIGKILL leaves the socket file behind.
     const child = Bun.spawn([process.execPath, "-e", `Bun.listen({ unix: ${JSON.stringify(path)}, socket: { data() {} } }); process.kill(process.pid, "SIGKILL");`]);

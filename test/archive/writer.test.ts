@@ -287,6 +287,41 @@ test("a restart with the same UUID and start adds a file instead of overwriting"
   expect(zstdText(again).split("\n")[0]).toBe(encodeMetadata(UUID, 1, formatTime(T0)));
 });
 
+test("a resumed connection's next file is dated by its own start; StartTime keeps the start's nanoseconds", () => {
+  const set = newSet();
+  const threeDaysLater = T0 + 3 * 86_400_000 + 5000;
+  // Resumed at seq 4 of a connection that began three days ago, at T0 and 123456 ns.
+  set.open(UUID, T0, 4, 123_456).append(line(0, threeDaysLater), threeDaysLater);
+  set.closeAll(threeDaysLater + 10);
+  expect(existsSync(join(out, `2024/05/09/${UUID}.00004.jsonl.zst`))).toBe(true);
+  expect(existsSync(join(out, "2024/05/06"))).toBe(false);
+  const meta = JSON.parse(zstdText(join(out, `2024/05/09/${UUID}.00004.jsonl.zst`)).split("\n")[0]);
+  expect(meta.Metadata).toEqual({ UUID, Sequence: 4, StartTime: "2024-05-06T07:08:09.010123456Z" });
+  // A connection's first file (seq 0) is still dated by its start.
+  const fresh = newSet();
+  fresh.open(UUID + "0", T0).append(line(0, threeDaysLater), threeDaysLater);
+  fresh.closeAll(threeDaysLater + 10);
+  expect(existsSync(join(out, `2024/05/06/${UUID}0.00000.jsonl.zst`))).toBe(true);
+});
+
+test("lines still buffered when the set is closed for good are counted lost, by the write error", () => {
+  const set = newSet({ flushIntervalMs: 10, retryMs: 10 });
+  const w = set.open(UUID, T0);
+  const unlock = lock(out);
+  for (let i = 0; i < 5; i++) w.append(line(0, T0 + i), T0 + i);
+  const r = set.closeAll(T0 + 100);
+  unlock();
+  expect(r).toEqual({ unflushedWriters: 1, unflushedRecords: 5 });
+  const s = set.stats();
+  expect(s.droppedRecords).toBe(5);
+  // The reason is the errno of the failed writes (what lock() provokes: EACCES or EPERM).
+  expect(s.lostByReason).toEqual({ [s.lastError!.type]: 5 });
+  expect(s.lastError!.type).toMatch(/^E[A-Z]+$/);
+  // Written or lost, never both, never neither.
+  expect(s.recordsWritten + s.droppedRecords).toBe(5);
+  expect(s.pendingRecords).toBe(0);
+});
+
 function openFds(): number {
   return readdirSync("/proc/self/fd").length;
 }

@@ -260,11 +260,12 @@ export class ArchiveSet {
     for (const w of this.live) {
       unflushedRecords += w.pendingRecords;
       unflushedBytes += w.pendingBytes;
+      // Lines whose writes failed are lost to that error; the others to the time bound.
+      this.counters.lose(w.pendingRecords, w.retryAfter === Number.NEGATIVE_INFINITY ? "shutdown_timeout" : undefined);
     }
     // Lost, no longer pending: every line is written, buffered or lost, exactly one of them.
     this.counters.pendingRecords -= unflushedRecords;
     this.counters.pendingBytes -= unflushedBytes;
-    this.counters.lose(unflushedRecords);
     return { unflushedWriters: this.live.size, unflushedRecords };
   }
 

@@ -21,8 +21,6 @@ import { uuidPrefixFor } from "./uuid-prefix.ts";
 
 /** Exit status of a shutdown that lost archive lines or index reports (0: nothing lost). */
 export const EXIT_DATA_LOST = 3;
-/** Most time a shutdown spends writing what is buffered before counting the rest as lost. */
-export const SHUTDOWN_BOUND_MS = 10_000;
 
 export interface CollectorRun {
   collector: Collector;
@@ -132,7 +130,7 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   const force = new AbortController();
   const onSignal = (sig: string) => {
     if (!stop.signal.aborted) {
-      log(`received ${sig}: stopping; writing buffered lines (at most ${SHUTDOWN_BOUND_MS / 1000} s; send it again to stop sooner)`);
+      log(`received ${sig}: stopping; writing buffered lines (at most ${opts.shutdownTimeoutSeconds} s; send it again to stop sooner)`);
       stop.abort();
     } else if (!force.signal.aborted) {
       log(`received ${sig} again: stopping now; lines not yet written are counted as lost`);
@@ -150,7 +148,7 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   try {
     await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log }, stop.signal);
   } finally {
-    await shutdown(collector, sink, force.signal);
+    await shutdown(collector, sink, force.signal, opts.shutdownTimeoutSeconds * 1000);
   }
   const indexLost = await finishIndex(fanout, index, collector, force.signal, log);
   await api?.stop();
@@ -161,9 +159,9 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   return { collector, exitCode: lines.lost ? EXIT_DATA_LOST : 0 };
 }
 
-/** Writes and closes every archive, yielding between steps so a second signal is heard; bounded by SHUTDOWN_BOUND_MS. */
-async function shutdown(collector: Collector, sink: CycleSink, force: AbortSignal): Promise<void> {
-  const deadline = performance.now() + SHUTDOWN_BOUND_MS;
+/** Writes and closes every archive, yielding between steps so a second signal is heard; bounded by `boundMs`. */
+async function shutdown(collector: Collector, sink: CycleSink, force: AbortSignal, boundMs: number): Promise<void> {
+  const deadline = performance.now() + boundMs;
   collector.beginShutdown(Date.now());
   let left = Number.POSITIVE_INFINITY;
   while (!force.aborted && performance.now() < deadline) {

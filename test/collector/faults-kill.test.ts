@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  allFiles, readArchives, readIndex, seededRandom, startCollector, stopCollector, waitCycles, waitFor, zstdTestFailures,
+  allFiles, getJson, readArchives, readIndex, seededRandom, startCollector, stopCollector, waitCycles, waitFor, zstdTestFailures,
   type CollectorProc, type ConnectionRow, type FileRow,
 } from "../helpers/collector-proc.ts";
 import { startLoad, type Load } from "../helpers/load.ts";
@@ -78,7 +78,7 @@ test(`SIGKILL at random cycles under load, ${ROUNDS} rounds, then a clean run: a
   // The long-lived connections are live in this run's index too.
   for (const t of load.longTuples()) {
     await waitFor(`long-lived socket ${t.srcPort}->${t.dstPort} in /connections`, async () => {
-      const r = await (await fetch(`${last.api}/connections?sport=${t.srcPort}&dport=${t.dstPort}`)).json();
+      const r = (await getJson(`${last.api}/connections?sport=${t.srcPort}&dport=${t.dstPort}`)).body;
       return r.connections.length > 0 ? true : undefined;
     });
   }

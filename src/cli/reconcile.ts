@@ -68,7 +68,7 @@ export function reconcileArchives(rec: IndexRecovery, outputDir: string, nowMs: 
       const abs = join(outputDir, f.path);
       if (!existsSync(abs)) {
         r.missing++;
-        rec.setFile(f.uuid, f.seq, f.path, f.openedAt, nowMs, 0);
+        rec.closeFile(f.uuid, f.seq, nowMs);
         continue;
       }
       const res = repairArchive(abs);

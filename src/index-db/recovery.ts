@@ -23,6 +23,7 @@ export class IndexRecovery {
   private readonly deleteFile: Statement<unknown, Bind[]>;
   private readonly insertConn: Statement<unknown, Bind[]>;
   private readonly syncSnapshots: Statement<unknown, Bind[]>;
+  private readonly closeFileStmt: Statement<unknown, Bind[]>;
   private readonly getMeta: Statement<{ value: string }, [string]>;
   private readonly setMetaStmt: Statement<unknown, Bind[]>;
 
@@ -43,12 +44,13 @@ export class IndexRecovery {
           first_seen, last_seen, first_state, last_state, snapshots)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)`,
     );
-    // Counts are cumulative over runs: never below what the connection's files hold.
+    // A connection's count is what its files hold (as the collector's writer keeps it).
     this.syncSnapshots = db.prepare(
-      `UPDATE connections SET snapshots = MAX(snapshots, (SELECT COALESCE(SUM(records), 0) FROM files WHERE uuid = ?1)),
+      `UPDATE connections SET snapshots = (SELECT COALESCE(SUM(records), 0) FROM files WHERE uuid = ?1),
          last_seen = MAX(last_seen, ?2)
        WHERE uuid = ?1`,
     );
+    this.closeFileStmt = db.prepare(`UPDATE files SET closed_at = ?3 WHERE uuid = ?1 AND seq = ?2`);
     this.getMeta = db.query(`SELECT value FROM meta WHERE key = ?1`);
     this.setMetaStmt = db.prepare(`INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
   }
@@ -69,6 +71,11 @@ export class IndexRecovery {
     this.upsertFile.run(uuid, seq, path, openedAt, closedAt, records);
   }
 
+  /** Closes a file row, keeping its records (the file is gone from disk, e.g. uploaded and deleted). */
+  closeFile(uuid: string, seq: number, closedAt: number): void {
+    this.closeFileStmt.run(uuid, seq, closedAt);
+  }
+
   removeFile(uuid: string, seq: number): void {
     this.deleteFile.run(uuid, seq);
   }
@@ -82,7 +89,7 @@ export class IndexRecovery {
     return r.changes > 0;
   }
 
-  /** Brings a connection's snapshot count up to its files' records and its last_seen up to `lastSeen`. */
+  /** Sets a connection's snapshot count to its files' records and brings its last_seen up to `lastSeen`. */
   syncCounts(uuid: string, lastSeen: number): void {
     this.syncSnapshots.run(uuid, lastSeen);
   }

@@ -25,6 +25,7 @@ export class IndexWriter {
     []
   >;
   private readonly setLastBatch: Run;
+  private readonly countSnapshots: Run;
   private readonly applyTx: (reports: readonly CycleReport[]) => Omit<ApplyResult, "seconds">;
   private rows: number;
 
@@ -47,9 +48,12 @@ export class IndexWriter {
     // COALESCE: a snapshot without (full) tcp_info must not erase the last known counters.
     const progress = `last_seen = ?2, last_state = ?3,
          bytes_sent = COALESCE(?4, bytes_sent), bytes_received = COALESCE(?5, bytes_received),
-         bytes_acked = COALESCE(?6, bytes_acked), snapshots = ?7`;
+         bytes_acked = COALESCE(?6, bytes_acked)`;
     this.updateConn = db.prepare(`UPDATE connections SET ${progress} WHERE uuid = ?1`);
-    this.closeConn = db.prepare(`UPDATE connections SET ${progress}, closed_at = ?8, end_reason = ?9 WHERE uuid = ?1`);
+    this.closeConn = db.prepare(`UPDATE connections SET ${progress}, closed_at = ?7, end_reason = ?8 WHERE uuid = ?1`);
+    // A connection's snapshot count is what its files hold: lines written, over every run
+    // (a line still buffered, or lost in a crash, is not counted).
+    this.countSnapshots = db.prepare(`UPDATE connections SET snapshots = (SELECT COALESCE(SUM(records), 0) FROM files WHERE uuid = ?1) WHERE uuid = ?1`);
     this.upsertFile = db.prepare(
       `INSERT INTO files (uuid, seq, path, opened_at, closed_at, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
        ON CONFLICT (uuid, seq) DO UPDATE SET path = excluded.path, closed_at = excluded.closed_at, records = excluded.records`,
@@ -68,12 +72,15 @@ export class IndexWriter {
     this.setLastBatch = db.prepare(`INSERT INTO meta (key, value) VALUES ('last_batch_ms', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
     this.applyTx = db.transaction((reports: readonly CycleReport[]) => {
       const sum = { inserted: 0, reopened: 0, missing: 0 };
+      const grown = new Set<string>();
       for (const r of reports) {
         const one = this.write(r);
         sum.inserted += one.inserted;
         sum.reopened += one.reopened;
         sum.missing += one.missing;
+        for (const f of r.files) grown.add(f.uuid);
       }
+      for (const uuid of grown) this.countSnapshots.run(uuid);
       if (reports.length > 0) this.setLastBatch.run(String(reports[reports.length - 1].time));
       return sum;
     });
@@ -172,6 +179,6 @@ export class IndexWriter {
   }
 }
 
-function progressParams(p: ConnectionProgress | ClosedConnection): [string, number, number, Bind, Bind, Bind, number] {
-  return [p.uuid, p.lastSeen, p.state, u64ToSql(p.bytesSent), u64ToSql(p.bytesReceived), u64ToSql(p.bytesAcked), p.snapshots];
+function progressParams(p: ConnectionProgress | ClosedConnection): [string, number, number, Bind, Bind, Bind] {
+  return [p.uuid, p.lastSeen, p.state, u64ToSql(p.bytesSent), u64ToSql(p.bytesReceived), u64ToSql(p.bytesAcked)];
 }

@@ -76,7 +76,8 @@ describe("applyCycle", () => {
     const a = opened(3n);
     idx.applyCycle(report({ opened: [a], updated: [progress(a.uuid, { bytesSent: 5n, bytesReceived: 6n, bytesAcked: 7n })] }));
     idx.applyCycle(report({ updated: [progress(a.uuid, { bytesSent: null, bytesReceived: null, bytesAcked: null, snapshots: 9 })] }));
-    expect(idx.getConnection(a.uuid)).toMatchObject({ bytesSent: 5n, bytesReceived: 6n, bytesAcked: 7n, snapshots: 9 });
+    // The snapshot count is what the connection's files hold (none here), never the reported one.
+    expect(idx.getConnection(a.uuid)).toMatchObject({ bytesSent: 5n, bytesReceived: 6n, bytesAcked: 7n, snapshots: 0 });
   });
 
   test("counters never set read back as null", () => {
@@ -120,10 +121,11 @@ describe("applyCycle", () => {
     const r = idx.applyCycles([
       report({ opened: [a] }),
       report({ updated: [progress(a.uuid, { lastSeen: 20, snapshots: 1, bytesSent: 1n })] }),
-      report({ updated: [progress(a.uuid, { lastSeen: 30, snapshots: 2, bytesSent: 2n })] }),
-      report({ closed: [closed(a.uuid, { lastSeen: 40, closedAt: 41, snapshots: 3, bytesSent: 3n })] }),
+      report({ updated: [progress(a.uuid, { lastSeen: 30, snapshots: 2, bytesSent: 2n })], files: [{ uuid: a.uuid, path: "p/a0", seq: 0, openedAt: 20, closedAt: 30, records: 2 }] }),
+      report({ closed: [closed(a.uuid, { lastSeen: 40, closedAt: 41, snapshots: 3, bytesSent: 3n })], files: [{ uuid: a.uuid, path: "p/a1", seq: 1, openedAt: 30, closedAt: 41, records: 1 }] }),
     ]);
     expect(r).toMatchObject({ inserted: 1, reopened: 0, missing: 0 });
+    // The count is the sum of its files' records: what was written, across files.
     expect(idx.getConnection(a.uuid)).toMatchObject({ lastSeen: 40, closedAt: 41, snapshots: 3, bytesSent: 3n });
 
     const b = opened(8n);

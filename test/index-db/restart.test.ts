@@ -24,7 +24,7 @@ describe("restart hand-over", () => {
 
     const again = ConnectionIndex.open(tmpIndex.path);
     expect(again.openConnections()).toEqual([
-      { uuid: a.uuid, cookie: 2n ** 63n + 1n, firstSeen: 10, snapshots: 0, highestSeq: 1, highestPath: "p/a1" },
+      { uuid: a.uuid, cookie: 2n ** 63n + 1n, firstSeen: 10, snapshots: 2, highestSeq: 1, highestPath: "p/a1" },
       { uuid: b.uuid, cookie: 2n, firstSeen: 20, snapshots: 0, highestSeq: null, highestPath: null },
     ]);
 

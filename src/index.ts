@@ -5,10 +5,10 @@ import { parseChoice, parseIntArg, rejectUnknownFlags, UsageError } from "./cli/
 import { snapshotLines, takeSnapshots } from "./cli/snapshot.ts";
 import { uuidPrefixFor } from "./cli/uuid-prefix.ts";
 import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
-import { runCollector } from "./cli/collector.ts";
+import { runCollector } from "./daemon/daemon.ts";
 import { runCsv } from "./archive/csv.ts";
-import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./api/query-cli.ts";
-import { runSidecar } from "./api/sidecar.ts";
+import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./cli/query.ts";
+import { runSidecar } from "./cli/sidecar.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 

@@ -1,10 +1,10 @@
 // Scenario 3a worker (runs inside nsA while load.c keeps every connection busy): the
-// collector's own poll loop (src/collector/loop.ts runLoop, 10 ms interval, destroy
+// collector's own poll loop (src/daemon/loop.ts runLoop, 10 ms interval, destroy
 // events on, zstd, writing to a scratch folder). A warm-up lets the first snapshots be
 // archived and the first files be created; the steady-state window after it is measured:
 // snapshots archived per wall second and per CPU second of this process (all threads).
 // Args: --out DIR --warmup-ms W --seconds D [--interval MS]
-import { runLoop } from "../../src/collector/loop.ts";
+import { runLoop } from "../../src/daemon/loop.ts";
 import { makeCollector } from "../lib/collector-setup.ts";
 import { timeFlushes } from "../lib/flush-timer.ts";
 import { cpuSplitMs, median, quantile } from "../lib/stats.ts";

@@ -7,7 +7,7 @@
 // queue and a client whose queue overflows is disconnected.
 import { lstatSync, unlinkSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
-import type { OpenedConnection } from "../collector/events.ts";
+import type { OpenedConnection } from "../model/report.ts";
 import { cookieSigned } from "../diag/sock-id.ts";
 import type { CollectorMetrics } from "./metrics.ts";
 import { formatTimeMsNs } from "../archive/time.ts";

@@ -17,6 +17,7 @@
 // for a retry after `retryMs`, and past the memory bounds the oldest lines are dropped
 // (counted). Lines buffered when a rotation's flush fails go into the next file.
 import { join } from "node:path";
+import type { ArchiveFile } from "../model/report.ts";
 import type { ArchiveCounters } from "./counters.ts";
 import { appendExisting, createExclusive, DirCache, errorCode } from "./file-io.ts";
 import type { FrameCompressor } from "./frame-compressor.ts";
@@ -25,17 +26,7 @@ import { encodeMetadata } from "./record.ts";
 import { formatTimeMsNs } from "./time.ts";
 
 /** One archive file, as the collector reports it (its ArchiveFile). */
-export interface ArchiveFileInfo {
-  uuid: string;
-  /** Relative to the output folder; "" until the file exists on disk. */
-  path: string;
-  seq: number;
-  /** Unix ms when its first line was appended. */
-  openedAt: number;
-  /** Unix ms when it was rotated away from or the connection closed; null while current. */
-  closedAt: number | null;
-  /** Snapshot lines written to it (its Metadata line not counted). */
-  records: number;
+export interface ArchiveFileInfo extends ArchiveFile {
   /** Compressed bytes on disk. */
   bytes: number;
 }

@@ -20,7 +20,7 @@ import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
 import { SyscallError } from "../ffi/errno.ts";
 import { DestroyListener } from "./destroy-listener.ts";
 import { anonymizeNetblock, SocketFilter, type Anonymization, type FilterOptions } from "./filters.ts";
-import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "./events.ts";
+import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "../model/report.ts";
 import { CollectorStats } from "./stats.ts";
 import { describeConnection } from "./describe.ts";
 import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";

@@ -4,7 +4,7 @@
 import { AF_INET } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { destPort, dstAddress, readCookie, sourcePort, srcAddress } from "../diag/sock-id.ts";
-import type { OpenedConnection } from "./events.ts";
+import type { OpenedConnection } from "../model/report.ts";
 
 export function describeConnection(buf: Uint8Array, idm: number, uuid: string, firstSeen: number): OpenedConnection {
   const family = buf[idm];

@@ -1,5 +1,5 @@
 // The collector's own counters, read by the status line and the metrics exporter.
-import type { EndReason } from "./events.ts";
+import type { EndReason } from "../model/report.ts";
 
 export class CollectorStats {
   cycles = 0;

@@ -1,7 +1,7 @@
 // The connection index: one SQLite file, written once per poll cycle by the collector and
 // read by the API and the query command.
 import type { Database } from "bun:sqlite";
-import type { CycleReport, EndReason } from "../collector/events.ts";
+import type { CycleReport, EndReason } from "../model/report.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { openIndexDatabase, type OpenIndexOptions } from "./open.ts";
 import { IndexReader } from "./query.ts";

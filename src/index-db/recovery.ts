@@ -2,7 +2,7 @@
 // on disk: which files were current when the last run stopped, which files it knows, the
 // rows of files and connections that the last run wrote to disk but not to the index.
 import type { Database, Statement } from "bun:sqlite";
-import type { OpenedConnection } from "../collector/events.ts";
+import type { OpenedConnection } from "../model/report.ts";
 import { cookieHex } from "../diag/sock-id.ts";
 
 type Bind = string | number | bigint | null;

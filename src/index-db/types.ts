@@ -1,5 +1,5 @@
 // What the index stores and answers, as plain data.
-import type { EndReason, OpenedConnection } from "../collector/events.ts";
+import type { EndReason, OpenedConnection } from "../model/report.ts";
 import type { Endpoint } from "../diag/snapshot.ts";
 
 export type { EndReason, Endpoint };

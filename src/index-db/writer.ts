@@ -1,7 +1,7 @@
 // The collector's side of the index: one write transaction per poll cycle through
 // statements prepared once, plus the restart hand-over (which connections were left open).
 import type { Database, Statement } from "bun:sqlite";
-import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "../collector/events.ts";
+import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "../model/report.ts";
 import { cookieHex } from "../diag/sock-id.ts";
 import type { ApplyResult, OpenConnectionInfo } from "./types.ts";
 import { cookieFromHex, u64ToSql } from "./u64.ts";

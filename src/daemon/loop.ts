@@ -3,8 +3,8 @@
 // destroy events. No exception ends it: a cycle that throws is counted and logged (at
 // most every LOG_EVERY_MS per kind, with how many were not logged) and the next one runs.
 import { realtime, unixMs, type RealTime } from "../ffi/clock.ts";
-import type { Collector } from "./collector.ts";
-import type { CycleReport } from "./events.ts";
+import type { Collector } from "../collector/collector.ts";
+import type { CycleReport } from "../model/report.ts";
 
 export interface CycleSink {
   /** Called with every cycle's report (index, eventsocket, metrics). */

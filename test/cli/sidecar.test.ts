@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { closeEventLine, EventSocketServer, openEventLine } from "../../src/api/eventsocket.ts";
-import { runSidecar } from "../../src/api/sidecar.ts";
+import { runSidecar } from "../../src/cli/sidecar.ts";
 import { opened, tempDir } from "../index-db/helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;

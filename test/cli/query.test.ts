@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { queryOptionsFromArgs, runQuery } from "../../src/api/query-cli.ts";
+import { queryOptionsFromArgs, runQuery } from "../../src/cli/query.ts";
 import { ConnectionIndex } from "../../src/index-db/index.ts";
 import { tempDir } from "../index-db/helpers.ts";
-import { BIG, CLI, seed, SSH, WEB } from "./helpers.ts";
+import { BIG, CLI, seed, SSH, WEB } from "../api/helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let db: string;

@@ -1,7 +1,7 @@
-// What one poll cycle of the collector reports to the layers that record it: the
-// SQLite index, the eventsocket, metrics. Plain data: no I/O here.
+// The model the layers share: what one poll cycle of the collector reports to those
+// that record it (the SQLite index, the eventsocket, metrics), and an archive file as
+// the index records it. Plain data, owned by no layer: every layer may import it.
 import type { Endpoint } from "../diag/snapshot.ts";
-import type { ArchiveFileInfo } from "../archive/writer.ts";
 
 /** How a connection's archive ended. */
 /**
@@ -54,7 +54,18 @@ export interface ClosedConnection extends ConnectionProgress {
 }
 
 /** An archive file of one connection, `path` relative to the output folder. */
-export type ArchiveFile = Omit<ArchiveFileInfo, "bytes">;
+export interface ArchiveFile {
+  uuid: string;
+  /** Relative to the output folder; "" until the file exists on disk. */
+  path: string;
+  seq: number;
+  /** Unix ms when its first line was appended. */
+  openedAt: number;
+  /** Unix ms when it was rotated away from or the connection closed; null while current. */
+  closedAt: number | null;
+  /** Snapshot lines written to it (its Metadata line not counted). */
+  records: number;
+}
 
 /** Everything that happened in one poll cycle, in order: opened before updated before closed. */
 export interface CycleReport {

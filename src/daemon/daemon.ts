@@ -5,8 +5,8 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ArchiveSet } from "../archive/archive-set.ts";
 import { Collector, type ResumeInfo } from "../collector/collector.ts";
-import { runLoop, statusLine, type CycleSink } from "../collector/loop.ts";
-import type { CollectorCliOptions } from "./collector-options.ts";
+import { runLoop, statusLine, type CycleSink } from "./loop.ts";
+import type { CollectorCliOptions } from "../cli/collector-options.ts";
 import { makeUuid } from "../archive/naming.ts";
 import { readSnapshots } from "../archive/decode-entry.ts";
 import { readMetadata } from "../archive/repair.ts";
@@ -17,7 +17,7 @@ import { createMetrics } from "../api/metrics.ts";
 import { createStatus } from "../api/status.ts";
 import { ReportFanout } from "./report-fanout.ts";
 import { reconcileArchives, reconcileSummary, type ReconcileResult } from "./reconcile.ts";
-import { uuidPrefixFor } from "./uuid-prefix.ts";
+import { uuidPrefixFor } from "../cli/uuid-prefix.ts";
 
 /** Exit status of a shutdown that lost archive lines or index reports (0: nothing lost). */
 export const EXIT_DATA_LOST = 3;

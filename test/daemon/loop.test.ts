@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArchiveSet } from "../../src/archive/archive-set.ts";
 import { Collector } from "../../src/collector/collector.ts";
-import { runLoop } from "../../src/collector/loop.ts";
-import type { CycleReport } from "../../src/collector/events.ts";
+import { runLoop } from "../../src/daemon/loop.ts";
+import type { CycleReport } from "../../src/model/report.ts";
 
 let dir: string;
 let collector: Collector;

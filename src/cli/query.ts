@@ -4,9 +4,9 @@ import type { ArgsDef } from "citty";
 import { tcpStateName } from "../diag/constants.ts";
 import { ConnectionIndex, type ConnectionRecord } from "../index-db/index.ts";
 import { stringifyExact } from "../util/json.ts";
-import { FILTER_PARAMETERS, parseFilter, ParameterError, type FilterParameter } from "./filter-params.ts";
-import { formatApiTime } from "./time.ts";
-import { connectionView } from "./views.ts";
+import { FILTER_PARAMETERS, parseFilter, ParameterError, type FilterParameter } from "../api/filter-params.ts";
+import { formatApiTime } from "../api/time.ts";
+import { connectionView } from "../api/views.ts";
 
 export interface QueryOptions {
   /** Path of the index file. */

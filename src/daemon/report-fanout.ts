@@ -3,13 +3,13 @@
 // one transaction every few hundred ms, which keeps index writes a small share of the
 // poll budget), Prometheus metrics and /healthz status.
 import type { Collector } from "../collector/collector.ts";
-import type { CycleReport } from "../collector/events.ts";
+import type { CycleReport } from "../model/report.ts";
 import type { ConnectionIndex } from "../index-db/index.ts";
 import type { EventSocketServer } from "../api/eventsocket.ts";
 import type { CollectorMetrics } from "../api/metrics.ts";
 import { recordError, recordPoll, type CollectorStatus } from "../api/status.ts";
 import { AF_INET } from "../diag/constants.ts";
-import type { CycleSink } from "../collector/loop.ts";
+import type { CycleSink } from "./loop.ts";
 
 export interface FanoutDeps {
   collector: Collector;

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ArchiveFile, ClosedConnection, ConnectionProgress, CycleReport, OpenedConnection } from "../src/collector/events.ts";
+import type { ArchiveFile, ClosedConnection, ConnectionProgress, CycleReport, OpenedConnection } from "../src/model/report.ts";
 import { startApiServer } from "../src/api/http.ts";
 import { createMetrics } from "../src/api/metrics.ts";
 import { createStatus } from "../src/api/status.ts";

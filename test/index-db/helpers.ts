@@ -3,7 +3,7 @@ import { afterEach, beforeEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ClosedConnection, ConnectionProgress, CycleReport, OpenedConnection } from "../../src/collector/events.ts";
+import type { ClosedConnection, ConnectionProgress, CycleReport, OpenedConnection } from "../../src/model/report.ts";
 
 export function tempDir(prefix = "tcpinfo-index-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { ClosedConnection, OpenedConnection } from "../../src/collector/events.ts";
+import type { ClosedConnection, OpenedConnection } from "../../src/model/report.ts";
 import { ConnectionIndex, encodeCursor, FilterError, type ConnectionFilter } from "../../src/index-db/index.ts";
 import { buildListing } from "../../src/index-db/query.ts";
 import { closed, opened, report, tempDir, uuidOf } from "./helpers.ts";

@@ -13,8 +13,8 @@ import { encodeRecord } from "../archive/record.ts";
 import { formatTimeNs, subMsNs } from "../archive/time.ts";
 import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
-import type { ArchiveSet, ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
-import type { ArchiveWriter } from "../archive/writer.ts";
+import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
+import type { ArchiveLineSink, ArchiveSink } from "./archive-sink.ts";
 import { SockDiagDumper } from "./dumper.ts";
 import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
 import { SyscallError } from "../ffi/errno.ts";
@@ -69,7 +69,7 @@ interface Connection {
   receivedHi: number;
   sentLo: number;
   sentHi: number;
-  writer: ArchiveWriter;
+  writer: ArchiveLineSink;
   snapshots: number;
   /** Unix ms when the socket was first missing from a dump, 0 while present. */
   vanishedAt: number;
@@ -84,7 +84,7 @@ interface Connection {
  */
 const REMNANT: Connection = Object.freeze({
   ended: true, uuid: "", lastState: 0, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
-  writer: null as unknown as ArchiveWriter, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: 0,
+  writer: { append() {} }, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: 0,
 });
 
 /** A timewait entry under a cookie of its own, waiting to be matched with a destroyed connection. */
@@ -122,7 +122,7 @@ export class Collector {
   private report: CycleReport;
   private updated: Connection[] = [];
 
-  constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSet) {
+  constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSink) {
     this.dumper = new SockDiagDumper(undefined, COLLECTOR_STATES, opts.dumpTimeoutMs);
     this.rx = bytesOf(this.dumper.buffer);
     this.destroy = opts.destroyEvents ? new DestroyListener() : null;

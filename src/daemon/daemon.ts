@@ -3,7 +3,6 @@
 // bound) and says what was written and what, if anything, was lost.
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ArchiveSet } from "../archive/archive-set.ts";
 import { Collector, type ResumeInfo } from "../collector/collector.ts";
 import { runLoop, statusLine, type CycleSink } from "./loop.ts";
 import type { CollectorCliOptions } from "../cli/collector-options.ts";
@@ -16,6 +15,7 @@ import { EventSocketServer } from "../api/eventsocket.ts";
 import { createMetrics } from "../api/metrics.ts";
 import { createStatus } from "../api/status.ts";
 import { ReportFanout } from "./report-fanout.ts";
+import { StorageClient } from "./storage-client.ts";
 import { reconcileArchives, reconcileSummary, type ReconcileResult } from "./reconcile.ts";
 import { uuidPrefixFor } from "../cli/uuid-prefix.ts";
 
@@ -72,12 +72,12 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   const output = resolve(opts.output);
   startup(`cannot create the output folder ${output}`, () => mkdirSync(output, { recursive: true }));
   const uuidPrefix = uuidPrefixFor(opts.uuidPrefixFile);
-  const archive = new ArchiveSet({ outputDir: output, rotateMinutes: opts.rotateMinutes, flushIntervalMs: opts.flushMs });
   const metrics = createMetrics();
   const status = createStatus();
 
+  // This thread's handle reconciles before polling starts, then only serves the API's
+  // reads; every write while polling is the storage worker's, through its own handle.
   const index = startup(`cannot open the index ${resolve(opts.db)}`, () => ConnectionIndex.open(resolve(opts.db)));
-  await index.startBackgroundCheckpoints(200, (m) => log(`index checkpoint: ${m}`));
   const recovery = index.recovery();
   const reconciled = startup(`cannot reconcile the index with ${output}`, () => reconcileArchives(recovery, output, Date.now()));
   if (reconciled.checked + reconciled.filesAdded + reconciled.missing + reconciled.staleTemp > 0) log(reconcileSummary(reconciled));
@@ -86,6 +86,20 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   metrics.reconciledFiles.inc({ action: "added" }, reconciled.filesAdded);
   const { resume, stale } = planResume(index, uuidPrefix, output, reconciled);
   if (stale.length > 0) index.closeConnections(stale, Date.now(), "restart");
+  const storage = await StorageClient.start(
+    {
+      outputDir: output,
+      rotateMinutes: opts.rotateMinutes,
+      flushMs: opts.flushMs,
+      maxBufferedBytes: opts.maxBufferMiB * 1024 * 1024,
+      dbPath: resolve(opts.db),
+      indexBatchMs: opts.indexBatchMs,
+      indexRetentionMs: opts.indexRetentionHours * 3_600_000,
+    },
+    log,
+  ).catch((e: Error) => {
+    throw new Error(`cannot start the storage worker: ${e.message}`);
+  });
 
   const collector = new Collector(
     {
@@ -96,10 +110,9 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
       anonymize: opts.anonymize,
       destroyEvents: opts.destroyEvents,
       vanishGraceMs: 250,
-      flushBudgetMs: Math.max(1, opts.intervalMs / 4),
       resume,
     },
-    archive,
+    storage,
   );
   const events = opts.eventsocket
     ? await EventSocketServer.start(opts.eventsocket, { metrics, log, maxQueueBytes: opts.eventsocketMaxQueue }).catch((e: Error) => {
@@ -112,15 +125,14 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
         startApiServer({ listen, index, outputDir: output, readSnapshots, metrics, status, logError: (m, e) => log(`${m}: ${String(e)}`) }),
       )
     : null;
-  const fanout = new ReportFanout({ collector, index, events, metrics, status, indexBatchMs: opts.indexBatchMs, indexRetentionMs: opts.indexRetentionHours * 3_600_000, log });
+  const fanout = new ReportFanout({ collector, storage, events, metrics, status });
   const sink: CycleSink = {
     onReport(report, cycleMs) {
       fanout.onReport(report, cycleMs);
       if (report.cycle === 1 && resume.size > 0) {
         // The first dump has shown which connections of the previous run are still alive.
         const gone = collector.takeUnresumed().map((r) => r.uuid);
-        fanout.flushIndex(report.time);
-        index.closeConnections(gone, report.time, "restart");
+        storage.closeConnections(gone, report.time, "restart");
         log(`restart: resumed ${resume.size - gone.length} connections, closed ${gone.length + stale.length} that ended while the collector was down as 'restart'`);
       }
     },
@@ -148,49 +160,18 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   try {
     await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log }, stop.signal);
   } finally {
-    await shutdown(collector, sink, force.signal, opts.shutdownTimeoutSeconds * 1000);
+    // The last destroy events and every live connection's latest counters, then the
+    // worker writes what it holds (bounded; a second signal stops it sooner).
+    collector.beginShutdown(Date.now());
+    sink.onReport(collector.endShutdown(Date.now()), 0);
   }
-  const indexLost = await finishIndex(fanout, index, collector, force.signal, log);
+  const stored = await storage.shutdown(opts.shutdownTimeoutSeconds * 1000, force.signal);
   await api?.stop();
   await events?.stop();
   await index.close();
-  const lines = finalLines(collector, indexLost);
+  const lines = finalLines(collector, stored.index.lostReports);
   log(`${statusLine(collector)}\n${lines.text}`);
   return { collector, exitCode: lines.lost ? EXIT_DATA_LOST : 0 };
-}
-
-/** Writes and closes every archive, yielding between steps so a second signal is heard; bounded by `boundMs`. */
-async function shutdown(collector: Collector, sink: CycleSink, force: AbortSignal, boundMs: number): Promise<void> {
-  const deadline = performance.now() + boundMs;
-  collector.beginShutdown(Date.now());
-  let left = Number.POSITIVE_INFINITY;
-  while (!force.aborted && performance.now() < deadline) {
-    const before = left;
-    left = collector.finishWrites(Date.now(), 50);
-    if (left === 0) break;
-    // No progress (a full or failing disk): wait a little before trying again.
-    await (left < before ? new Promise<void>((r) => setImmediate(r)) : Bun.sleep(100));
-  }
-  sink.onReport(collector.endShutdown(Date.now()), 0);
-}
-
-/** The last index write, retried a few times; returns the reports that could not be written. */
-async function finishIndex(fanout: ReportFanout, index: ConnectionIndex, collector: Collector, force: AbortSignal, log: (l: string) => void): Promise<number> {
-  for (let attempt = 0; attempt < 3 && !fanout.flushIndex(Date.now()); attempt++) {
-    if (force.aborted) break;
-    await Bun.sleep(200);
-  }
-  const lost = fanout.abandonPending();
-  const a = collector.archiveStats();
-  if (lost === 0 && a.droppedRecords === 0) {
-    // Nothing is missing from the index: the next start need not scan the archive folders.
-    try {
-      index.recovery().setMeta("clean_stop", "1");
-    } catch (e) {
-      log(`index: could not record the clean stop: ${(e as Error).message}`);
-    }
-  }
-  return fanout.lostReports;
 }
 
 /** The final log line: snapshots taken, lines written, lines and index reports lost and why. */

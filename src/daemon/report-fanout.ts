@@ -1,45 +1,30 @@
 // Hands each poll cycle's report to everything that records it: the eventsocket (at once,
-// so sidecars hear of connections within a cycle), the SQLite index (reports batched into
-// one transaction every few hundred ms, which keeps index writes a small share of the
-// poll budget), Prometheus metrics and /healthz status.
+// so sidecars hear of connections within a cycle), the storage worker (which batches
+// reports into the SQLite index off the poll thread), Prometheus metrics and /healthz.
 import type { Collector } from "../collector/collector.ts";
 import type { CycleReport } from "../model/report.ts";
-import type { ConnectionIndex } from "../index-db/index.ts";
 import type { EventSocketServer } from "../api/eventsocket.ts";
 import type { CollectorMetrics } from "../api/metrics.ts";
-import { recordError, recordPoll, type CollectorStatus } from "../api/status.ts";
+import { recordPoll, type CollectorStatus } from "../api/status.ts";
 import { AF_INET } from "../diag/constants.ts";
 import type { CycleSink } from "./loop.ts";
+import type { StorageClient } from "./storage-client.ts";
 
 export interface FanoutDeps {
   collector: Collector;
-  index: ConnectionIndex | null;
+  storage: StorageClient | null;
   events: EventSocketServer | null;
   metrics: CollectorMetrics;
   status: CollectorStatus;
-  /** Reports are written to the index at least this often (ms). */
-  indexBatchMs: number;
-  /** Index rows of connections closed longer ago than this are deleted; 0 keeps them. */
-  indexRetentionMs: number;
-  log: (line: string) => void;
 }
 
-const PRUNE_EVERY_MS = 60_000;
-const PRUNE_BATCH = 10_000;
-
-/** Pending reports kept through index write failures before the oldest are dropped. */
-const MAX_PENDING_REPORTS = 10_000;
-
 export class ReportFanout implements CycleSink {
-  private pending: CycleReport[] = [];
-  /** Cycle reports never written to the index (backlog bound, or still failing at shutdown). */
-  lostReports = 0;
-  private lastIndexWrite = 0;
-  private lastPrune = 0;
   private lastPollTime = 0;
   private lastSnapshots = 0;
   private lastFiles = 0;
   private lastRemnants = 0;
+  private lastLostReports = 0;
+  private lastIndexFailures = 0;
   private readonly lastLost = new Map<string, number>();
   private readonly lastErrors = new Map<string, number>();
 
@@ -51,63 +36,34 @@ export class ReportFanout implements CycleSink {
       for (const o of report.opened) events.open(o);
       for (const c of report.closed) events.close(c.uuid, c.closedAt, c.closedAtSubMs);
     }
-    if (report.opened.length + report.updated.length + report.closed.length + report.files.length > 0) this.pending.push(report);
-    if (this.pending.length > MAX_PENDING_REPORTS) this.lose(this.pending.length - MAX_PENDING_REPORTS, "index write failing and backlog bound reached");
-    if (report.time - this.lastIndexWrite >= this.deps.indexBatchMs) this.flushIndex(report.time);
+    if (report.opened.length + report.updated.length + report.closed.length + report.files.length > 0) this.deps.storage?.submit(report);
     this.updateMetrics(report);
     recordPoll(this.deps.status, report.time);
     metrics.cacheCount.observe(this.deps.collector.tracked);
   }
 
-  /** Drops the oldest `n` pending reports, counted and logged. */
-  private lose(n: number, why: string): void {
-    if (n <= 0) return;
-    this.pending.splice(0, n);
-    this.lostReports += n;
-    this.deps.metrics.indexReportsLost.inc(n);
-    this.countError("index_backlog_dropped");
-    this.deps.log(`index: ${n} cycle reports LOST (${why}); ${this.lostReports} in all`);
+  private countError(type: string, n = 1): void {
+    this.deps.metrics.errors.inc({ type }, n);
+    this.deps.status.errors += n;
   }
 
-  /** At shutdown: what could not be written is lost; returns how many reports that was. */
-  abandonPending(): number {
-    const n = this.pending.length;
-    this.lose(n, "still failing at shutdown");
-    return n;
-  }
-
-  /** Writes every pending report to the index in one transaction. False if that failed (they are kept). */
-  flushIndex(now: number): boolean {
-    this.lastIndexWrite = now;
-    const index = this.deps.index;
-    if (!index || this.pending.length === 0) return true;
-    try {
-      const r = index.applyCycles(this.pending);
-      this.pending = [];
-      this.deps.metrics.indexWriteSeconds.observe(r.seconds);
-      this.prune(index, now);
-      this.deps.metrics.indexRows.set(index.rowCount);
-      return true;
-    } catch (e) {
-      // Kept for the next try: a locked or full database must not lose lifecycle rows.
-      this.countError("index_write");
-      recordError(this.deps.status, e, now);
-      this.deps.log(`index write failed (${this.pending.length} reports kept for retry): ${(e as Error).message}`);
-      return false;
+  /** The storage worker's index counters, as deltas since the last report. */
+  private indexMetrics(): void {
+    const storage = this.deps.storage;
+    if (!storage) return;
+    const ix = storage.takeIndexStats();
+    const metrics = this.deps.metrics;
+    for (const s of ix.writeSeconds) metrics.indexWriteSeconds.observe(s);
+    metrics.indexRows.set(ix.rows);
+    if (ix.lostReports > this.lastLostReports) {
+      metrics.indexReportsLost.inc(ix.lostReports - this.lastLostReports);
+      this.countError("index_backlog_dropped", ix.lostReports - this.lastLostReports);
+      this.lastLostReports = ix.lostReports;
     }
-  }
-
-  /** Retention, a bounded batch at a time: once a minute, or on the next write while a batch came back full. */
-  private prune(index: ConnectionIndex, now: number): void {
-    const keep = this.deps.indexRetentionMs;
-    if (keep <= 0 || now - this.lastPrune < PRUNE_EVERY_MS) return;
-    const deleted = index.pruneClosedBefore(now - keep, PRUNE_BATCH);
-    this.lastPrune = deleted === PRUNE_BATCH ? 0 : now;
-  }
-
-  private countError(type: string): void {
-    this.deps.metrics.errors.inc({ type });
-    this.deps.status.errors++;
+    if (ix.writeFailures > this.lastIndexFailures) {
+      this.countError("index_write", ix.writeFailures - this.lastIndexFailures);
+      this.lastIndexFailures = ix.writeFailures;
+    }
   }
 
   private updateMetrics(report: CycleReport): void {
@@ -135,6 +91,7 @@ export class ReportFanout implements CycleSink {
     }
     this.errorDeltas(s.errors.entries(), "");
     this.errorDeltas(Object.entries(a.errors), "archive_");
+    this.indexMetrics();
   }
 
   private errorDeltas(entries: Iterable<[string, number]>, prefix: string): void {

@@ -1,0 +1,26 @@
+// Where the collector's archive lines go: an ArchiveSet in this thread (tests, benches),
+// or the daemon's storage worker, which does every file write off the poll thread.
+import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
+import type { ArchiveFile } from "../model/report.ts";
+
+/** One connection's archive series. */
+export interface ArchiveLineSink {
+  /** Buffers one line (no trailing newline) taken at `nowMs`. */
+  append(line: string, nowMs: number): void;
+}
+
+export interface ArchiveSink {
+  /** The series of connection `uuid`, created if needed (`startSubMs`: ns of the start below the ms). */
+  open(uuid: string, startMs: number, firstSeq?: number, startSubMs?: number): ArchiveLineSink;
+  /** The connection ended: its last lines are written soon, its file closed. */
+  closeLater(uuid: string, nowMs: number): void;
+  /** Writes (or hands on) what is due, for at most `budgetMs`. */
+  flushDue(nowMs: number, budgetMs?: number): number;
+  /** Files created, grown or closed since the last call, for the index (none when the index is fed elsewhere). */
+  takeFileChanges(): ArchiveFile[];
+  stats(): ArchiveSetStats;
+  /** Shutdown: closes and writes for at most `budgetMs`; returns what is left. */
+  closeSome(nowMs: number, budgetMs?: number): number;
+  /** Shutdown: what is still buffered is lost (counted). */
+  abandon(): CloseAllResult;
+}

@@ -1,0 +1,197 @@
+// The poll thread's side of the storage worker. To the Collector it is its archive (open,
+// append, close, flush), but every call only records an operation: flushDue() sends the
+// cycle's operations as one message and returns at once. The worker's counters come back
+// a few times a second. Lines are dropped (and counted, "backpressure") only when the
+// worker has not yet taken in `maxInFlightBytes` of them: a disk that stalls costs lines,
+// never polls.
+import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
+import type { ArchiveLineSink, ArchiveSink } from "../collector/archive-sink.ts";
+import type { ArchiveFile, CycleReport, EndReason } from "../model/report.ts";
+import type { IndexCounters } from "./index-batcher.ts";
+import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToStorage } from "./storage-protocol.ts";
+
+class Handle implements ArchiveLineSink {
+  constructor(private readonly client: StorageClient, readonly id: number) {}
+  append(line: string, nowMs: number): void {
+    this.client.line(this.id, line, nowMs);
+  }
+}
+
+const EMPTY_INDEX: IndexCounters = { lostReports: 0, writeFailures: 0, rows: 0, writeSeconds: [] };
+
+export class StorageClient implements ArchiveSink {
+  private ops: number[] = [];
+  private uuids: string[] = [];
+  private text = "";
+  private bytes = 0;
+  private nextId = 1;
+  private readonly handles = new Map<string, Handle>();
+  private sent = 0;
+  private last: StorageStats | null = null;
+  private lostBackpressure = 0;
+  private linesSent = 0;
+  private readonly writeSeconds: number[] = [];
+  private stopped: ((s: StorageStats) => void) | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly maxInFlightBytes: number,
+    private readonly log: (line: string) => void,
+  ) {
+    worker.onmessage = (e: MessageEvent<FromStorage>) => this.receive(e.data);
+  }
+
+  /** Starts the worker and waits until it has opened the index. */
+  static async start(config: StorageConfig, log: (line: string) => void): Promise<StorageClient> {
+    const worker = new Worker(new URL("./storage-worker.ts", import.meta.url).href);
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<FromStorage>) => {
+        if (e.data.kind === "ready") resolve();
+        else if (e.data.kind === "failed") reject(new Error(e.data.message));
+        else if (e.data.kind === "log") log(e.data.line);
+      };
+      worker.onerror = (e) => reject(new Error(e.message));
+    });
+    worker.postMessage({ kind: "init", config } satisfies ToStorage);
+    try {
+      await ready;
+    } catch (e) {
+      worker.terminate();
+      throw e;
+    }
+    const client = new StorageClient(worker, config.maxBufferedBytes, log);
+    worker.onerror = (e) => log(`storage worker error: ${e.message}`);
+    return client;
+  }
+
+  open(uuid: string, startMs: number, firstSeq = 0, startSubMs = 0): ArchiveLineSink {
+    const known = this.handles.get(uuid);
+    if (known !== undefined) return known;
+    const h = new Handle(this, this.nextId++);
+    this.handles.set(uuid, h);
+    this.ops.push(Op.Open, h.id, startMs, firstSeq, startSubMs, this.uuids.push(uuid) - 1);
+    return h;
+  }
+
+  /** A line for connection `id`; dropped (counted) while the worker is too far behind. */
+  line(id: number, line: string, nowMs: number): void {
+    if (this.sent + this.bytes - (this.last?.acked ?? 0) > this.maxInFlightBytes) {
+      this.lostBackpressure++;
+      return;
+    }
+    this.ops.push(Op.Line, id, nowMs, line.length);
+    this.text += line;
+    this.bytes += line.length;
+    this.linesSent++;
+  }
+
+  closeLater(uuid: string, nowMs: number): void {
+    const h = this.handles.get(uuid);
+    if (h === undefined) return;
+    this.handles.delete(uuid);
+    this.ops.push(Op.Close, h.id, nowMs);
+  }
+
+  /** Sends what this cycle recorded; the writing happens in the worker. */
+  flushDue(): number {
+    if (this.ops.length === 0) return 0;
+    const ops = Float64Array.from(this.ops);
+    this.post({ kind: "batch", ops, uuids: this.uuids, text: this.text, bytes: this.bytes }, [ops.buffer]);
+    this.sent += this.bytes;
+    this.ops = [];
+    this.uuids = [];
+    this.text = "";
+    this.bytes = 0;
+    return 1;
+  }
+
+  /** The index learns of files from the worker itself. */
+  takeFileChanges(): ArchiveFile[] {
+    return [];
+  }
+
+  /** The cycle's report, for the index (after the cycle's archive operations). */
+  submit(report: CycleReport): void {
+    this.flushDue();
+    this.post({ kind: "report", report });
+  }
+
+  closeConnections(uuids: string[], at: number, reason: EndReason): void {
+    this.flushDue();
+    this.post({ kind: "close-connections", uuids, at, reason });
+  }
+
+  /** Shutdown happens in the worker (see shutdown()); nothing is held here once sent. */
+  closeSome(): number {
+    this.flushDue();
+    return 0;
+  }
+
+  abandon(): CloseAllResult {
+    return { unflushedWriters: 0, unflushedRecords: 0 };
+  }
+
+  /** The worker's archive counters, with the lines dropped here and those not yet taken in. */
+  stats(): ArchiveSetStats {
+    const a = this.last?.archive;
+    const lost = { ...(a?.lostByReason ?? {}) };
+    if (this.lostBackpressure > 0) lost.backpressure = this.lostBackpressure;
+    const inWorker = (a?.recordsWritten ?? 0) + (a?.droppedRecords ?? 0) + (a?.pendingRecords ?? 0);
+    return {
+      filesCreated: a?.filesCreated ?? 0,
+      recordsWritten: a?.recordsWritten ?? 0,
+      bytesWritten: a?.bytesWritten ?? 0,
+      bytesIn: a?.bytesIn ?? 0,
+      flushes: a?.flushes ?? 0,
+      failedFlushes: a?.failedFlushes ?? 0,
+      droppedRecords: (a?.droppedRecords ?? 0) + this.lostBackpressure,
+      lostByReason: lost,
+      compactedFiles: a?.compactedFiles ?? 0,
+      compactedBytesSaved: a?.compactedBytesSaved ?? 0,
+      // Lines on their way to the worker are buffered too.
+      pendingRecords: (a?.pendingRecords ?? 0) + Math.max(0, this.linesSent - inWorker),
+      pendingBytes: (a?.pendingBytes ?? 0) + Math.max(0, this.sent + this.bytes - (this.last?.acked ?? 0)),
+      errors: { ...(a?.errors ?? {}) },
+      lastError: a?.lastError ?? null,
+      liveWriters: a?.liveWriters ?? this.handles.size,
+      dirtyWriters: a?.dirtyWriters ?? 0,
+      retryWriters: a?.retryWriters ?? 0,
+    };
+  }
+
+  /** The index's counters as last reported, and the write durations since the last call. */
+  takeIndexStats(): IndexCounters {
+    const ix = this.last?.index ?? EMPTY_INDEX;
+    return { ...ix, writeSeconds: this.writeSeconds.splice(0) };
+  }
+
+  /**
+   * Stops the worker: it writes what it holds for at most `boundMs` (sooner once `force`
+   * fires), counts the rest as lost, writes the index's last batch and closes it.
+   */
+  async shutdown(boundMs: number, force: AbortSignal): Promise<StorageStats> {
+    this.flushDue();
+    const done = new Promise<StorageStats>((resolve) => (this.stopped = resolve));
+    const onForce = () => this.post({ kind: "force" });
+    force.addEventListener("abort", onForce);
+    this.post({ kind: "shutdown", boundMs });
+    if (force.aborted) onForce();
+    const s = await done;
+    force.removeEventListener("abort", onForce);
+    this.worker.terminate();
+    return s;
+  }
+
+  private receive(m: FromStorage): void {
+    if (m.kind === "log") this.log(m.line);
+    else if (m.kind === "stats" || m.kind === "stopped") {
+      this.last = m.stats;
+      for (const s of m.stats.index.writeSeconds) this.writeSeconds.push(s);
+      if (m.kind === "stopped") this.stopped?.(m.stats);
+    }
+  }
+
+  private post(m: ToStorage, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(m, transfer);
+  }
+}

@@ -1,0 +1,53 @@
+// Messages between the poll thread and the storage worker, which owns every file write
+// (archives) and every index write, so a slow or full disk never delays a poll.
+// Per cycle the poll thread sends its archive operations as one flat Float64Array (moved,
+// not copied), the uuids it names and the new lines joined in one string: one copy per
+// cycle, not per line.
+import type { ArchiveSetStats } from "../archive/archive-set.ts";
+import type { CycleReport, EndReason } from "../model/report.ts";
+import type { IndexCounters } from "./index-batcher.ts";
+
+/** Operation codes in a batch's `ops`, each followed by its operands. */
+export const enum Op {
+  /** id, startMs, firstSeq, startSubMs, uuid index */
+  Open = 1,
+  /** id, nowMs, length of the line in `text` */
+  Line = 2,
+  /** id, nowMs */
+  Close = 3,
+}
+
+export interface StorageConfig {
+  outputDir: string;
+  rotateMinutes: number;
+  flushMs: number;
+  /** Bytes of lines the writers may hold in all (flushed early past it; dropped, counted, while writes fail). */
+  maxBufferedBytes: number;
+  dbPath: string;
+  indexBatchMs: number;
+  indexRetentionMs: number;
+}
+
+export type ToStorage =
+  | { kind: "init"; config: StorageConfig }
+  | { kind: "batch"; ops: Float64Array; uuids: string[]; text: string; bytes: number }
+  | { kind: "report"; report: CycleReport }
+  | { kind: "close-connections"; uuids: string[]; at: number; reason: EndReason }
+  | { kind: "shutdown"; boundMs: number }
+  | { kind: "force" };
+
+export interface StorageStats {
+  /** Line bytes of batches the worker has taken in (the poll thread's back-pressure). */
+  acked: number;
+  archive: ArchiveSetStats;
+  index: IndexCounters;
+  /** Reports waiting for the index. */
+  pendingReports: number;
+}
+
+export type FromStorage =
+  | { kind: "ready" }
+  | { kind: "failed"; message: string }
+  | { kind: "stats"; stats: StorageStats }
+  | { kind: "log"; line: string }
+  | { kind: "stopped"; stats: StorageStats };

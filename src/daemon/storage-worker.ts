@@ -1,0 +1,149 @@
+// The storage worker: archive writers (compression, file creation, appends, rotation,
+// compaction) and the index's writes, off the poll thread. It applies each batch of the
+// poll thread's operations in order, flushes due lines every few ms within a budget (so
+// messages keep flowing while the disk is slow), and reports its counters back.
+import { ArchiveSet } from "../archive/archive-set.ts";
+import type { ArchiveWriter } from "../archive/writer.ts";
+import { ConnectionIndex } from "../index-db/index.ts";
+import { IndexBatcher } from "./index-batcher.ts";
+import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToStorage } from "./storage-protocol.ts";
+
+declare const self: Worker;
+
+const TICK_MS = 5;
+const FLUSH_BUDGET_MS = 20;
+const STATS_EVERY_MS = 50;
+
+let archive: ArchiveSet;
+let index: ConnectionIndex;
+let batcher: IndexBatcher;
+const writers = new Map<number, ArchiveWriter>();
+let acked = 0;
+let lastStats = 0;
+let stopping = false;
+let forced = false;
+let timer: ReturnType<typeof setInterval> | null = null;
+
+const post = (m: FromStorage) => self.postMessage(m);
+const log = (line: string) => post({ kind: "log", line });
+
+function stats(): StorageStats {
+  const ix = batcher.counters;
+  const s: StorageStats = { acked, archive: archive.stats(), index: { ...ix, writeSeconds: ix.writeSeconds.splice(0) }, pendingReports: batcher.pendingReports };
+  return s;
+}
+
+function postStats(force = false): void {
+  const now = performance.now();
+  if (!force && now - lastStats < STATS_EVERY_MS) return;
+  lastStats = now;
+  post({ kind: "stats", stats: stats() });
+}
+
+/** File changes since the last report go to the index as a report of their own. */
+function fileReport(now: number): void {
+  const files = archive.takeFileChanges();
+  if (files.length > 0) batcher.add({ cycle: 0, time: now, opened: [], updated: [], closed: [], files });
+}
+
+function applyBatch(ops: Float64Array, uuids: string[], text: string): void {
+  let at = 0;
+  let pos = 0;
+  while (at < ops.length) {
+    const op = ops[at];
+    const id = ops[at + 1];
+    if (op === Op.Open) {
+      writers.set(id, archive.open(uuids[ops[at + 5]], ops[at + 2], ops[at + 3], ops[at + 4]));
+      at += 6;
+    } else if (op === Op.Line) {
+      const len = ops[at + 3];
+      writers.get(id)?.append(text.slice(pos, pos + len), ops[at + 2]);
+      pos += len;
+      at += 4;
+    } else {
+      const w = writers.get(id);
+      if (w !== undefined) archive.closeLater(w.uuid, ops[at + 2]);
+      writers.delete(id);
+      at += 3;
+    }
+  }
+}
+
+function tick(): void {
+  if (stopping) return;
+  const now = Date.now();
+  archive.flushDue(now, FLUSH_BUDGET_MS);
+  fileReport(now);
+  batcher.flushIfDue(now);
+  postStats();
+}
+
+async function shutdown(boundMs: number): Promise<void> {
+  stopping = true;
+  if (timer) clearInterval(timer);
+  const deadline = performance.now() + boundMs;
+  let left = Number.POSITIVE_INFINITY;
+  while (!forced && performance.now() < deadline) {
+    const before = left;
+    left = archive.closeSome(Date.now(), 50);
+    if (left === 0) break;
+    postStats();
+    // No progress (a full or failing disk): wait a little before trying again.
+    await (left < before ? new Promise<void>((r) => setImmediate(r)) : Bun.sleep(100));
+  }
+  archive.abandon();
+  fileReport(Date.now());
+  for (let attempt = 0; attempt < 3 && !batcher.flush(Date.now()); attempt++) {
+    if (forced) break;
+    await Bun.sleep(200);
+  }
+  const lost = batcher.abandon();
+  if (lost === 0 && archive.stats().droppedRecords === 0) batcher.markCleanStop();
+  await index.close();
+  post({ kind: "stopped", stats: stats() });
+}
+
+function init(config: StorageConfig): void {
+  archive = new ArchiveSet({
+    outputDir: config.outputDir,
+    rotateMinutes: config.rotateMinutes,
+    flushIntervalMs: config.flushMs,
+    maxTotalPendingBytes: config.maxBufferedBytes,
+  });
+  index = ConnectionIndex.open(config.dbPath);
+  batcher = new IndexBatcher(index, config.indexBatchMs, config.indexRetentionMs, log);
+  timer = setInterval(tick, TICK_MS);
+  post({ kind: "ready" });
+}
+
+self.onmessage = (e: MessageEvent<ToStorage>) => {
+  const m = e.data;
+  try {
+    switch (m.kind) {
+      case "init":
+        init(m.config);
+        break;
+      case "batch":
+        applyBatch(m.ops, m.uuids, m.text);
+        acked += m.bytes;
+        postStats();
+        break;
+      case "report":
+        m.report.files = archive.takeFileChanges();
+        batcher.add(m.report);
+        break;
+      case "close-connections":
+        batcher.closeConnections(m.uuids, m.at, m.reason);
+        break;
+      case "shutdown":
+        void shutdown(m.boundMs);
+        break;
+      case "force":
+        forced = true;
+        break;
+    }
+  } catch (err) {
+    if (m.kind === "init") post({ kind: "failed", message: (err as Error).message });
+    else log(`storage: ${m.kind} failed: ${(err as Error).stack ?? String(err)}`);
+  }
+};

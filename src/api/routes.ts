@@ -7,7 +7,6 @@ import type { Snapshot } from "../diag/snapshot.ts";
 import { FilterError, type ConnectionSource } from "../index-db/index.ts";
 import { stringifyExact } from "../util/json.ts";
 import { parseFilter, ParameterError, rejectParameters } from "./filter-params.ts";
-import type { CollectorMetrics } from "./metrics.ts";
 import { healthReport, type CollectorStatus } from "./status.ts";
 import { connectionDetailView, connectionView } from "./views.ts";
 
@@ -18,7 +17,7 @@ export interface ApiDependencies {
   /** The collector's output folder: the index's file paths are relative to it. */
   outputDir: string;
   readSnapshots: ReadSnapshots;
-  metrics: CollectorMetrics;
+  metrics: ApiMetrics;
   status: CollectorStatus;
   /** /healthz turns 503 "stale" when no poll completed for this long. Default 60 s. */
   staleAfterMs?: number;
@@ -26,6 +25,12 @@ export interface ApiDependencies {
   logError?: (message: string, error: unknown) => void;
   /** Clock, for tests. */
   now?: () => number;
+}
+
+/** What the API needs of the metrics: the exposition text, and a request counter (CollectorMetrics has both). */
+export interface ApiMetrics {
+  readonly registry: { metrics(): Promise<string>; readonly contentType: string };
+  readonly apiRequests: { inc(labels: { route: string; status: string }): void };
 }
 
 /** Route labels for the request metric: fixed strings, never the raw path. */

@@ -7,10 +7,9 @@ import { Collector, type ResumeInfo } from "../collector/collector.ts";
 import { runLoop, statusLine, type CycleSink } from "./loop.ts";
 import type { CollectorCliOptions } from "../cli/collector-options.ts";
 import { makeUuid } from "../archive/naming.ts";
-import { readSnapshots } from "../archive/decode-entry.ts";
 import { readMetadata } from "../archive/repair.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
-import { startApiServer } from "../api/http.ts";
+import { startApiWorker } from "../api/api-thread.ts";
 import { EventSocketServer } from "../api/eventsocket.ts";
 import { createMetrics } from "../api/metrics.ts";
 import { createStatus } from "../api/status.ts";
@@ -121,11 +120,11 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
     : null;
   const listen = opts.listen;
   const api = listen
-    ? startup(`cannot listen on ${listen}`, () =>
-        startApiServer({ listen, index, outputDir: output, readSnapshots, metrics, status, logError: (m, e) => log(`${m}: ${String(e)}`) }),
-      )
+    ? await startApiWorker({ listen, dbPath: resolve(opts.db), outputDir: output, metrics, status, log }).catch((e: Error) => {
+        throw new Error(`cannot listen on ${listen}: ${e.message}`);
+      })
     : null;
-  const fanout = new ReportFanout({ collector, storage, events, metrics, status });
+  const fanout = new ReportFanout({ collector, storage, events, metrics, status, api });
   const sink: CycleSink = {
     onReport(report, cycleMs) {
       fanout.onReport(report, cycleMs);

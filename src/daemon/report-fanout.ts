@@ -9,6 +9,7 @@ import { recordPoll, type CollectorStatus } from "../api/status.ts";
 import { AF_INET } from "../diag/constants.ts";
 import type { CycleSink } from "./loop.ts";
 import type { StorageClient } from "./storage-client.ts";
+import type { ApiThread } from "../api/api-thread.ts";
 
 export interface FanoutDeps {
   collector: Collector;
@@ -16,6 +17,8 @@ export interface FanoutDeps {
   events: EventSocketServer | null;
   metrics: CollectorMetrics;
   status: CollectorStatus;
+  /** The API worker, told the status /healthz reports. */
+  api: ApiThread | null;
 }
 
 export class ReportFanout implements CycleSink {
@@ -39,6 +42,7 @@ export class ReportFanout implements CycleSink {
     if (report.opened.length + report.updated.length + report.closed.length + report.files.length > 0) this.deps.storage?.submit(report);
     this.updateMetrics(report);
     recordPoll(this.deps.status, report.time);
+    this.deps.api?.pushStatus();
     metrics.cacheCount.observe(this.deps.collector.tracked);
   }
 

@@ -17,6 +17,9 @@ class Handle implements ArchiveLineSink {
   }
 }
 
+/** How long past its bound a stopping worker may take (the index's last batch and retries). */
+const STOP_MARGIN_MS = 10_000;
+
 const EMPTY_INDEX: IndexCounters = { lostReports: 0, writeFailures: 0, rows: 0, writeSeconds: [] };
 
 export class StorageClient implements ArchiveSink {
@@ -29,6 +32,8 @@ export class StorageClient implements ArchiveSink {
   private sent = 0;
   private last: StorageStats | null = null;
   private lostBackpressure = 0;
+  /** Lines a worker that never reported stopping had not written. */
+  private lostToWorker = 0;
   private linesSent = 0;
   private readonly writeSeconds: number[] = [];
   private stopped: ((s: StorageStats) => void) | null = null;
@@ -136,6 +141,7 @@ export class StorageClient implements ArchiveSink {
     const a = this.last?.archive;
     const lost = { ...(a?.lostByReason ?? {}) };
     if (this.lostBackpressure > 0) lost.backpressure = this.lostBackpressure;
+    if (this.lostToWorker > 0) lost.worker_stopped = this.lostToWorker;
     const inWorker = (a?.recordsWritten ?? 0) + (a?.droppedRecords ?? 0) + (a?.pendingRecords ?? 0);
     return {
       filesCreated: a?.filesCreated ?? 0,
@@ -144,7 +150,7 @@ export class StorageClient implements ArchiveSink {
       bytesIn: a?.bytesIn ?? 0,
       flushes: a?.flushes ?? 0,
       failedFlushes: a?.failedFlushes ?? 0,
-      droppedRecords: (a?.droppedRecords ?? 0) + this.lostBackpressure,
+      droppedRecords: (a?.droppedRecords ?? 0) + this.lostBackpressure + this.lostToWorker,
       lostByReason: lost,
       compactedFiles: a?.compactedFiles ?? 0,
       compactedBytesSaved: a?.compactedBytesSaved ?? 0,
@@ -176,10 +182,19 @@ export class StorageClient implements ArchiveSink {
     force.addEventListener("abort", onForce);
     this.post({ kind: "shutdown", boundMs });
     if (force.aborted) onForce();
-    const s = await done;
+    // A worker that died or hangs must not hold the process: past the bound and a margin
+    // for the index, what it had not reported written is counted lost.
+    const late = Bun.sleep(boundMs + STOP_MARGIN_MS).then(() => null);
+    const s = await Promise.race([done, late]);
     force.removeEventListener("abort", onForce);
     this.worker.terminate();
-    return s;
+    if (s !== null) return s;
+    this.log(`storage worker did not stop within ${(boundMs + STOP_MARGIN_MS) / 1000} s; its unwritten lines are counted lost`);
+    const a = this.stats();
+    this.lostToWorker = a.pendingRecords;
+    this.linesSent -= a.pendingRecords;
+    const last = this.last ?? { acked: 0, archive: a, index: EMPTY_INDEX, pendingReports: 0 };
+    return { ...last, index: { ...last.index, lostReports: last.index.lostReports + last.pendingReports } };
   }
 
   private receive(m: FromStorage): void {

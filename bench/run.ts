@@ -9,6 +9,9 @@
  * Options: --quick, --only 1,2,..  (scenario numbers), --out PATH, --index-args "ARGS"
  *          (arguments passed to bench/index-query.ts; default none, i.e. its own defaults),
  *          --tmp DIR (where archives are written; default os.tmpdir()).
+ *          Scenario 9, the memory soak (30 minutes), runs only when asked for: --only 9
+ *          (also --only soak) or --soak; --soak-minutes N sets its length (default 30,
+ *          3 with --quick), --soak-period-ms M the active connections' write period (100).
  *
  * Everything runs as root inside two network namespaces created for the run (see
  * netns.ts); they, the load processes, the workers and the scratch folders are removed at
@@ -30,6 +33,7 @@ import { memory } from "./scenarios/memory.ts";
 import { ssScenario } from "./scenarios/ss.ts";
 import { wholeProcess } from "./scenarios/process.ts";
 import { indexQuery, indexQueryExists } from "./scenarios/index-query.ts";
+import { soak, SOAK_DEFAULTS } from "./scenarios/soak.ts";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,10 +42,16 @@ function option(name: string): string | undefined {
 
 const quick = process.argv.includes("--quick");
 const onlyArg = option("only");
-const only = onlyArg === undefined ? null : new Set(onlyArg.split(",").map(Number));
+const only = onlyArg === undefined ? null : new Set(onlyArg.split(",").map((x) => (x === "soak" ? 9 : Number(x))));
+// The soak takes half an hour: never part of a default run.
+const soakAsked = process.argv.includes("--soak");
+const soakMinutes = Number(option("soak-minutes") ?? (quick ? 3 : SOAK_DEFAULTS.minutes));
+const soakPeriodMs = Number(option("soak-period-ms") ?? SOAK_DEFAULTS.periodMs);
+if (!(soakMinutes > 0)) throw new Error("--soak-minutes must be a positive number");
+if (!(soakPeriodMs >= 1)) throw new Error("--soak-period-ms must be at least 1");
 const outPath = option("out") ?? join(BENCH_DIR, "results.json");
 const indexArgs = (option("index-args") ?? "").split(/\s+/).filter((s) => s !== "");
-const wanted = (n: number): boolean => only === null || only.has(n);
+const wanted = (n: number): boolean => (n === 9 ? only?.has(9) === true || soakAsked : only === null || only.has(n));
 const tmpArg = option("tmp");
 if (tmpArg !== undefined) setTmpRoot(tmpArg);
 
@@ -71,6 +81,7 @@ const TITLES: Record<number, string> = {
   6: "ss -tinm",
   7: "whole collector process vs floor process",
   8: "index + API (bench/index-query.ts)",
+  9: "memory soak: collector RSS under steady churn",
 };
 
 async function scenario(n: number, fn: () => Promise<ScenarioOutput>): Promise<void> {
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
   if (!indexQueryExists()) skip(8, "bench/index-query.ts not found");
   else if (quick) skip(8, "skipped in --quick (index-query.ts has ~20 s of fixed paced phases)");
   else await scenario(8, () => indexQuery(base, indexArgs));
+  if (wanted(9)) await withTestbed((tb) => scenario(9, () => soak({ ...base, tb }, { ...SOAK_DEFAULTS, minutes: soakMinutes, periodMs: soakPeriodMs })));
 
   records.sort((a, b) => a.scenario - b.scenario);
   const totalSeconds = (performance.now() - T0) / 1000;

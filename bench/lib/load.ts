@@ -48,6 +48,8 @@ export interface PoolOptions {
   /** active: write period per connection, and payload per write. */
   periodMs?: number;
   bytes?: number;
+  /** Upper bound on the pair's life (s); default SAFETY_SECONDS. Longer for soaks. */
+  seconds?: number;
 }
 
 /** A growing population of long-lived connections from nsA to nsB. */
@@ -73,9 +75,10 @@ export class LoadPool {
 
   private async addPair(conns: number): Promise<void> {
     const ports = portRange();
-    const server = start(this.tb, this.tb.nsB, [this.bin, "server", "--bind", this.opts.connect, "--ports", ports, "--seconds", SAFETY_SECONDS]);
+    const life = String(this.opts.seconds ?? SAFETY_SECONDS);
+    const server = start(this.tb, this.tb.nsB, [this.bin, "server", "--bind", this.opts.connect, "--ports", ports, "--seconds", life]);
     await server.out.waitFor(/^READY \d+/, 10_000);
-    const argv = [this.bin, "client", "--connect", this.opts.connect, "--ports", ports, "--mode", this.opts.mode, "--conns", String(conns), "--seconds", SAFETY_SECONDS];
+    const argv = [this.bin, "client", "--connect", this.opts.connect, "--ports", ports, "--mode", this.opts.mode, "--conns", String(conns), "--seconds", life];
     if (this.opts.mode === "active") argv.push("--period-ms", String(this.opts.periodMs ?? 10), "--bytes", String(this.opts.bytes ?? 100));
     const client = start(this.tb, this.tb.nsA, argv);
     this.pairs.push({ server, client, conns });
@@ -102,26 +105,58 @@ export interface ChurnSummary {
   raw: Record<string, unknown>;
 }
 
+/** A churn run in the background (see startChurn). */
+export interface ChurnRun {
+  /** Resolves when the client has exited on its own (its --seconds are up). */
+  readonly exited: Promise<number>;
+  /** Ends the run early if it is still going (SIGTERM: load prints its summary), stops the server, returns the summary. */
+  stop(timeoutMs?: number): Promise<ChurnSummary>;
+}
+
+function churnSummary(raw: Record<string, unknown>): ChurnSummary {
+  const num = (k: string): number => (typeof raw[k] === "number" ? (raw[k] as number) : Number.NaN);
+  return { created: num("created"), established: num("established"), failed: num("failed"), seconds: num("seconds"), raw };
+}
+
+/**
+ * Starts `rate` short connections/s for `seconds` from nsA to a fresh server in nsB, each
+ * closed by the client as soon as its handshake completes; returns once they have begun.
+ */
+export async function startChurn(tb: Testbed, bin: string, connect: string, rate: number, seconds: number): Promise<ChurnRun> {
+  const ports = portRange();
+  const server = start(tb, tb.nsB, [bin, "server", "--bind", connect, "--ports", ports, "--seconds", String(Math.max(Number(SAFETY_SECONDS), Math.ceil(seconds) + 120))]);
+  try {
+    await server.out.waitFor(/^READY \d+/, 10_000);
+  } catch (e) {
+    await stop(server);
+    throw e;
+  }
+  const client = start(tb, tb.nsA, [bin, "client", "--connect", connect, "--ports", ports, "--mode", "churn", "--rate", String(rate), "--seconds", String(seconds)]);
+  return {
+    exited: client.proc.exited,
+    async stop(timeoutMs = 30_000): Promise<ChurnSummary> {
+      try {
+        const raw = await stop(client, timeoutMs);
+        const code = client.proc.exitCode;
+        if (raw === null) throw new Error(`churn client failed (exit ${String(code ?? client.proc.signalCode)})`);
+        return churnSummary(raw);
+      } finally {
+        await stop(server);
+      }
+    },
+  };
+}
+
 /**
  * Runs `rate` short connections/s for `seconds` from nsA to a fresh server in nsB, each
  * closed by the client as soon as its handshake completes. Resolves with load's summary.
  */
 export async function runChurn(tb: Testbed, bin: string, connect: string, rate: number, seconds: number): Promise<ChurnSummary> {
-  const ports = portRange();
-  const server = start(tb, tb.nsB, [bin, "server", "--bind", connect, "--ports", ports, "--seconds", SAFETY_SECONDS]);
-  try {
-    await server.out.waitFor(/^READY \d+/, 10_000);
-    const client = start(tb, tb.nsA, [bin, "client", "--connect", connect, "--ports", ports, "--mode", "churn", "--rate", String(rate), "--seconds", String(seconds)]);
-    const code = await withTimeout(client.proc.exited, seconds * 1000 + 30_000, -1);
-    if (code === -1) client.proc.kill("SIGKILL");
-    await client.out.done;
-    const raw = client.out.lastJson();
-    if (code !== 0 || raw === null) throw new Error(`churn client failed (exit ${code})`);
-    const num = (k: string): number => (typeof raw[k] === "number" ? (raw[k] as number) : Number.NaN);
-    return { created: num("created"), established: num("established"), failed: num("failed"), seconds: num("seconds"), raw };
-  } finally {
-    await stop(server);
-  }
+  const run = await startChurn(tb, bin, connect, rate, seconds);
+  const code = await withTimeout(run.exited, seconds * 1000 + 30_000, -1);
+  const summary = await run.stop(10_000);
+  if (code !== 0) throw new Error(`churn client failed (exit ${code})`);
+  return summary;
 }
 
 /** Sum of a numeric field over load summaries. */

@@ -1,7 +1,8 @@
-// All connections' archive writers: shares one compressor, the counters and the directory
-// cache, and schedules flushes. Sized for 10,000+ connections: nothing here is O(all
-// writers) per poll cycle. A writer that has buffered lines sits in a queue ordered by
-// when they became due, so flushDue() looks only at the writers it flushes, plus one.
+// All connections' archive writers: shares one compressor (compaction has its own), the
+// counters and the directory cache, and schedules flushes. Sized for 10,000+ connections:
+// nothing here is O(all writers) per poll cycle. A writer that has buffered lines sits in
+// a queue ordered by when they became due, so flushDue() looks only at the writers it
+// flushes, plus one.
 //
 // The collector's cycle, in short:
 //   const w = set.open(uuid, firstSeenMs);       // when a connection appears
@@ -15,7 +16,7 @@ import { ArchiveCounters, type ArchiveCountersSnapshot } from "./counters.ts";
 import { join } from "node:path";
 import { compactFile } from "./compact.ts";
 import { DirCache } from "./file-io.ts";
-import { DEFAULT_LEVEL, FrameCompressor } from "./frame-compressor.ts";
+import { DEFAULT_LEVEL, FrameCompressor, type FrameCompressorOptions } from "./frame-compressor.ts";
 import { ArchiveWriter, type ArchiveFileInfo, type FlushScheduler, type WriterContext } from "./writer.ts";
 
 export interface ArchiveSetOptions {
@@ -58,6 +59,9 @@ export interface CloseAllResult {
   unflushedRecords: number;
 }
 
+/** Compaction keeps its compressor (and scratch space about 3x this) only after files of at most this many bytes of lines. */
+const COMPACTOR_KEEP_BYTES = 1 << 20;
+
 export class ArchiveSet {
   readonly outputDir: string;
   readonly counters = new ArchiveCounters();
@@ -76,10 +80,17 @@ export class ArchiveSet {
   private toCompact: ArchiveFileInfo[] = [];
   private compactHead = 0;
   private readonly compactFiles: boolean;
+  // Compaction's own compressor. Its scratch space grows to hold a whole file's lines (up
+  // to tens of MiB for a 1 MiB file), so after a file that large it is dropped, for the
+  // garbage collector to take back, instead of staying in the writers' shared compressor
+  // for the life of the process.
+  private compactor: FrameCompressor | null = null;
+  private readonly compressorOptions: FrameCompressorOptions;
 
   constructor(opts: ArchiveSetOptions) {
     this.outputDir = opts.outputDir;
     this.compactFiles = opts.compactFinishedFiles ?? true;
+    this.compressorOptions = { level: opts.compressionLevel ?? DEFAULT_LEVEL, checksum: opts.checksum };
     this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 1000);
     const rotateMinutes = opts.rotateMinutes ?? 10;
     const scheduler: FlushScheduler = {
@@ -125,7 +136,7 @@ export class ArchiveSet {
       retryMs: Math.max(1, opts.retryMs ?? this.flushIntervalMs),
       maxPendingBytes: opts.maxPendingBytes ?? 4 * 1024 * 1024,
       maxTotalPendingBytes: opts.maxTotalPendingBytes ?? 256 * 1024 * 1024,
-      compressor: new FrameCompressor({ level: opts.compressionLevel ?? DEFAULT_LEVEL, checksum: opts.checksum }),
+      compressor: new FrameCompressor(this.compressorOptions),
       dirs: new DirCache(),
       counters: this.counters,
       scheduler,
@@ -218,8 +229,9 @@ export class ArchiveSet {
         this.toCompact = [];
         this.compactHead = 0;
       }
+      const compressor = (this.compactor ??= new FrameCompressor(this.compressorOptions));
       try {
-        const r = compactFile(join(this.outputDir, info.path), info.bytes, this.ctx.compressor);
+        const r = compactFile(join(this.outputDir, info.path), info.bytes, compressor);
         if (r !== null) {
           info.bytes = r.after;
           this.counters.compactedFiles++;
@@ -229,6 +241,7 @@ export class ArchiveSet {
       } catch (e) {
         this.counters.error("compact", info.uuid, `${info.path}: ${e instanceof Error ? e.message : String(e)}`, nowMs);
       }
+      if (compressor.lastInputBytes > COMPACTOR_KEEP_BYTES) this.compactor = null;
     }
   }
 

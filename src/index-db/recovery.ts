@@ -3,7 +3,7 @@
 // rows of files and connections that the last run wrote to disk but not to the index.
 import type { Database, Statement } from "bun:sqlite";
 import type { OpenedConnection } from "../model/report.ts";
-import { cookieHex } from "../diag/sock-id.ts";
+import { connectionParams, INSERT_CONNECTION } from "./writer.ts";
 
 type Bind = string | number | bigint | null;
 
@@ -38,12 +38,7 @@ export class IndexRecovery {
     this.deleteFile = db.prepare(`DELETE FROM files WHERE uuid = ?1 AND seq = ?2`);
     // A connection known only from its archive: open, so that the resume plan decides
     // whether it lives on (its cookie is in the first dump) or ended while we were down.
-    this.insertConn = db.prepare(
-      `INSERT OR IGNORE INTO connections
-         (uuid, cookie, family, src_ip, src_port, dst_ip, dst_port, interface, uid, inode,
-          first_seen, last_seen, first_state, last_state, snapshots)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)`,
-    );
+    this.insertConn = db.prepare(INSERT_CONNECTION);
     // A connection's count is what its files hold (as the collector's writer keeps it).
     this.syncSnapshots = db.prepare(
       `UPDATE connections SET snapshots = (SELECT COALESCE(SUM(records), 0) FROM files WHERE uuid = ?1),
@@ -82,10 +77,7 @@ export class IndexRecovery {
 
   /** Adds a connection found only in its archive (as open; see the statement). False if the index had it. */
   addConnection(c: OpenedConnection, lastSeen: number, lastState: number): boolean {
-    const r = this.insertConn.run(
-      c.uuid, cookieHex(c.cookie), c.family, c.src.ip, c.src.port, c.dst.ip, c.dst.port,
-      c.interface, c.uid, c.inode, c.firstSeen, lastSeen, c.state, lastState,
-    );
+    const r = this.insertConn.run(...connectionParams(c, lastSeen, lastState));
     return r.changes > 0;
   }
 

@@ -1,7 +1,7 @@
 // The collector's side of the index: one write transaction per poll cycle through
 // statements prepared once, plus the restart hand-over (which connections were left open).
 import type { Database, Statement } from "bun:sqlite";
-import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "../model/report.ts";
+import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason, OpenedConnection } from "../model/report.ts";
 import { cookieHex } from "../diag/sock-id.ts";
 import type { ApplyResult, OpenConnectionInfo } from "./types.ts";
 import { cookieFromHex, u64ToSql } from "./u64.ts";
@@ -32,12 +32,7 @@ export class IndexWriter {
   constructor(private readonly db: Database) {
     // INSERT OR IGNORE, then a reopen UPDATE only when nothing was inserted: the common
     // case costs one statement, and `changes` tells new rows from known ones exactly.
-    this.insertConn = db.prepare(
-      `INSERT OR IGNORE INTO connections
-         (uuid, cookie, family, src_ip, src_port, dst_ip, dst_port, interface, uid, inode,
-          first_seen, last_seen, first_state, last_state, snapshots)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?12, 0)`,
-    );
+    this.insertConn = db.prepare(INSERT_CONNECTION);
     // A uuid names one kernel socket of one boot: seen open again (a restarted collector
     // picking it up) means it is alive, so an earlier close is undone.
     this.reopenConn = db.prepare(
@@ -114,10 +109,7 @@ export class IndexWriter {
     let reopened = 0;
     let missing = 0;
     for (const c of report.opened) {
-      const res = this.insertConn.run(
-        c.uuid, cookieHex(c.cookie), c.family, c.src.ip, c.src.port, c.dst.ip, c.dst.port,
-        c.interface, c.uid, c.inode, c.firstSeen, c.state,
-      );
+      const res = this.insertConn.run(...connectionParams(c, c.firstSeen, c.state));
       if (res.changes > 0) inserted++;
       else {
         this.reopenConn.run(c.uuid, c.firstSeen, c.state);
@@ -177,6 +169,16 @@ export class IndexWriter {
       return n;
     })();
   }
+}
+
+/** A new connection row (nothing happens if the uuid is known); bind with connectionParams. */
+export const INSERT_CONNECTION = `INSERT OR IGNORE INTO connections
+     (uuid, cookie, family, src_ip, src_port, dst_ip, dst_port, interface, uid, inode,
+      first_seen, last_seen, first_state, last_state, snapshots)
+   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)`;
+
+export function connectionParams(c: OpenedConnection, lastSeen: number, lastState: number): Bind[] {
+  return [c.uuid, cookieHex(c.cookie), c.family, c.src.ip, c.src.port, c.dst.ip, c.dst.port, c.interface, c.uid, c.inode, c.firstSeen, lastSeen, c.state, lastState];
 }
 
 function progressParams(p: ConnectionProgress | ClosedConnection): [string, number, number, Bind, Bind, Bind] {

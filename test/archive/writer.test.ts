@@ -3,24 +3,13 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AttributeIndex } from "../../src/diag/attributes.ts";
-import { newSplitState, splitMessages } from "../../src/diag/netlink-messages.ts";
 import { ArchiveSet, type ArchiveSetOptions } from "../../src/archive/archive-set.ts";
-import { encodeMessage, encodeMetadata } from "../../src/archive/record.ts";
+import { encodeMetadata } from "../../src/archive/record.ts";
 import { readArchiveAll } from "../../src/archive/reader.ts";
 import { formatTime } from "../../src/archive/time.ts";
-import { readZst, run, tmpFolder } from "./helpers.ts";
+import { mlabLine, run, tmpFolder } from "./helpers.ts";
 
-const RAW = new Uint8Array(readZst("raw-netlink-messages.bin.zst"));
-const MSGS: [number, number][] = [];
-splitMessages(RAW, RAW.byteLength, (_b, off, len) => MSGS.push([off, len]), newSplitState());
-const ATTRS = new AttributeIndex();
-
-/** A real ArchivalRecord line (message i of M-Lab's capture) taken at `ms`. */
-function line(i: number, ms: number): string {
-  const [off, len] = MSGS[i % MSGS.length];
-  return encodeMessage(formatTime(ms), RAW, off, len, ATTRS)!;
-}
+const line = mlabLine;
 
 const UUID = "host_1700000000_unsafe_00000000000003E8";
 let tmp: ReturnType<typeof tmpFolder>;

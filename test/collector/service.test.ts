@@ -2,9 +2,10 @@
 // /metrics, with real loopback connections, a real SQLite file and real unix sockets.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, type Socket } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eventClient } from "../helpers/collector-proc.ts";
 import { loopbackPair } from "../helpers/loopback.ts";
 import { BUN, ROOT, startCli, type CliRun } from "../helpers/run-cli.ts";
 
@@ -52,21 +53,6 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
 }
 
 /** An eventsocket client that collects event lines. */
-function eventClient(path: string): { lines: string[]; sock: Socket } {
-  const lines: string[] = [];
-  let pending = "";
-  const sock = createConnection(path);
-  sock.on("data", (d) => {
-    pending += d.toString();
-    let i: number;
-    while ((i = pending.indexOf("\n")) >= 0) {
-      lines.push(pending.slice(0, i));
-      pending = pending.slice(i + 1);
-    }
-  });
-  sock.on("error", () => {});
-  return { lines, sock };
-}
 
 async function waitFor<T>(what: string, get: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -25,8 +25,12 @@ import { CollectorStats } from "./stats.ts";
 import { describeConnection } from "./describe.ts";
 import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";
 
-/** Dump request state mask: every state but SYN_RECV, TIME_WAIT, CLOSE and NEW_SYN_RECV, as M-Lab. */
-export const COLLECTOR_STATES = 0xffffffff & ~((1 << 3) | (1 << 6) | (1 << 7) | (1 << 12));
+/**
+ * Dump request state mask: the TCP states 0-11 but SYN_RECV, TIME_WAIT and CLOSE (and not
+ * NEW_SYN_RECV), as M-Lab. Bit 13 (BOUND_INACTIVE, kernels >= 6.5) stays out too: a
+ * socket caught between bind() and connect() would be recorded with no peer for good.
+ */
+export const COLLECTOR_STATES = 0xfff & ~((1 << 3) | (1 << 6) | (1 << 7));
 
 export interface CollectorOptions extends FilterOptions {
   uuidPrefix: string;

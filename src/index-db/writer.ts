@@ -74,6 +74,9 @@ export class IndexWriter {
         sum.reopened += one.reopened;
         sum.missing += one.missing;
         for (const f of r.files) grown.add(f.uuid);
+        // The storage worker may have reported a connection's file before its opening:
+        // a new row counts what the files already hold.
+        for (const o of r.opened) grown.add(o.uuid);
       }
       for (const uuid of grown) this.countSnapshots.run(uuid);
       if (reports.length > 0) this.setLastBatch.run(String(reports[reports.length - 1].time));

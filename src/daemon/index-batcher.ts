@@ -7,6 +7,7 @@ import type { CycleReport } from "../model/report.ts";
 
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 10_000;
+const MAX_BACKOFF_MS = 5_000;
 
 /** Pending reports kept through index write failures before the oldest are dropped. */
 export const MAX_PENDING_REPORTS = 10_000;
@@ -25,6 +26,9 @@ export class IndexBatcher {
   private pending: CycleReport[] = [];
   private lastWrite = 0;
   private lastPrune = 0;
+  /** After failed writes, the next try waits: batchMs doubled per failure, up to MAX_BACKOFF_MS. */
+  private backoffMs = 0;
+  private failedInARow = 0;
   readonly counters: IndexCounters = { lostReports: 0, writeFailures: 0, rows: 0, writeSeconds: [] };
 
   constructor(
@@ -45,12 +49,12 @@ export class IndexBatcher {
   add(report: CycleReport): void {
     if (report.opened.length + report.updated.length + report.closed.length + report.files.length > 0) this.pending.push(report);
     if (this.pending.length > MAX_PENDING_REPORTS) this.lose(this.pending.length - MAX_PENDING_REPORTS, "index write failing and backlog bound reached");
-    if (report.time - this.lastWrite >= this.batchMs) this.flush(report.time);
+    this.flushIfDue(report.time);
   }
 
   /** Writes the batch if `batchMs` have passed since the last write. */
   flushIfDue(now: number): void {
-    if (now - this.lastWrite >= this.batchMs) this.flush(now);
+    if (now - this.lastWrite >= Math.max(this.batchMs, this.backoffMs)) this.flush(now);
   }
 
   /** Writes every pending report in one transaction. False if that failed (they are kept for a retry). */
@@ -63,9 +67,13 @@ export class IndexBatcher {
       this.counters.writeSeconds.push(r.seconds);
       this.prune(now);
       this.counters.rows = this.index.rowCount;
+      this.backoffMs = 0;
+      this.failedInARow = 0;
       return true;
     } catch (e) {
-      // Kept for the next try: a locked or full database must not lose lifecycle rows.
+      // Kept for the next try: a locked or full database must not lose lifecycle rows. A
+      // full disk fails every try, and each re-applies the whole backlog: back off.
+      this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(this.batchMs, 50) * 2 ** Math.min(10, this.failedInARow++));
       this.counters.writeFailures++;
       this.log(`index write failed (${this.pending.length} reports kept for retry): ${(e as Error).message}`);
       return false;

@@ -77,6 +77,9 @@ export interface CollectorMetrics {
   readonly eventsocketDroppedClients: Counter;
   /** tcpinfo_archive_lines_lost_total{reason}: snapshot lines that never reached their file, by the write error that kept them out. */
   readonly archiveLinesLost: Counter<"reason">;
+  /** tcpinfo_archive_lines_buffered / _written_total: lines waiting for their file, and lines written. */
+  readonly archiveLinesBuffered: Gauge;
+  readonly archiveLinesWritten: Counter;
   /** tcpinfo_index_reports_lost_total: cycle reports never written to the index. */
   readonly indexReportsLost: Counter;
   /** tcpinfo_timewait_remnants_total: dump entries that were the kernel's remnant of an ended connection (not archived). */
@@ -187,6 +190,8 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
       labelNames: ["reason"],
       registers,
     }),
+    archiveLinesBuffered: new Gauge({ name: "tcpinfo_archive_lines_buffered", help: "Snapshot lines waiting in memory for their archive file.", registers }),
+    archiveLinesWritten: new Counter({ name: "tcpinfo_archive_lines_written_total", help: "Snapshot lines written to archive files.", registers }),
     indexReportsLost: new Counter({
       name: "tcpinfo_index_reports_lost_total",
       help: "Poll cycle reports that could not be written to the connection index.",

@@ -25,6 +25,7 @@ export class ReportFanout implements CycleSink {
   private lastPollTime = 0;
   private lastSnapshots = 0;
   private lastFiles = 0;
+  private lastWritten = 0;
   private lastRemnants = 0;
   private lastLostReports = 0;
   private lastIndexFailures = 0;
@@ -86,6 +87,9 @@ export class ReportFanout implements CycleSink {
     const a = collector.archiveStats();
     metrics.newFiles.inc(a.filesCreated - this.lastFiles);
     this.lastFiles = a.filesCreated;
+    metrics.archiveLinesWritten.inc(a.recordsWritten - this.lastWritten);
+    this.lastWritten = a.recordsWritten;
+    metrics.archiveLinesBuffered.set(a.pendingRecords);
     metrics.timewaitRemnants.inc(s.remnants - this.lastRemnants);
     this.lastRemnants = s.remnants;
     for (const [reason, n] of Object.entries(a.lostByReason)) {

@@ -1,7 +1,7 @@
 // The real-time clock at nanosecond resolution. M-Lab's times are Go's time.Now(), which
 // keeps nanoseconds; Date.now() has only milliseconds, and performance.now() drifts from
 // the wall clock, so the clock is read from libc (a vDSO call: no system call).
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { dlopen, FFIType } from "bun:ffi";
 import { errno } from "./libc.ts";
 import { SyscallError } from "./errno.ts";
 
@@ -13,9 +13,10 @@ const lib = dlopen("libc.so.6", {
 const clockGettime = lib.symbols.clock_gettime;
 
 // struct timespec on x86-64: { int64 tv_sec; int64 tv_nsec }. One buffer for the process,
-// its address taken once: a read then allocates nothing. Module scope keeps it alive.
+// passed as the typed array itself on every call: with its address taken once (ptr()),
+// the optimizing compiler kept serving the array's values from before the call and the
+// clock froze after about a thousand reads.
 const TIMESPEC = new Uint32Array(4);
-const TIMESPEC_PTR = ptr(TIMESPEC);
 const TWO_32 = 2 ** 32;
 
 /** A wall-clock time: whole Unix seconds and nanoseconds into that second (0..999999999). */
@@ -29,7 +30,7 @@ export interface RealTime {
  * Throws SyscallError only if the clock cannot be read (it never fails on Linux).
  */
 export function realtime(out: RealTime): RealTime {
-  if (clockGettime(CLOCK_REALTIME, TIMESPEC_PTR) !== 0) throw new SyscallError("clock_gettime(CLOCK_REALTIME)", errno());
+  if (clockGettime(CLOCK_REALTIME, TIMESPEC) !== 0) throw new SyscallError("clock_gettime(CLOCK_REALTIME)", errno());
   // Seconds as low word + signed high word: exact in a double, no BigInt.
   out.sec = TIMESPEC[0] + (TIMESPEC[1] | 0) * TWO_32;
   out.nsec = TIMESPEC[2];

@@ -154,7 +154,7 @@ test("a stuck eventsocket client is disconnected when its queue overflows and ne
   });
   expect(dropped).toBe(1);
   // The sidecar got every event: 900 connections, 2 ends, an open and a close each.
-  await waitFor("all events at the sidecar", () => (sidecarLines().length >= 45 * 20 * 2 * 2 ? true : undefined));
+  await waitFor("all events at the sidecar", () => (sidecarLines().length >= 45 * 20 * 2 * 2 ? true : undefined)).catch((e) => { console.log("sidecar lines", sidecarLines().length, sidecarLines().slice(-3)); throw e; });
   // Another stuck client while connections keep coming: polling goes on at its pace.
   const stuck2 = createConnection(svc.events);
   stuck2.on("error", () => {});

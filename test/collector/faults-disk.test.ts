@@ -2,24 +2,15 @@
 // traffic: it keeps polling, keeps what it cannot write buffered, and when stopped gives an
 // exact account: every snapshot taken is a line in a valid archive or counted lost (with
 // ENOSPC as the reason), and the exit status says something was lost.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { metricSum, stopWith } from "../helpers/collector-run.ts";
-import { Cleanup, collectorOnFullDisk, expectFullDiskAccount, expectStatusLinesBalanced } from "../helpers/disk-full.ts";
-import { unmountAll } from "../helpers/tmpfs.ts";
+import { collectorOnFullDisk, diskTestCleanup, expectFullDiskAccount, expectStatusLinesBalanced } from "../helpers/disk-full.ts";
 
-const cleanup = new Cleanup();
-
-afterEach(async () => {
-  try {
-    await cleanup.run();
-  } finally {
-    unmountAll();
-  }
-});
+const cleanup = diskTestCleanup();
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "tcpinfo-faults-"));

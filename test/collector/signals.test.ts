@@ -2,25 +2,16 @@
 // a stop that cannot write (its output on a full tmpfs; needs root) ends on its own at
 // --shutdown-timeout, or promptly at a second signal, counting what is unwritten as lost
 // and exiting 3.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { countArchiveLines, strayFiles } from "../helpers/archive-lines.ts";
 import { awaitStopped, killIfRunning, startCollector, stopWith, waitCycles, waitUntil } from "../helpers/collector-run.ts";
-import { Cleanup, collectorOnFullDisk, expectFullDiskAccount, expectStatusLinesBalanced } from "../helpers/disk-full.ts";
-import { unmountAll } from "../helpers/tmpfs.ts";
+import { collectorOnFullDisk, diskTestCleanup, expectFullDiskAccount, expectStatusLinesBalanced } from "../helpers/disk-full.ts";
 import { startTraffic } from "../helpers/traffic.ts";
 
-const cleanup = new Cleanup();
-
-afterEach(async () => {
-  try {
-    await cleanup.run();
-  } finally {
-    unmountAll();
-  }
-});
+const cleanup = diskTestCleanup();
 
 test("SIGTERM on a healthy run: every snapshot written, 'no line lost', exit 0", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tcpinfo-signals-"));

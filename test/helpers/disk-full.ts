@@ -1,9 +1,9 @@
 // A collector writing its archives to a small tmpfs that fills up under loopback traffic,
 // and the account it must give of that when it stops.
-import { expect } from "bun:test";
+import { afterEach, expect } from "bun:test";
 import { countArchiveLines, strayFiles, type ArchiveLineCount } from "./archive-lines.ts";
 import { killIfRunning, metricSum, metricsText, parseStatusLine, startCollector, waitCycles, waitUntil, type RunningCollector, type Stopped } from "./collector-run.ts";
-import { mountTmpfs, type Tmpfs } from "./tmpfs.ts";
+import { mountTmpfs, unmountAll, type Tmpfs } from "./tmpfs.ts";
 import { startTraffic, type Traffic } from "./traffic.ts";
 
 /** Cleanup steps a test runs in afterEach, last registered first. */
@@ -119,3 +119,15 @@ export function expectFullDiskAccount(stopped: Stopped, outputDir: string): Arch
   return disk;
 }
 
+/** A Cleanup run after each test of the calling file, then every tmpfs unmounted, even when a step fails. */
+export function diskTestCleanup(): Cleanup {
+  const cleanup = new Cleanup();
+  afterEach(async () => {
+    try {
+      await cleanup.run();
+    } finally {
+      unmountAll();
+    }
+  });
+  return cleanup;
+}

@@ -13,7 +13,7 @@ import { encodeRecord } from "../archive/record.ts";
 import { formatTimeNs, subMsNs } from "../archive/time.ts";
 import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
-import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
+import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { ArchiveLineSink, ArchiveSink } from "./archive-sink.ts";
 import { SockDiagDumper } from "./dumper.ts";
 import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
@@ -120,8 +120,6 @@ export class Collector {
   /** Nanoseconds below the millisecond of the cycle's time. */
   private subMs = 0;
   private readonly rt: RealTime = { sec: 0, nsec: 0 };
-  /** What closeAll could not write at shutdown (lost when the process exits). */
-  lostAtShutdown: CloseAllResult = { unflushedWriters: 0, unflushedRecords: 0 };
   private timestamp = "";
   private report: CycleReport;
   private updated: Connection[] = [];
@@ -246,7 +244,8 @@ export class Collector {
 
   /** Shutdown, last step: counts what could not be written as lost, closes the sockets, returns the final report. */
   endShutdown(now: number): CycleReport {
-    this.lostAtShutdown = this.archive.abandon();
+    // Counted in the archive's stats (lost lines by reason), where every account reads it.
+    this.archive.abandon();
     this.dumper.close();
     this.destroy?.close();
     return this.takeReport(now);

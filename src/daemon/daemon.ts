@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Collector, type ResumeInfo } from "../collector/collector.ts";
 import { runLoop, statusLine, type CycleSink } from "./loop.ts";
+import { CycleTimes } from "./cycle-times.ts";
 import type { CollectorCliOptions } from "../cli/collector-options.ts";
 import { makeUuid } from "../archive/naming.ts";
 import { readMetadata } from "../archive/repair.ts";
@@ -156,8 +157,9 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
       `anonymize ${opts.anonymize}, rotate every ${opts.rotateMinutes} min${opts.reps ? `, ${opts.reps} reps` : ""}); ` +
       `index ${resolve(opts.db)}; api ${api ? api.url : "off"}; eventsocket ${opts.eventsocket ?? "off"}`,
   );
+  const times = new CycleTimes();
   try {
-    await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log }, stop.signal);
+    await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log, times }, stop.signal);
   } finally {
     // The last destroy events and every live connection's latest counters, then the
     // worker writes what it holds (bounded; a second signal stops it sooner).
@@ -169,7 +171,7 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   await events?.stop();
   await index.close();
   const lines = finalLines(collector, stored.index.lostReports);
-  log(`${statusLine(collector)}\n${lines.text}`);
+  log(`${statusLine(collector, times)}\n${lines.text}`);
   return { collector, exitCode: lines.lost ? EXIT_DATA_LOST : 0 };
 }
 

@@ -5,6 +5,7 @@
 import { realtime, unixMs, type RealTime } from "../ffi/clock.ts";
 import type { Collector } from "../collector/collector.ts";
 import type { CycleReport } from "../model/report.ts";
+import { formatQuantiles, type CycleTimes } from "./cycle-times.ts";
 
 export interface CycleSink {
   /** Called with every cycle's report (index, eventsocket, metrics). */
@@ -16,6 +17,8 @@ export interface LoopOptions {
   reps: number;
   statusSeconds: number;
   log: (line: string) => void;
+  /** Where each cycle's duration and start time go (the status line reports them). */
+  times?: CycleTimes;
 }
 
 const LOG_EVERY_MS = 10_000;
@@ -81,6 +84,7 @@ export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopO
     const cycleMs = performance.now() - t0;
     collector.stats.cycles++;
     collector.stats.lastCycleMs = cycleMs;
+    opts.times?.record(t0, cycleMs);
     if (report !== null) {
       collector.stats.lastPoll = report.time;
       try {
@@ -92,7 +96,7 @@ export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopO
     }
     if (opts.statusSeconds > 0 && performance.now() - lastStatus >= opts.statusSeconds * 1000) {
       lastStatus = performance.now();
-      opts.log(statusLine(collector));
+      opts.log(statusLine(collector, opts.times));
     }
     if (opts.reps !== 0 && rep + 1 >= opts.reps) break;
     next += opts.intervalMs;
@@ -106,7 +110,7 @@ export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopO
   }
 }
 
-export function statusLine(c: Collector): string {
+export function statusLine(c: Collector, times?: CycleTimes): string {
   const s = c.stats;
   const a = c.archiveStats();
   const errs = [...s.errors].map(([k, v]) => `${k}=${v}`).join(",") || "0";
@@ -115,6 +119,8 @@ export function statusLine(c: Collector): string {
     `lines_written=${a.recordsWritten} lines_buffered=${a.pendingRecords} lines_lost=${a.droppedRecords} ` +
     `opened=${s.opened} resumed=${s.resumed} closed=${s.closed} timewait_remnants=${s.remnants} ` +
     `files_open=${a.liveWriters} files_created=${a.filesCreated} destroy_events=${s.destroyEvents} ` +
-    `last_cycle_ms=${s.lastCycleMs.toFixed(2)} errors=${errs} archive_errors=${Object.values(a.errors).reduce((x, y) => x + y, 0)}`
+    `last_cycle_ms=${s.lastCycleMs.toFixed(2)} ` +
+    (times ? `cycle_ms=${formatQuantiles(times.duration())} period_ms=${formatQuantiles(times.period())} ` : "") +
+    `errors=${errs} archive_errors=${Object.values(a.errors).reduce((x, y) => x + y, 0)}`
   );
 }

@@ -79,7 +79,7 @@ const TITLES: Record<number, string> = {
   4: "churn: connections with a final snapshot",
   5: "memory per tracked connection",
   6: "ss -tinm",
-  7: "whole collector process vs floor process",
+  7: "whole collector process vs floor process, steady state",
   8: "index + API (bench/index-query.ts)",
   9: "memory soak: collector RSS under steady churn",
 };
@@ -104,10 +104,15 @@ function skip(n: number, why: string): void {
   records.push({ scenario: n, title: TITLES[n] ?? "", seconds: 0, status: "skipped", error: why });
 }
 
-/** A fresh test bed for one phase, so no phase sees another's sockets (or TIME_WAITs). */
-async function withTestbed(body: (tb: Testbed) => Promise<void>): Promise<void> {
+async function makeTestbed(): Promise<Testbed> {
   const tb = await createTestbed({ prefix: "tib" });
   for (const w of tb.warnings) log(`testbed warning: ${w}`);
+  return tb;
+}
+
+/** A fresh test bed for one phase, so no phase sees another's sockets (or TIME_WAITs). */
+async function withTestbed(body: (tb: Testbed) => Promise<void>): Promise<void> {
+  const tb = await makeTestbed();
   try {
     await body(tb);
   } finally {
@@ -123,8 +128,8 @@ async function main(): Promise<void> {
   log(`scratch dir ${machine.scratchDir}: creating a file costs ${machine.fileCreateUs.toFixed(0)} µs`);
   log(`${quick ? "quick" : "full"} run on ${machine.cores} cores, ${machine.cpuModel}, kernel ${machine.kernel}, bun ${machine.bun}`);
 
-  // Phase 1: N idle connections shared by scenarios 1, 2, 6 and 7.
-  if ([1, 2, 6, 7].some(wanted)) {
+  // Phase 1: N idle connections shared by scenarios 1, 2 and 6.
+  if ([1, 2, 6].some(wanted)) {
     await withTestbed(async (tb) => {
       const ctx: PopulatedContext = { ...base, tb };
       const pool = new LoadPool(tb, bins.load, { mode: "idle", connect: tb.addrB });
@@ -134,12 +139,13 @@ async function main(): Promise<void> {
         await scenario(1, () => dumpSplit(ctx));
         await scenario(2, () => idlePoll(ctx));
         await scenario(6, () => ssScenario(ctx));
-        await scenario(7, () => wholeProcess(ctx));
       } finally {
         await pool.stop();
       }
     });
   }
+  // Scenario 7 grows its own populations (1k, 3k, 10k idle; 1k active), each in a fresh test bed.
+  await scenario(7, () => wholeProcess(base, makeTestbed));
   if (wanted(3)) await withTestbed((tb) => scenario(3, () => active({ ...base, tb })));
   if (wanted(4)) await withTestbed((tb) => scenario(4, () => churn({ ...base, tb })));
   if (wanted(5)) await withTestbed((tb) => scenario(5, () => memory({ ...base, tb })));

@@ -19,9 +19,8 @@ export interface Sizes {
   memoryTargets: number[];
   /** Scenario 6: runs of ss. */
   ssRuns: number;
-  /** Scenario 7: polls per collector process, processes per side. */
-  processReps: number;
-  processRounds: number;
+  /** Scenario 7: polls of the short and long runs, rounds, idle sizes, active connections. */
+  process: { short: number; long: number; rounds: number; idleSizes: number[]; activeConns: number };
 }
 
 export interface BenchContext {
@@ -49,8 +48,7 @@ export const FULL: Sizes = {
   churnSeconds: 5,
   memoryTargets: [1_000, 10_000, 50_000],
   ssRuns: 7,
-  processReps: 300,
-  processRounds: 3,
+  process: { short: 200, long: 1000, rounds: 3, idleSizes: [1_000, 3_000, 10_000], activeConns: 1_000 },
 };
 
 export const QUICK: Sizes = {
@@ -65,6 +63,5 @@ export const QUICK: Sizes = {
   churnSeconds: 2,
   memoryTargets: [1_000, 2_000],
   ssRuns: 5,
-  processReps: 100,
-  processRounds: 2,
+  process: { short: 100, long: 400, rounds: 2, idleSizes: [1_000, 2_000], activeConns: 1_000 },
 };

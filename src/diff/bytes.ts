@@ -1,22 +1,26 @@
 // Byte-range equality for the change rule. Netlink keeps messages and attributes 4-byte
 // aligned, so when both sides are aligned the ranges are compared a word at a time.
 
-/** A byte buffer with an optional word view over the same memory (byteOffset 0). */
+/**
+ * A byte buffer with an optional word view over the same memory (byteOffset 0). The words
+ * are signed: every value fits an int32, so the JIT never meets a word that needs a
+ * double (a Uint32Array word >= 2^31 does), which knocked hot loops out of optimised code.
+ */
 export interface Bytes {
   readonly u8: Uint8Array;
   /** Word view of the same ArrayBuffer starting at byte 0 of `u8.buffer`, or null. */
-  readonly u32: Uint32Array | null;
+  readonly i32: Int32Array | null;
 }
 
 export function bytesOf(u8: Uint8Array): Bytes {
   const aligned = u8.byteOffset === 0 && (u8.buffer.byteLength & 3) === 0;
-  return { u8, u32: aligned ? new Uint32Array(u8.buffer, 0, u8.buffer.byteLength >>> 2) : null };
+  return { u8, i32: aligned ? new Int32Array(u8.buffer, 0, u8.buffer.byteLength >>> 2) : null };
 }
 
 /** True when a[aOff, aOff+len) equals b[bOff, bOff+len). Offsets are relative to u8. */
 export function rangeEqual(a: Bytes, aOff: number, b: Bytes, bOff: number, len: number): boolean {
-  const aw = a.u32;
-  const bw = b.u32;
+  const aw = a.i32;
+  const bw = b.i32;
   const aAbs = a.u8.byteOffset + aOff;
   const bAbs = b.u8.byteOffset + bOff;
   let i = 0;

@@ -28,10 +28,12 @@ export class Digest {
     let h1 = 0x811c9dc5 | 0;
     let h2 = 0x2545f491 | 0;
     const u8 = buf.u8;
-    let w = u8[idm + 1]; // TCP state
+    // Every word is kept an int32 (the word view is signed, no `>>> 0`): XOR sees the same
+    // bits, and the loop stays in the JIT's integer fast path.
+    let w = u8[idm + 1] | 0; // TCP state
     h1 = Math.imul(h1 ^ w, P1);
     h2 = Math.imul(h2 ^ w, P2);
-    w = info < 0 ? 0xffffffff : Math.min(infoLen, TCPI_BUSY_TIME_OFFSET);
+    w = info < 0 ? -1 : Math.min(infoLen, TCPI_BUSY_TIME_OFFSET) | 0;
     h1 = Math.imul(h1 ^ w, P1);
     h2 = Math.imul(h2 ^ w, P2);
     // Byte offsets from the inet_diag_msg: words starting in [skip, resume) are left out.
@@ -46,18 +48,46 @@ export class Digest {
     const resumeB = rel + padded;
     const len = end - idm;
     const whole = len & ~3;
-    const u32 = buf.u32;
+    const i32 = buf.i32;
     const abs = u8.byteOffset + idm;
-    const word0 = (abs & 3) === 0 && u32 !== null ? abs >>> 2 : -1;
-    for (let at = INET_DIAG_MSG_SIZE; at < whole; at += 4) {
-      if (info >= 0 && (at === headerAt || (at >= ignoredA && at < resumeA) || (at >= ignoredB && at < resumeB))) continue;
-      if (word0 >= 0) w = u32![word0 + (at >>> 2)];
-      else {
-        const b = idm + at;
-        w = (u8[b] | (u8[b + 1] << 8) | (u8[b + 2] << 16) | (u8[b + 3] << 24)) >>> 0;
+    const word0 = (abs & 3) === 0 && i32 !== null ? abs >>> 2 : -1;
+    // Runs of words between the left-out windows, each hashed by a tight loop.
+    let at = INET_DIAG_MSG_SIZE;
+    while (at < whole) {
+      let stop = whole;
+      if (info >= 0) {
+        if (at === headerAt) {
+          at += 4;
+          continue;
+        }
+        // Inside a window: jump to its end, keeping `at` on the same word grid.
+        if (at >= ignoredA && at < resumeA) {
+          at += (resumeA - at + 3) & ~3;
+          continue;
+        }
+        if (at >= ignoredB && at < resumeB) {
+          at += (resumeB - at + 3) & ~3;
+          continue;
+        }
+        if (headerAt > at && headerAt < stop) stop = headerAt;
+        if (ignoredA > at && ignoredA < stop && resumeA > ignoredA) stop = ignoredA;
+        if (ignoredB > at && ignoredB < stop && resumeB > ignoredB) stop = ignoredB;
       }
-      h1 = Math.imul(h1 ^ w, P1);
-      h2 = Math.imul(h2 ^ w, P2);
+      if (word0 >= 0) {
+        const arr = i32!;
+        for (; at < stop; at += 4) {
+          w = arr[word0 + (at >>> 2)];
+          h1 = Math.imul(h1 ^ w, P1);
+          h2 = Math.imul(h2 ^ w, P2);
+        }
+      } else {
+        for (; at < stop; at += 4) {
+          const b = idm + at;
+          w = u8[b] | (u8[b + 1] << 8) | (u8[b + 2] << 16) | (u8[b + 3] << 24);
+          h1 = Math.imul(h1 ^ w, P1);
+          h2 = Math.imul(h2 ^ w, P2);
+        }
+      }
     }
     // A trailing partial word (netlink pads messages, but do not rely on it).
     for (let at = Math.max(whole, INET_DIAG_MSG_SIZE); at < len; at++) {

@@ -19,8 +19,8 @@ export interface Sizes {
   memoryTargets: number[];
   /** Scenario 6: runs of ss. */
   ssRuns: number;
-  /** Scenario 7: polls of the short and long runs, rounds, idle sizes, active connections. */
-  process: { short: number; long: number; rounds: number; idleSizes: number[]; activeConns: number };
+  /** Scenario 7: seconds settled before and measured after, rounds, idle sizes, active connections. */
+  process: { settleS: number; measureS: number; rounds: number; idleSizes: number[]; activeConns: number };
 }
 
 export interface BenchContext {
@@ -48,7 +48,7 @@ export const FULL: Sizes = {
   churnSeconds: 5,
   memoryTargets: [1_000, 10_000, 50_000],
   ssRuns: 7,
-  process: { short: 200, long: 1000, rounds: 3, idleSizes: [1_000, 3_000, 10_000], activeConns: 1_000 },
+  process: { settleS: 2, measureS: 8, rounds: 3, idleSizes: [1_000, 3_000, 10_000], activeConns: 1_000 },
 };
 
 export const QUICK: Sizes = {
@@ -63,5 +63,5 @@ export const QUICK: Sizes = {
   churnSeconds: 2,
   memoryTargets: [1_000, 2_000],
   ssRuns: 5,
-  process: { short: 100, long: 400, rounds: 2, idleSizes: [1_000, 2_000], activeConns: 1_000 },
+  process: { settleS: 1, measureS: 4, rounds: 2, idleSizes: [1_000, 2_000], activeConns: 1_000 },
 };

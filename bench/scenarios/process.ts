@@ -1,22 +1,25 @@
 // Scenario 7: the whole collector process as users run it (`bun src/index.ts collector
-// --interval 10`, index, storage and API workers on) against the floor process doing the
+// --interval 10`: index, storage and API workers on) against the floor process doing the
 // same dumps at the same 10 ms period, at 1k, 3k and 10k idle connections and at 1k
 // connections that each write 64 B every 10 ms.
 //
-// Steady state is the difference between two run lengths: a process run for `long` polls
-// minus one run for `short` polls, per extra poll. Start-up, the first snapshot (and file)
-// of every connection and shutdown are the same in both, so they cancel. CPU is the
-// kernel's rusage of the process (every thread); the collector's own status line gives its
-// cycle durations and the start-to-start period.
+// Steady state: the collector runs until it has settled (every connection has its first
+// file), then its CPU (every thread, /proc/<pid>/stat) and its cycle count (its status
+// line, once a second) are read twice, `measureS` seconds apart; CPU per cycle is the
+// difference of the two over the cycles between them. Start-up and shutdown, which differ
+// a lot from run to run, stay out of the figure. The floor process runs the same number of
+// dumps at the same period; its CPU per cycle is its rusage over its cycles (a C process
+// starts in a millisecond). Rounds alternate which side runs first.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { COLLECTOR_STATES } from "../../src/collector/collector.ts";
 import { floorArgv } from "../lib/floor.ts";
 import { LoadPool } from "../lib/load.ts";
 import { BUN, REPO_DIR, timedRun, type TimedRun } from "../lib/proc.ts";
-import { median } from "../lib/stats.ts";
+import { median, withTimeout } from "../lib/stats.ts";
 import { row, type Row, type ScenarioOutput } from "../lib/results.ts";
 import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
-import type { Testbed } from "../netns.ts";
+import { LineReader, type Testbed } from "../netns.ts";
 import type { BenchContext } from "./context.ts";
 
 interface Cadence {
@@ -25,11 +28,15 @@ interface Cadence {
   max: number;
 }
 
-interface CollectorRun extends TimedRun {
+interface CollectorRun {
+  cpuPerCycle: number;
+  cycles: number;
+  seconds: number;
+  snapshotsPerCycle: number;
   cycle: Cadence | null;
   period: Cadence | null;
-  snapshots: number;
-  written: number;
+  /** VmHWM at the end of the measured window, bytes. */
+  peakRssBytes: number;
 }
 
 function cadence(status: string, key: string): Cadence | null {
@@ -42,14 +49,53 @@ function field(status: string, key: string): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
-async function runCollector(tb: Testbed, reps: number): Promise<CollectorRun> {
+const TICK_MS = 1000 / 100; // USER_HZ
+
+/** user + system CPU of every thread of `pid`, ms. */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+function peakRss(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+async function runCollector(ctx: BenchContext, tb: Testbed, conns: number): Promise<CollectorRun> {
+  const { settleS, measureS } = ctx.sizes.process;
   const out = makeTmpDir("process");
+  const proc = tb.exec(tb.nsA, [BUN, join(REPO_DIR, "src/index.ts"), "collector", "--output", out, "--interval", "10", "--status-seconds", "1"], { stdout: "ignore", stderr: "pipe" });
+  const err = new LineReader(proc.stderr);
   try {
-    const r = await timedRun(tb, tb.nsA, [BUN, join(REPO_DIR, "src/index.ts"), "collector", "--output", out, "--interval", "10", "--reps", String(reps), "--status-seconds", "0"], 300_000);
-    if (r.code !== 0) throw new Error(`collector exited ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-    const status = r.stderr.split("\n").findLast((l) => l.startsWith("status:")) ?? "";
-    return { ...r, cycle: cadence(status, "cycle_ms"), period: cadence(status, "period_ms"), snapshots: field(status, "snapshots"), written: field(status, "lines_written") };
+    // Settled: every connection tracked and given its file, and `settleS` status lines since.
+    for (;;) {
+      const l = await err.waitFor(/^status: .*/, 120_000);
+      if (field(l[0], "tracked") >= conns && field(l[0], "files_created") >= conns) break;
+    }
+    for (let i = 0; i < settleS; i++) await err.waitFor(/^status: /, 10_000);
+    const a = await err.waitFor(/^status: .*/, 10_000);
+    const cpu0 = processCpuMs(proc.pid);
+    for (let i = 1; i < measureS; i++) await err.waitFor(/^status: /, 10_000);
+    const b = await err.waitFor(/^status: .*/, 10_000);
+    const cpu1 = processCpuMs(proc.pid);
+    const peakRssBytes = peakRss(proc.pid);
+    const cycles = field(b[0], "cycles") - field(a[0], "cycles");
+    return {
+      cpuPerCycle: (cpu1 - cpu0) / cycles,
+      cycles,
+      seconds: measureS,
+      snapshotsPerCycle: (field(b[0], "snapshots") - field(a[0], "snapshots")) / cycles,
+      cycle: cadence(b[0], "cycle_ms"),
+      period: cadence(b[0], "period_ms"),
+      peakRssBytes,
+    };
   } finally {
+    proc.kill("SIGTERM");
+    const code = await withTimeout(proc.exited, 120_000, "timeout" as const);
+    if (code === "timeout") proc.kill("SIGKILL");
+    await withTimeout(err.done, 5_000, null);
     removeTmp(out);
   }
 }
@@ -61,46 +107,48 @@ async function runFloor(tb: Testbed, bin: string, reps: number): Promise<TimedRu
 }
 
 interface SteadyState {
-  /** Median over rounds of (CPU(long) - CPU(short)) / (long - short), ms per cycle. */
+  /** Medians over rounds. */
   cpuPerCycle: number;
   floorCpuPerCycle: number;
-  /** Of the long runs (median over rounds). */
   periodP50: number;
   periodP99: number;
   cycleP50: number;
-  maxRssBytes: number;
+  cycleP99: number;
   snapshotsPerCycle: number;
-  floorCycleMs: number;
+  maxRssBytes: number;
 }
 
-/** Interleaved rounds of floor and collector, short and long, in alternating order. */
-async function steadyState(ctx: BenchContext, tb: Testbed): Promise<SteadyState> {
-  const { short, long, rounds } = ctx.sizes.process;
-  const per: { c: number; f: number; long: CollectorRun; floorLong: TimedRun; snaps: number }[] = [];
+async function steadyState(ctx: BenchContext, tb: Testbed, conns: number): Promise<SteadyState> {
+  const { rounds, measureS } = ctx.sizes.process;
+  const runs: CollectorRun[] = [];
+  const floors: number[] = [];
+  const floorReps = measureS * 100;
   for (let i = 0; i < rounds; i++) {
-    const steps = [
-      () => runFloor(tb, ctx.bins.floor, short),
-      () => runCollector(tb, short),
-      () => runFloor(tb, ctx.bins.floor, long),
-      () => runCollector(tb, long),
-    ];
-    if (i % 2 === 1) steps.reverse();
-    const got: (TimedRun | CollectorRun)[] = [];
-    for (const s of steps) got.push(await s());
-    if (i % 2 === 1) got.reverse();
-    const [fS, cS, fL, cL] = got as [TimedRun, CollectorRun, TimedRun, CollectorRun];
-    per.push({ c: (cL.cpuMs - cS.cpuMs) / (long - short), f: (fL.cpuMs - fS.cpuMs) / (long - short), long: cL, floorLong: fL, snaps: (cL.snapshots - cS.snapshots) / (long - short) });
+    const f = async (): Promise<void> => {
+      const r = await runFloor(tb, ctx.bins.floor, floorReps);
+      floors.push(r.cpuMs / floorReps);
+    };
+    const c = async (): Promise<void> => {
+      runs.push(await runCollector(ctx, tb, conns));
+    };
+    if (i % 2 === 0) {
+      await f();
+      await c();
+    } else {
+      await c();
+      await f();
+    }
   }
-  const m = (f: (x: (typeof per)[number]) => number): number => median(per.map(f));
+  const m = (g: (r: CollectorRun) => number): number => median(runs.map(g));
   return {
-    cpuPerCycle: m((x) => x.c),
-    floorCpuPerCycle: m((x) => x.f),
-    periodP50: m((x) => x.long.period?.p50 ?? Number.NaN),
-    periodP99: m((x) => x.long.period?.p99 ?? Number.NaN),
-    cycleP50: m((x) => x.long.cycle?.p50 ?? Number.NaN),
-    maxRssBytes: Math.max(...per.map((x) => x.long.maxRssBytes)),
-    snapshotsPerCycle: m((x) => x.snaps),
-    floorCycleMs: m((x) => x.floorLong.wallMs / long),
+    cpuPerCycle: m((r) => r.cpuPerCycle),
+    floorCpuPerCycle: median(floors),
+    periodP50: m((r) => r.period?.p50 ?? Number.NaN),
+    periodP99: m((r) => r.period?.p99 ?? Number.NaN),
+    cycleP50: m((r) => r.cycle?.p50 ?? Number.NaN),
+    cycleP99: m((r) => r.cycle?.p99 ?? Number.NaN),
+    snapshotsPerCycle: m((r) => r.snapshotsPerCycle),
+    maxRssBytes: Math.max(...runs.map((r) => r.peakRssBytes)),
   };
 }
 
@@ -109,10 +157,10 @@ const MiB = 2 ** 20;
 export async function wholeProcess(ctx: BenchContext, makeTestbed: () => Promise<Testbed>): Promise<ScenarioOutput> {
   const rows: Row[] = [];
   const notes: string[] = [];
-  const { short, long, rounds, idleSizes, activeConns } = ctx.sizes.process;
+  const { settleS, measureS, rounds, idleSizes, activeConns } = ctx.sizes.process;
   const describe = (label: string, s: SteadyState): string =>
     `${label}: ${s.cpuPerCycle.toFixed(2)} ms CPU/cycle vs floor ${s.floorCpuPerCycle.toFixed(2)} (${(s.cpuPerCycle / s.floorCpuPerCycle).toFixed(2)}x); ` +
-    `period p50 ${s.periodP50.toFixed(1)} ms p99 ${s.periodP99.toFixed(1)} ms; cycle p50 ${s.cycleP50.toFixed(2)} ms; ${s.snapshotsPerCycle.toFixed(0)} snapshots/cycle; peak RSS ${(s.maxRssBytes / MiB).toFixed(0)} MiB`;
+    `period p50 ${s.periodP50.toFixed(1)} ms p99 ${s.periodP99.toFixed(1)} ms; cycle p50 ${s.cycleP50.toFixed(2)} ms p99 ${s.cycleP99.toFixed(2)} ms; ${s.snapshotsPerCycle.toFixed(0)} snapshots/cycle; peak RSS ${(s.maxRssBytes / MiB).toFixed(0)} MiB`;
 
   let tb = await makeTestbed();
   try {
@@ -121,7 +169,7 @@ export async function wholeProcess(ctx: BenchContext, makeTestbed: () => Promise
       for (const n of idleSizes) {
         await pool.add(n - pool.established);
         ctx.log(`s7: ${n} idle connections`);
-        const s = await steadyState(ctx, tb);
+        const s = await steadyState(ctx, tb, n);
         const k = `${n / 1000}k`;
         rows.push(row({ scenario: 7, key: `s7.idle-${k}.cpu`, name: `whole process, ${k} idle @10 ms`, metric: "CPU/cycle, steady state", unit: "ms", value: s.cpuPerCycle, floor: s.floorCpuPerCycle, target: { op: "<=", value: 1.25, on: "ratio" }, details: { ...s } }));
         notes.push(describe(`s7 ${k} idle`, s));
@@ -139,7 +187,7 @@ export async function wholeProcess(ctx: BenchContext, makeTestbed: () => Promise
     try {
       await pool.add(activeConns);
       ctx.log(`s7: ${activeConns} active connections`);
-      const s = await steadyState(ctx, tb);
+      const s = await steadyState(ctx, tb, activeConns);
       const k = `${activeConns / 1000}k`;
       const name = `whole process, ${k} active (64 B/10 ms each)`;
       rows.push(row({ scenario: 7, key: `s7.active-${k}.cpu`, name, metric: "CPU/cycle, steady state", unit: "ms", value: s.cpuPerCycle, floor: s.floorCpuPerCycle, target: { op: "<=", value: 2.5, on: "ratio" }, details: { ...s } }));
@@ -152,6 +200,6 @@ export async function wholeProcess(ctx: BenchContext, makeTestbed: () => Promise
   } finally {
     await tb.destroy();
   }
-  notes.push(`s7: steady state = (run of ${long} polls - run of ${short} polls) / ${long - short}, median of ${rounds} interleaved rounds, for the collector process (all threads) and the floor process (same dumps, same state mask, --period-ms 10); period and cycle figures come from the collector's final status line of its long runs.`);
+  notes.push(`s7: steady state: the collector's CPU (all threads) over ${measureS} s once settled (every connection tracked, then ${settleS} s), per cycle it ran meanwhile; the floor process's CPU over ${measureS * 100} dumps at --period-ms 10 with the same state mask, per dump; medians of ${rounds} alternating rounds. Period and cycle quantiles are the collector's own status line (its last 4,096 cycles) at the end of the window; peak RSS is its VmHWM then.`);
   return { rows, notes };
 }

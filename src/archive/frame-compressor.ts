@@ -57,6 +57,20 @@ export class FrameCompressor {
     return this.compressInput(n);
   }
 
+  /**
+   * One frame of `head` (if not null, with a newline after it) and then `body`, lines
+   * already ending in newlines. Without a head the body is compressed where it lies.
+   */
+  compressView(head: string | null, body: Uint8Array): Uint8Array {
+    if (head === null) return this.compressFrom(body);
+    const need = head.length * 3 + 1 + body.byteLength;
+    if (this.input.byteLength < need) this.input = Buffer.allocUnsafe(grow(need));
+    let n = this.input.write(head, 0, "utf8");
+    this.input[n++] = NEWLINE;
+    this.input.set(body, n);
+    return this.compressInput(n + body.byteLength);
+  }
+
   /** One frame of `bytes` (a view of scratch space, valid until the next call). */
   compressBytes(bytes: Uint8Array): Uint8Array {
     if (this.input.byteLength < bytes.byteLength) this.input = Buffer.allocUnsafe(grow(bytes.byteLength));
@@ -65,10 +79,15 @@ export class FrameCompressor {
   }
 
   private compressInput(n: number): Uint8Array {
+    return this.compressFrom(this.input.subarray(0, n));
+  }
+
+  private compressFrom(input: Uint8Array): Uint8Array {
+    const n = input.byteLength;
     this.lastInputBytes = n;
     const bound = binding.compressBound(n);
     if (this.output.byteLength < bound) this.output = Buffer.allocUnsafe(grow(bound));
-    const len = this.cctx.compress2(this.output, this.input.subarray(0, n));
+    const len = this.cctx.compress2(this.output, input);
     return this.output.subarray(0, len);
   }
 }

@@ -17,11 +17,9 @@ import { NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { GO_ZERO_TIME } from "./time.ts";
 
-// The line is assembled as bytes in one scratch buffer, base64 included, and turned into
-// a string once. Measured against concatenating Buffer.toString("base64") pieces: that
-// made a rope (or, joined, a flat string) costing more to build and flatten than the
-// encoding itself; this is about twice as fast per line, and the string it returns is
-// flat, so the writer copies it out cheaply.
+// The line is assembled as bytes, base64 included, directly in the buffer that keeps it
+// until it is compressed. Strings cost twice: made here, then copied back into bytes for
+// zstd (and, across threads, serialised once more).
 const B64 = Uint8Array.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", (c) => c.charCodeAt(0));
 const EQ = 0x3d;
 const QUOTE = 0x22;
@@ -32,6 +30,7 @@ const RAW_IDM = ascii('","RawIDM":"');
 const ATTRIBUTES = ascii('","Attributes":[');
 const NULL = ascii("null");
 const TAIL = ascii("]}");
+const NEWLINE = 0x0a;
 
 let scratch: Buffer = Buffer.allocUnsafe(16 * 1024);
 
@@ -65,22 +64,30 @@ function base64Into(src: Uint8Array, start: number, end: number, out: Uint8Array
   return pos;
 }
 
-/**
- * One snapshot line, without the trailing newline (the writer adds it). `timestamp` is
- * already formatted (see formatTime); `idm` is the offset of the inet_diag_msg in `buf`,
- * whose 72 bytes the caller has checked are present; `attrs` is indexed over `buf`.
- */
-export function encodeRecord(timestamp: string, buf: Uint8Array, idm: number, attrs: AttributeIndex): string {
+/** Bytes encodeRecordInto may write for this message, at most (the newline included). */
+export function recordBound(timestamp: string, attrs: AttributeIndex): number {
   const max = attrs.maxType;
   const offset = attrs.offset;
   const length = attrs.length;
-  // Worst case size, so the loop below needs no bounds checks.
   let need = 64 + timestamp.length * 3 + 4 * Math.ceil(INET_DIAG_MSG_SIZE / 3) + 8;
   for (let t = 0; t <= max; t++) need += offset[t] < 0 ? 5 : 4 * Math.ceil(length[t] / 3) + 3;
-  if (scratch.byteLength < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.byteLength * 2));
-  const out = scratch;
-  out.set(HEAD, 0);
-  let pos = HEAD.byteLength;
+  return need;
+}
+
+/**
+ * Writes one snapshot line and its newline into `out` at `pos` (the caller made room for
+ * recordBound() bytes) and returns the position after it. `timestamp` is already
+ * formatted (see formatTime); `idm` is the offset of the inet_diag_msg in `buf`, whose 72
+ * bytes the caller has checked are present; `attrs` is indexed over `buf`. The line goes
+ * straight where it is kept (a writer's buffer, a batch for the storage worker): no
+ * string is made of it.
+ */
+export function encodeRecordInto(out: Buffer, pos: number, timestamp: string, buf: Uint8Array, idm: number, attrs: AttributeIndex): number {
+  const max = attrs.maxType;
+  const offset = attrs.offset;
+  const length = attrs.length;
+  out.set(HEAD, pos);
+  pos += HEAD.byteLength;
   pos += out.write(timestamp, pos, "utf8");
   out.set(RAW_IDM, pos);
   pos += RAW_IDM.byteLength;
@@ -105,7 +112,16 @@ export function encodeRecord(timestamp: string, buf: Uint8Array, idm: number, at
   }
   out.set(TAIL, pos);
   pos += TAIL.byteLength;
-  return out.toString("utf8", 0, pos);
+  out[pos++] = NEWLINE;
+  return pos;
+}
+
+/** One snapshot line as a string, without the trailing newline (see encodeRecordInto). */
+export function encodeRecord(timestamp: string, buf: Uint8Array, idm: number, attrs: AttributeIndex): string {
+  const need = recordBound(timestamp, attrs);
+  if (scratch.byteLength < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.byteLength * 2));
+  const end = encodeRecordInto(scratch, 0, timestamp, buf, idm, attrs);
+  return scratch.toString("utf8", 0, end - 1);
 }
 
 /**

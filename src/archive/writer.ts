@@ -16,83 +16,24 @@
 // Nothing here throws on an I/O failure: the error is counted, the lines stay buffered
 // for a retry after `retryMs`, and past the memory bounds the oldest lines are dropped
 // (counted). Lines buffered when a rotation's flush fails go into the next file.
-import { join } from "node:path";
-import type { ArchiveFile } from "../model/report.ts";
-import type { ArchiveCounters } from "./counters.ts";
-import { appendExisting, createExclusive, DirCache, errorCode } from "./file-io.ts";
-import type { FrameCompressor } from "./frame-compressor.ts";
-import { archivePath, datePath } from "./naming.ts";
-import { encodeMetadata } from "./record.ts";
-import { formatTimeMsNs } from "./time.ts";
+import type { AttributeIndex } from "../diag/attributes.ts";
+import { PendingLines } from "./pending-lines.ts";
+import { appendSegmentFrame, createSegmentFile, type Segment } from "./segment-file.ts";
+import type { ArchiveFileInfo, FlushScheduler as Scheduler, ScheduledWriter, WriterContext as Context } from "./writer-context.ts";
 
-/** One archive file, as the collector reports it (its ArchiveFile). */
-export interface ArchiveFileInfo extends ArchiveFile {
-  /** Compressed bytes on disk. */
-  bytes: number;
-}
-
-/** Told by writers when their buffered lines change, so a manager can schedule flushes. */
-export interface FlushScheduler {
-  /** `w`'s lines are due now (it was closed, or its buffer is full), ahead of the timer. */
-  dueNow(w: ArchiveWriter): void;
-  /** A file of several frames is finished: it may be rewritten as one frame. */
-  ended(info: ArchiveFileInfo): void;
-  /** `w` went from no buffered line to some, at `nowMs`. */
-  becameDirty(w: ArchiveWriter, nowMs: number): void;
-  /** Everything buffered was written. */
-  flushed(w: ArchiveWriter): void;
-  /** A flush failed; lines are still buffered, to be retried at `w.retryAfter`. */
-  failed(w: ArchiveWriter): void;
-  /** A file was created, grew, or closed. */
-  fileChanged(info: ArchiveFileInfo): void;
-  /** The writer is closed and has nothing buffered: it will never write again. */
-  finished(w: ArchiveWriter): void;
-}
-
-/** What every writer of a set shares. */
-export interface WriterContext {
-  readonly outputDir: string;
-  /** 0 or Infinity: never rotate. */
-  readonly rotateMs: number;
-  /** Flush as soon as this many bytes are buffered. */
-  readonly flushBytes: number;
-  /** Wait after a failed flush before the next attempt. */
-  readonly retryMs: number;
-  /** Buffered bytes one writer keeps through failures; older lines are dropped beyond. */
-  readonly maxPendingBytes: number;
-  /** Buffered bytes all writers together keep; see enforceBounds. */
-  readonly maxTotalPendingBytes: number;
-  readonly compressor: FrameCompressor;
-  readonly dirs: DirCache;
-  readonly counters: ArchiveCounters;
-  readonly scheduler: FlushScheduler;
-}
-
-interface Segment {
-  readonly info: ArchiveFileInfo;
-  /** Unix ms whose UTC date names the file. */
-  readonly dateMs: number;
-  created: boolean;
-  /** zstd frames written to the file so far. */
-  frames: number;
-}
-
-// Names tried per flush before giving up ("exists"): only a folder full of stale files
-// from earlier runs could exhaust it.
-const MAX_NAME_ATTEMPTS = 1000;
+export type { ArchiveFileInfo } from "./writer-context.ts";
+export type FlushScheduler = Scheduler<ArchiveWriter>;
+export type WriterContext = Context<ArchiveWriter>;
 
 /** Files of fewer frames are left as they are: one frame gains nothing, two little. */
 const COMPACT_MIN_FRAMES = 3;
 /**
  * Nor are larger files: they come from busy connections, whose frames are already big
- * (so compress well), and rewriting one would hold the poll loop for too long.
+ * (so compress well), and rewriting one would hold the writing thread for too long.
  */
 const COMPACT_MAX_BYTES = 1 << 20;
 
-/** The shared empty line buffer (never pushed to: append() replaces it first). */
-const NO_LINES: string[] = [];
-
-export class ArchiveWriter {
+export class ArchiveWriter implements ScheduledWriter {
   readonly uuid: string;
   /** The connection's start (Unix ms): dates its first file; StartTime of every Metadata line. */
   readonly startMs: number;
@@ -107,12 +48,12 @@ export class ArchiveWriter {
   private segment: Segment | null = null;
   private nextSeq = 0;
   private rotateAt = Number.POSITIVE_INFINITY;
-  private pending: string[] = NO_LINES;
+  /** Lines waiting for the next flush; null while there are none (most connections, most of the time). */
+  private pending: PendingLines | null = null;
   /** After a rotation boundary with lines buffered: how many of them belong to the current file; -1 otherwise. */
   private rotateSplit = -1;
   /** When that boundary was crossed (Unix ms): the current file's close and the next one's open. */
   private rotateTime = 0;
-  private pendingBytesCount = 0;
   private closedAtMs: number | null = null;
 
   /** `firstSeq`: the sequence number of this writer's first file (a resumed connection continues its series). */
@@ -129,11 +70,11 @@ export class ArchiveWriter {
   }
 
   get pendingRecords(): number {
-    return this.pending.length;
+    return this.pending?.count ?? 0;
   }
 
   get pendingBytes(): number {
-    return this.pendingBytesCount;
+    return this.pending?.bytes ?? 0;
   }
 
   get closed(): boolean {
@@ -142,31 +83,53 @@ export class ArchiveWriter {
 
   /** Buffers one line (no trailing newline) taken at `nowMs`. */
   append(line: string, nowMs: number): void {
-    const ctx = this.ctx;
-    const c = ctx.counters;
+    const p = this.prepare(nowMs);
+    if (p !== null) this.appended(p.appendText(line), nowMs);
+  }
+
+  /** Buffers the snapshot line of the message at `idm` in `msg` (attributes indexed in `attrs`). */
+  appendRecord(timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
+    const p = this.prepare(nowMs);
+    if (p !== null) this.appended(p.appendRecord(timestamp, msg, idm, attrs), nowMs);
+  }
+
+  /** Buffers `src[start, end)`, one line with its newline, made elsewhere. */
+  appendBytes(src: Uint8Array, start: number, end: number, nowMs: number): void {
+    const p = this.prepare(nowMs);
+    if (p === null) return;
+    p.appendBytes(src, start, end);
+    this.appended(end - start, nowMs);
+  }
+
+  /** The buffer a line taken at `nowMs` goes to (rotating first if due), or null once closed. */
+  private prepare(nowMs: number): PendingLines | null {
     if (this.closedAtMs !== null) {
+      const c = this.ctx.counters;
       c.error("closed", this.uuid, "line appended after close; dropped", nowMs);
       c.lose(1, "closed");
-      return;
+      return null;
     }
     if (this.segment !== null && nowMs >= this.rotateAt) this.rotate(nowMs);
     if (this.segment === null) this.beginSegment(nowMs);
-    if (this.pending === NO_LINES) this.pending = [];
-    this.pending.push(line);
-    const bytes = line.length + 1;
-    this.pendingBytesCount += bytes;
+    return (this.pending ??= new PendingLines());
+  }
+
+  private appended(bytes: number, nowMs: number): void {
+    const ctx = this.ctx;
+    const c = ctx.counters;
+    const mine = this.pending!.bytes;
     c.pendingRecords++;
     c.pendingBytes += bytes;
-    if (this.pending.length === 1) ctx.scheduler.becameDirty(this, nowMs);
+    if (this.pending!.count === 1) ctx.scheduler.becameDirty(this, nowMs);
     if (c.pendingBytes > ctx.maxTotalPendingBytes) {
       // Memory is short: write now, unless waiting out a failure.
       if (nowMs >= this.retryAfter) this.flush(nowMs);
       else this.enforceBounds(nowMs);
-    } else if (this.pendingBytesCount >= ctx.flushBytes && nowMs >= this.retryAfter) {
+    } else if (mine >= ctx.flushBytes && nowMs >= this.retryAfter) {
       // A full buffer goes to the front of the queue, written within the manager's time
       // budget: thousands of connections filling up in the same cycle must not stall it.
       ctx.scheduler.dueNow(this);
-    } else if (this.pendingBytesCount >= ctx.flushBytes) {
+    } else if (mine >= ctx.flushBytes) {
       this.enforceBounds(nowMs);
     }
   }
@@ -177,24 +140,23 @@ export class ArchiveWriter {
    */
   flush(nowMs: number): boolean {
     if (this.rotateSplit >= 0 && !this.flushRotated(nowMs)) return this.flushFailed(nowMs);
-    if (this.pending.length === 0) {
+    const pending = this.pending;
+    if (pending === null || pending.count === 0) {
       if (this.closedAtMs !== null) this.finish();
       else this.ctx.scheduler.flushed(this);
       return true;
     }
     if (this.segment === null) this.beginSegment(nowMs);
     const seg = this.segment!;
-    const ok = seg.created ? this.appendFrame(seg, nowMs) : this.createFile(seg, nowMs);
+    if (!this.writeFrame(seg, pending.view(), nowMs)) return this.flushFailed(nowMs);
     const c = this.ctx.counters;
-    if (!ok) return this.flushFailed(nowMs);
-    const n = this.pending.length;
+    const n = pending.count;
     seg.info.records += n;
     c.recordsWritten += n;
     c.flushes++;
     c.pendingRecords -= n;
-    c.pendingBytes -= this.pendingBytesCount;
-    this.pending = NO_LINES;
-    this.pendingBytesCount = 0;
+    c.pendingBytes -= pending.bytes;
+    this.pending = null;
     this.retryAfter = Number.NEGATIVE_INFINITY;
     this.ctx.scheduler.fileChanged(seg.info);
     if (this.closedAtMs !== null) this.finish();
@@ -209,7 +171,7 @@ export class ArchiveWriter {
   closeLater(nowMs: number): void {
     if (this.closedAtMs !== null) return;
     this.closedAtMs = nowMs;
-    if (this.pending.length === 0) this.finish();
+    if (this.pendingRecords === 0) this.finish();
     else this.ctx.scheduler.dueNow(this);
   }
 
@@ -218,9 +180,9 @@ export class ArchiveWriter {
    * still buffered because the flush failed; the scheduler retries them (into this file).
    */
   close(nowMs: number): boolean {
-    if (this.closedAtMs !== null) return this.pending.length === 0;
+    if (this.closedAtMs !== null) return this.pendingRecords === 0;
     this.closedAtMs = nowMs;
-    if (this.pending.length === 0) {
+    if (this.pendingRecords === 0) {
       this.finish();
       return true;
     }
@@ -251,11 +213,11 @@ export class ArchiveWriter {
    */
   private rotate(nowMs: number): void {
     if (this.rotateSplit >= 0) return;
-    if (this.pending.length === 0) {
+    if (this.pendingRecords === 0) {
       this.endSegment(nowMs);
       return;
     }
-    this.rotateSplit = this.pending.length;
+    this.rotateSplit = this.pendingRecords;
     this.rotateTime = nowMs;
     this.ctx.scheduler.dueNow(this);
   }
@@ -266,36 +228,27 @@ export class ArchiveWriter {
    * write failed (everything stays buffered, nothing is lost).
    */
   private flushRotated(nowMs: number): boolean {
-    if (this.segment === null) {
+    const pending = this.pending;
+    if (this.segment === null || pending === null) {
       this.rotateSplit = -1;
       return true;
     }
-    const rest = this.pending.splice(this.rotateSplit);
-    let restBytes = 0;
-    for (const l of rest) restBytes += l.length + 1;
-    this.pendingBytesCount -= restBytes;
-    const seg = this.segment!;
-    const n = this.pending.length;
-    const ok = n === 0 || (seg.created ? this.appendFrame(seg, nowMs) : this.createFile(seg, nowMs));
-    const c = this.ctx.counters;
-    if (!ok) {
-      for (const l of rest) this.pending.push(l);
-      this.pendingBytesCount += restBytes;
-      return false;
-    }
+    const seg = this.segment;
+    const n = this.rotateSplit;
+    if (n > 0 && !this.writeFrame(seg, pending.view(n), nowMs)) return false;
     if (n > 0) {
+      const c = this.ctx.counters;
       seg.info.records += n;
       c.recordsWritten += n;
       c.flushes++;
       c.pendingRecords -= n;
-      c.pendingBytes -= this.pendingBytesCount;
+      c.pendingBytes -= pending.dropFirst(n);
       this.ctx.scheduler.fileChanged(seg.info);
     }
     this.endSegment(this.rotateTime);
-    this.pending = rest.length > 0 ? rest : NO_LINES;
-    this.pendingBytesCount = restBytes;
     this.rotateSplit = -1;
-    if (rest.length > 0) this.beginSegment(this.rotateTime);
+    if (pending.count > 0) this.beginSegment(this.rotateTime);
+    else this.pending = null;
     return true;
   }
 
@@ -317,62 +270,12 @@ export class ArchiveWriter {
     this.ctx.scheduler.finished(this);
   }
 
-  private createFile(seg: Segment, nowMs: number): boolean {
-    const ctx = this.ctx;
-    const dir = join(ctx.outputDir, datePath(seg.dateMs));
-    try {
-      ctx.dirs.ensure(dir);
-      for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
-        const seq = seg.info.seq;
-        const rel = archivePath(this.uuid, seq, seg.dateMs);
-        let inBytes = 0;
-        let frameBytes = 0;
-        const created = createExclusive(join(ctx.outputDir, rel), () => {
-          const frame = ctx.compressor.compressLines(encodeMetadata(this.uuid, seq, formatTimeMsNs(this.startMs, this.startSubMs)), this.pending);
-          inBytes = ctx.compressor.lastInputBytes;
-          frameBytes = frame.byteLength;
-          return frame;
-        });
-        if (created) {
-          seg.created = true;
-          seg.frames = 1;
-          seg.info.path = rel;
-          seg.info.bytes = frameBytes;
-          this.filesMade++;
-          ctx.counters.filesCreated++;
-          ctx.counters.bytesWritten += frameBytes;
-          ctx.counters.bytesIn += inBytes;
-          return true;
-        }
-        seg.info.seq = seq + 1;
-      }
-      ctx.counters.error("exists", this.uuid, `no free file name among ${MAX_NAME_ATTEMPTS} sequence numbers`, nowMs);
-      return false;
-    } catch (e) {
-      if (errorCode(e) === "ENOENT") ctx.dirs.forget(dir);
-      this.recordError(e, nowMs);
-      return false;
-    }
-  }
-
-  private appendFrame(seg: Segment, nowMs: number): boolean {
-    const ctx = this.ctx;
-    let inBytes = 0;
-    try {
-      const written = appendExisting(join(ctx.outputDir, seg.info.path), seg.info.bytes, () => {
-        const frame = ctx.compressor.compressLines(null, this.pending);
-        inBytes = ctx.compressor.lastInputBytes;
-        return frame;
-      });
-      seg.info.bytes += written;
-      seg.frames++;
-      ctx.counters.bytesWritten += written;
-      ctx.counters.bytesIn += inBytes;
-      return true;
-    } catch (e) {
-      this.recordError(e, nowMs);
-      return false;
-    }
+  /** The file's first frame (with its Metadata line) or one more frame of it. */
+  private writeFrame(seg: Segment, body: Uint8Array, nowMs: number): boolean {
+    if (seg.created) return appendSegmentFrame(this.ctx, this.uuid, seg, body, nowMs);
+    if (!createSegmentFile(this.ctx, this, seg, body, nowMs)) return false;
+    this.filesMade++;
+    return true;
   }
 
   /** A write failed (already counted by type): retry later, within the memory bounds. */
@@ -382,11 +285,6 @@ export class ArchiveWriter {
     this.ctx.scheduler.failed(this);
     this.enforceBounds(nowMs);
     return false;
-  }
-
-  private recordError(e: unknown, nowMs: number): void {
-    const message = e instanceof Error ? e.message : String(e);
-    this.ctx.counters.error(errorCode(e), this.uuid, message, nowMs);
   }
 
   /**
@@ -399,25 +297,24 @@ export class ArchiveWriter {
   private enforceBounds(nowMs: number): void {
     const ctx = this.ctx;
     const c = ctx.counters;
+    const pending = this.pending;
+    if (pending === null) return;
     let drop = 0;
     let bytes = 0;
-    while (
-      drop < this.pending.length &&
-      (this.pendingBytesCount - bytes > ctx.maxPendingBytes || c.pendingBytes - bytes > ctx.maxTotalPendingBytes)
-    ) {
-      bytes += this.pending[drop].length + 1;
+    while (drop < pending.count && (pending.bytes - bytes > ctx.maxPendingBytes || c.pendingBytes - bytes > ctx.maxTotalPendingBytes)) {
       drop++;
+      bytes = pending.bytesOf(drop);
     }
     if (drop === 0) return;
-    this.pending.splice(0, drop);
+    pending.dropFirst(drop);
     // Dropped lines come off the front, before a pending rotation's boundary.
     if (this.rotateSplit >= 0) this.rotateSplit = Math.max(0, this.rotateSplit - drop);
-    this.pendingBytesCount -= bytes;
     c.pendingRecords -= drop;
     c.pendingBytes -= bytes;
     c.lose(drop);
     c.error("dropped", this.uuid, `${drop} buffered lines dropped: writes failing and memory bound reached`, nowMs, drop);
-    if (this.pending.length === 0) {
+    if (pending.count === 0) {
+      this.pending = null;
       this.rotateSplit = -1;
       if (this.closedAtMs !== null) this.finish();
       else ctx.scheduler.flushed(this);

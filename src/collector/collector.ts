@@ -9,7 +9,6 @@ import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
 import { Change } from "../diff/change-rule.ts";
 import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
-import { encodeRecord } from "../archive/record.ts";
 import { formatTimeNs, subMsNs } from "../archive/time.ts";
 import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
@@ -88,7 +87,7 @@ interface Connection {
  */
 const REMNANT: Connection = Object.freeze({
   ended: true, uuid: "", lastState: 0, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
-  writer: { append() {} }, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: 0,
+  writer: { appendRecord() {} }, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: 0,
 });
 
 /** A timewait entry under a cookie of its own, waiting to be matched with a destroyed connection. */
@@ -343,7 +342,7 @@ export class Collector {
   private archiveSnapshot(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): void {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
-    conn.writer.append(encodeRecord(this.timestamp, buf, idm, this.attrs), this.now);
+    conn.writer.appendRecord(this.timestamp, buf, idm, this.attrs, this.now);
     this.noteCounters(conn, buf, idm);
     conn.snapshots++;
     conn.lastArchivedMs = this.now;

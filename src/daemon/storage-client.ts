@@ -5,6 +5,8 @@
 // worker has not yet taken in `maxInFlightBytes` of them: a disk that stalls costs lines,
 // never polls.
 import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
+import { encodeRecordInto, recordBound } from "../archive/record.ts";
+import type { AttributeIndex } from "../diag/attributes.ts";
 import type { ArchiveLineSink, ArchiveSink } from "../collector/archive-sink.ts";
 import type { ArchiveFile, CycleReport, EndReason } from "../model/report.ts";
 import type { IndexCounters } from "./index-batcher.ts";
@@ -12,10 +14,15 @@ import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToSto
 
 class Handle implements ArchiveLineSink {
   constructor(private readonly client: StorageClient, readonly id: number) {}
-  append(line: string, nowMs: number): void {
-    this.client.line(this.id, line, nowMs);
+  appendRecord(timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
+    this.client.record(this.id, timestamp, msg, idm, attrs, nowMs);
   }
 }
+
+/** First size of a cycle's line buffer; it grows (doubling) to what cycles need. */
+const FIRST_BATCH_BYTES = 256 * 1024;
+/** Buffers the worker hands back, kept for the next cycles. */
+const SPARE_BATCHES = 3;
 
 /** How long past its bound a stopping worker may take (the index's last batch and retries). */
 const STOP_MARGIN_MS = 10_000;
@@ -25,8 +32,11 @@ const EMPTY_INDEX: IndexCounters = { lostReports: 0, writeFailures: 0, rows: 0, 
 export class StorageClient implements ArchiveSink {
   private ops: number[] = [];
   private uuids: string[] = [];
-  private text = "";
+  /** This cycle's lines, encoded in place, each with its newline; moved to the worker whole. */
+  private lines: { buffer: ArrayBuffer; bytes: Buffer } | null = null;
   private bytes = 0;
+  private batchSize = FIRST_BATCH_BYTES;
+  private readonly spare: ArrayBuffer[] = [];
   private nextId = 1;
   private readonly handles = new Map<string, Handle>();
   private sent = 0;
@@ -78,16 +88,30 @@ export class StorageClient implements ArchiveSink {
     return h;
   }
 
-  /** A line for connection `id`; dropped (counted) while the worker is too far behind. */
-  line(id: number, line: string, nowMs: number): void {
+  /** A snapshot line for connection `id`; dropped (counted) while the worker is too far behind. */
+  record(id: number, timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
     if (this.sent + this.bytes - (this.last?.acked ?? 0) > this.maxInFlightBytes) {
       this.lostBackpressure++;
       return;
     }
-    this.ops.push(Op.Line, id, nowMs, line.length);
-    this.text += line;
-    this.bytes += line.length;
+    const out = this.room(recordBound(timestamp, attrs));
+    const end = encodeRecordInto(out, this.bytes, timestamp, msg, idm, attrs);
+    this.ops.push(Op.Line, id, nowMs, end - this.bytes);
+    this.bytes = end;
     this.linesSent++;
+  }
+
+  /** The line buffer, with room for `n` more bytes. */
+  private room(n: number): Buffer {
+    const have = this.lines;
+    if (have !== null && this.bytes + n <= have.bytes.byteLength) return have.bytes;
+    while (this.batchSize < this.bytes + n) this.batchSize *= 2;
+    const reuse = this.spare.findIndex((b) => b.byteLength >= this.batchSize);
+    const buffer = reuse >= 0 ? this.spare.splice(reuse, 1)[0] : new ArrayBuffer(this.batchSize);
+    const bytes = Buffer.from(buffer);
+    if (have !== null && this.bytes > 0) bytes.set(have.bytes.subarray(0, this.bytes), 0);
+    this.lines = { buffer, bytes };
+    return bytes;
   }
 
   closeLater(uuid: string, nowMs: number): void {
@@ -101,11 +125,13 @@ export class StorageClient implements ArchiveSink {
   flushDue(): number {
     if (this.ops.length === 0) return 0;
     const ops = Float64Array.from(this.ops);
-    this.post({ kind: "batch", ops, uuids: this.uuids, text: this.text, bytes: this.bytes }, [ops.buffer]);
+    // Moved, not copied: the worker owns the lines from here and hands the buffer back.
+    const lines = this.lines?.buffer ?? new ArrayBuffer(0);
+    this.post({ kind: "batch", ops, uuids: this.uuids, lines, bytes: this.bytes }, [ops.buffer, lines]);
     this.sent += this.bytes;
     this.ops = [];
     this.uuids = [];
-    this.text = "";
+    this.lines = null;
     this.bytes = 0;
     return 1;
   }
@@ -199,7 +225,9 @@ export class StorageClient implements ArchiveSink {
 
   private receive(m: FromStorage): void {
     if (m.kind === "log") this.log(m.line);
-    else if (m.kind === "stats" || m.kind === "stopped") {
+    else if (m.kind === "recycle") {
+      if (this.spare.length < SPARE_BATCHES && m.buffer.byteLength >= this.batchSize / 2) this.spare.push(m.buffer);
+    } else if (m.kind === "stats" || m.kind === "stopped") {
       this.last = m.stats;
       for (const s of m.stats.index.writeSeconds) this.writeSeconds.push(s);
       if (m.kind === "stopped") this.stopped?.(m.stats);

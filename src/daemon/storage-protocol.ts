@@ -1,8 +1,8 @@
 // Messages between the poll thread and the storage worker, which owns every file write
 // (archives) and every index write, so a slow or full disk never delays a poll.
-// Per cycle the poll thread sends its archive operations as one flat Float64Array (moved,
-// not copied), the uuids it names and the new lines joined in one string: one copy per
-// cycle, not per line.
+// Per cycle the poll thread sends its archive operations as one flat Float64Array and its
+// new lines encoded in one buffer, both moved (transferred), not copied; the worker copies
+// each line into its connection's buffer and hands the line buffer back for reuse.
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { CycleReport, EndReason } from "../model/report.ts";
 import type { IndexCounters } from "./index-batcher.ts";
@@ -11,7 +11,7 @@ import type { IndexCounters } from "./index-batcher.ts";
 export const enum Op {
   /** id, startMs, firstSeq, startSubMs, uuid index */
   Open = 1,
-  /** id, nowMs, length of the line in `text` */
+  /** id, nowMs, bytes of the line in `lines` (its newline included) */
   Line = 2,
   /** id, nowMs */
   Close = 3,
@@ -30,7 +30,7 @@ export interface StorageConfig {
 
 export type ToStorage =
   | { kind: "init"; config: StorageConfig }
-  | { kind: "batch"; ops: Float64Array; uuids: string[]; text: string; bytes: number }
+  | { kind: "batch"; ops: Float64Array; uuids: string[]; lines: ArrayBuffer; bytes: number }
   | { kind: "report"; report: CycleReport }
   | { kind: "close-connections"; uuids: string[]; at: number; reason: EndReason }
   | { kind: "shutdown"; boundMs: number }
@@ -50,4 +50,5 @@ export type FromStorage =
   | { kind: "failed"; message: string }
   | { kind: "stats"; stats: StorageStats }
   | { kind: "log"; line: string }
+  | { kind: "recycle"; buffer: ArrayBuffer }
   | { kind: "stopped"; stats: StorageStats };

@@ -46,7 +46,7 @@ function fileReport(now: number): void {
   if (files.length > 0) batcher.add({ cycle: 0, time: now, opened: [], updated: [], closed: [], files });
 }
 
-function applyBatch(ops: Float64Array, uuids: string[], text: string): void {
+function applyBatch(ops: Float64Array, uuids: string[], lines: Uint8Array): void {
   let at = 0;
   let pos = 0;
   while (at < ops.length) {
@@ -57,7 +57,7 @@ function applyBatch(ops: Float64Array, uuids: string[], text: string): void {
       at += 6;
     } else if (op === Op.Line) {
       const len = ops[at + 3];
-      writers.get(id)?.append(text.slice(pos, pos + len), ops[at + 2]);
+      writers.get(id)?.appendBytes(lines, pos, pos + len, ops[at + 2]);
       pos += len;
       at += 4;
     } else {
@@ -124,8 +124,9 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
         init(m.config);
         break;
       case "batch":
-        applyBatch(m.ops, m.uuids, m.text);
+        applyBatch(m.ops, m.uuids, new Uint8Array(m.lines, 0, m.bytes));
         acked += m.bytes;
+        if (m.lines.byteLength > 0) self.postMessage({ kind: "recycle", buffer: m.lines } satisfies FromStorage, [m.lines]);
         postStats();
         break;
       case "report":

@@ -1,0 +1,94 @@
+// One file of a connection's series on disk: created exclusively with its Metadata line
+// and a first frame, then grown a frame at a time. Failures are counted and reported as
+// false; nothing here throws.
+import { join } from "node:path";
+import { appendExisting, createExclusive, errorCode } from "./file-io.ts";
+import { archivePath, datePath } from "./naming.ts";
+import { encodeMetadata } from "./record.ts";
+import { formatTimeMsNs } from "./time.ts";
+import type { ArchiveFileInfo, WriterContext } from "./writer-context.ts";
+
+export interface Segment {
+  readonly info: ArchiveFileInfo;
+  /** Unix ms whose UTC date names the file. */
+  readonly dateMs: number;
+  created: boolean;
+  /** zstd frames written to the file so far. */
+  frames: number;
+}
+
+/** The connection a segment belongs to, as its Metadata line names it. */
+export interface SeriesIdentity {
+  readonly uuid: string;
+  readonly startMs: number;
+  readonly startSubMs: number;
+}
+
+// Names tried per flush before giving up ("exists"): only a folder full of stale files
+// from earlier runs could exhaust it.
+const MAX_NAME_ATTEMPTS = 1000;
+
+/**
+ * Creates the segment's file with its Metadata line and `body` (lines with their
+ * newlines) as one frame. The sequence number advances past names that exist.
+ */
+export function createSegmentFile(ctx: WriterContext, id: SeriesIdentity, seg: Segment, body: Uint8Array, nowMs: number): boolean {
+  const dir = join(ctx.outputDir, datePath(seg.dateMs));
+  try {
+    ctx.dirs.ensure(dir);
+    for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
+      const seq = seg.info.seq;
+      const rel = archivePath(id.uuid, seq, seg.dateMs);
+      let inBytes = 0;
+      let frameBytes = 0;
+      const created = createExclusive(join(ctx.outputDir, rel), () => {
+        const frame = ctx.compressor.compressView(encodeMetadata(id.uuid, seq, formatTimeMsNs(id.startMs, id.startSubMs)), body);
+        inBytes = ctx.compressor.lastInputBytes;
+        frameBytes = frame.byteLength;
+        return frame;
+      });
+      if (created) {
+        seg.created = true;
+        seg.frames = 1;
+        seg.info.path = rel;
+        seg.info.bytes = frameBytes;
+        ctx.counters.filesCreated++;
+        ctx.counters.bytesWritten += frameBytes;
+        ctx.counters.bytesIn += inBytes;
+        return true;
+      }
+      seg.info.seq = seq + 1;
+    }
+    ctx.counters.error("exists", id.uuid, `no free file name among ${MAX_NAME_ATTEMPTS} sequence numbers`, nowMs);
+    return false;
+  } catch (e) {
+    if (errorCode(e) === "ENOENT") ctx.dirs.forget(dir);
+    recordError(ctx, id.uuid, e, nowMs);
+    return false;
+  }
+}
+
+/** Appends `body` as one more frame to the segment's existing file. */
+export function appendSegmentFrame(ctx: WriterContext, uuid: string, seg: Segment, body: Uint8Array, nowMs: number): boolean {
+  let inBytes = 0;
+  try {
+    const written = appendExisting(join(ctx.outputDir, seg.info.path), seg.info.bytes, () => {
+      const frame = ctx.compressor.compressView(null, body);
+      inBytes = ctx.compressor.lastInputBytes;
+      return frame;
+    });
+    seg.info.bytes += written;
+    seg.frames++;
+    ctx.counters.bytesWritten += written;
+    ctx.counters.bytesIn += inBytes;
+    return true;
+  } catch (e) {
+    recordError(ctx, uuid, e, nowMs);
+    return false;
+  }
+}
+
+function recordError(ctx: WriterContext, uuid: string, e: unknown, nowMs: number): void {
+  const message = e instanceof Error ? e.message : String(e);
+  ctx.counters.error(errorCode(e), uuid, message, nowMs);
+}

@@ -34,6 +34,7 @@ import { ssScenario } from "./scenarios/ss.ts";
 import { wholeProcess } from "./scenarios/process.ts";
 import { indexQuery, indexQueryExists } from "./scenarios/index-query.ts";
 import { soak, SOAK_DEFAULTS } from "./scenarios/soak.ts";
+import { apiLoad } from "./scenarios/api-load.ts";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -76,12 +77,13 @@ const TITLES: Record<number, string> = {
   1: "dump+split vs floor",
   2: "idle poll cycle vs floor",
   3: "active connections: archived records/s",
-  4: "churn: connections with a final snapshot",
+  4: "churn flood: connections with a final snapshot, cycle p99",
   5: "memory per tracked connection",
   6: "ss -tinm",
   7: "whole collector process vs floor process, steady state",
   8: "index + API (bench/index-query.ts)",
   9: "memory soak: collector RSS under steady churn",
+  10: "API load: polls/s and request latency with 8 API clients",
 };
 
 async function scenario(n: number, fn: () => Promise<ScenarioOutput>): Promise<void> {
@@ -152,6 +154,7 @@ async function main(): Promise<void> {
   if (!indexQueryExists()) skip(8, "bench/index-query.ts not found");
   else if (quick) skip(8, "skipped in --quick (index-query.ts has ~20 s of fixed paced phases)");
   else await scenario(8, () => indexQuery(base, indexArgs));
+  if (wanted(10)) await withTestbed((tb) => scenario(10, () => apiLoad({ ...base, tb })));
   if (wanted(9)) await withTestbed((tb) => scenario(9, () => soak({ ...base, tb }, { ...SOAK_DEFAULTS, minutes: soakMinutes, periodMs: soakPeriodMs })));
 
   records.sort((a, b) => a.scenario - b.scenario);

@@ -12,7 +12,7 @@ export interface Sizes {
   /** Scenario 3 ceiling: replayed cycles measured, after warm-up cycles. */
   ceilingWarmCycles: number;
   ceilingCycles: number;
-  /** Scenario 4: churn rate (connections/s) and duration. */
+  /** Scenario 4: flood rate (new connections/s) and duration. */
   churnRate: number;
   churnSeconds: number;
   /** Scenario 5: connection counts at which memory is read. */
@@ -21,6 +21,8 @@ export interface Sizes {
   ssRuns: number;
   /** Scenario 7: seconds settled before and measured after, rounds, idle sizes, active connections. */
   process: { settleS: number; measureS: number; rounds: number; idleSizes: number[]; activeConns: number };
+  /** Scenario 10: idle tracked connections, concurrent API clients, seconds per phase. */
+  apiLoad: { conns: number; clients: number; seconds: number };
 }
 
 export interface BenchContext {
@@ -44,11 +46,12 @@ export const FULL: Sizes = {
   activeSeconds: 5,
   ceilingWarmCycles: 110,
   ceilingCycles: 200,
-  churnRate: 1000,
-  churnSeconds: 5,
+  churnRate: 5000,
+  churnSeconds: 10,
   memoryTargets: [1_000, 10_000, 50_000],
   ssRuns: 7,
   process: { settleS: 2, measureS: 8, rounds: 3, idleSizes: [1_000, 3_000, 10_000], activeConns: 1_000 },
+  apiLoad: { conns: 1_000, clients: 8, seconds: 10 },
 };
 
 export const QUICK: Sizes = {
@@ -59,9 +62,10 @@ export const QUICK: Sizes = {
   activeSeconds: 2,
   ceilingWarmCycles: 101,
   ceilingCycles: 100,
-  churnRate: 500,
-  churnSeconds: 2,
+  churnRate: 1000,
+  churnSeconds: 3,
   memoryTargets: [1_000, 2_000],
   ssRuns: 5,
   process: { settleS: 1, measureS: 4, rounds: 2, idleSizes: [1_000, 2_000], activeConns: 1_000 },
+  apiLoad: { conns: 1_000, clients: 8, seconds: 3 },
 };

@@ -40,7 +40,7 @@ export class ReportFanout implements CycleSink {
       for (const o of report.opened) events.open(o);
       for (const c of report.closed) events.close(c.uuid, c.closedAt, c.closedAtSubMs);
     }
-    if (report.opened.length + report.updated.length + report.closed.length + report.files.length > 0) this.deps.storage?.submit(report);
+    this.deps.storage?.submit(report);
     this.updateMetrics(report);
     recordPoll(this.deps.status, report.time);
     this.deps.api?.pushStatus();

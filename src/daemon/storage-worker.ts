@@ -18,6 +18,12 @@ let archive: ArchiveSet;
 let index: ConnectionIndex;
 let batcher: IndexBatcher;
 const writers = new Map<number, ArchiveWriter>();
+/**
+ * Connections whose archive is open here but whose "opened" report has not arrived (it
+ * follows the cycle's batch): while there are any, file rows wait, so the index never
+ * holds a file of a connection it does not have.
+ */
+const awaitingOpen = new Set<string>();
 let acked = 0;
 let lastStats = 0;
 let stopping = false;
@@ -42,6 +48,7 @@ function postStats(force = false): void {
 
 /** File changes since the last report go to the index as a report of their own. */
 function fileReport(now: number): void {
+  if (awaitingOpen.size > 0) return;
   const files = archive.takeFileChanges();
   if (files.length > 0) batcher.add({ cycle: 0, time: now, opened: [], updated: [], closed: [], files });
 }
@@ -53,7 +60,9 @@ function applyBatch(ops: Float64Array, uuids: string[], lines: Uint8Array): void
     const op = ops[at];
     const id = ops[at + 1];
     if (op === Op.Open) {
-      writers.set(id, archive.open(uuids[ops[at + 5]], ops[at + 2], ops[at + 3], ops[at + 4]));
+      const uuid = uuids[ops[at + 5]];
+      writers.set(id, archive.open(uuid, ops[at + 2], ops[at + 3], ops[at + 4]));
+      awaitingOpen.add(uuid);
       at += 6;
     } else if (op === Op.Line) {
       const len = ops[at + 3];
@@ -92,6 +101,8 @@ async function shutdown(boundMs: number): Promise<void> {
     await (left < before ? new Promise<void>((r) => setImmediate(r)) : Bun.sleep(100));
   }
   archive.abandon();
+  // Every report was sent before the shutdown message: nothing is still to come.
+  awaitingOpen.clear();
   fileReport(Date.now());
   for (let attempt = 0; attempt < 3 && !batcher.flush(Date.now()); attempt++) {
     if (forced) break;
@@ -130,6 +141,7 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
         postStats();
         break;
       case "report":
+        for (const o of m.report.opened) awaitingOpen.delete(o.uuid);
         m.report.files = archive.takeFileChanges();
         batcher.add(m.report);
         break;

@@ -204,3 +204,11 @@ export function goTimeText(text: string): string {
   const zone = offsetMinutes === 0 ? "Z" : `${m[G_SIGN]}${m[G_OH]}:${m[G_OM]}`;
   return `${m[1]}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7]}${trimmed === "" ? "" : "." + trimmed}${zone}`;
 }
+
+/** A record's time: the real-time clock (seconds, nanoseconds) and its Timestamp text. */
+export interface RecordTime {
+  sec: number;
+  nsec: number;
+  /** formatTimeNs(sec, nsec). */
+  text: string;
+}

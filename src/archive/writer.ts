@@ -18,6 +18,7 @@
 // (counted). Lines buffered when a rotation's flush fails go into the next file.
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { PendingLines } from "./pending-lines.ts";
+import type { RecordTime } from "./time.ts";
 import { appendSegmentFrame, createSegmentFile, type Segment } from "./segment-file.ts";
 import type { ArchiveFileInfo, FlushScheduler as Scheduler, ScheduledWriter, WriterContext as Context } from "./writer-context.ts";
 
@@ -88,9 +89,9 @@ export class ArchiveWriter implements ScheduledWriter {
   }
 
   /** Buffers the snapshot line of the message at `idm` in `msg` (attributes indexed in `attrs`). */
-  appendRecord(timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
     const p = this.prepare(nowMs);
-    if (p !== null) this.appended(p.appendRecord(timestamp, msg, idm, attrs), nowMs);
+    if (p !== null) this.appended(p.appendRecord(time.text, msg, idm, attrs), nowMs);
   }
 
   /** Buffers `src[start, end)`, one line with its newline, made elsewhere. */

@@ -2,16 +2,18 @@
 // or the daemon's storage worker, which does every file write off the poll thread.
 import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
 import type { AttributeIndex } from "../diag/attributes.ts";
+import type { RecordTime } from "../archive/time.ts";
 import type { ArchiveFile } from "../model/report.ts";
 
 /** One connection's archive series. */
 export interface ArchiveLineSink {
   /**
    * Buffers the snapshot line of the message whose inet_diag_msg is at `idm` in `msg`
-   * (attributes indexed in `attrs`), stamped `timestamp`, taken at `nowMs`. The sink
-   * encodes it where it keeps it (see encodeRecordInto): no string per line.
+   * (attributes indexed in `attrs`, up to attrs.end), stamped `time`, taken at `nowMs`.
+   * The sink encodes it where it keeps it (see encodeRecordInto), or hands the raw
+   * message on to be encoded there: no string per line.
    */
-  appendRecord(timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void;
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void;
 }
 
 export interface ArchiveSink {

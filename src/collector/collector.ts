@@ -9,7 +9,7 @@ import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
 import { Change } from "../diff/change-rule.ts";
 import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
-import { formatTimeNs, subMsNs } from "../archive/time.ts";
+import { formatTimeNs, subMsNs, type RecordTime } from "../archive/time.ts";
 import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
@@ -119,7 +119,8 @@ export class Collector {
   /** Nanoseconds below the millisecond of the cycle's time. */
   private subMs = 0;
   private readonly rt: RealTime = { sec: 0, nsec: 0 };
-  private timestamp = "";
+  /** The time records of this cycle (or of this drain of destroy events) carry. */
+  private readonly stamp: RecordTime = { sec: 0, nsec: 0, text: "" };
   private report: CycleReport;
   private updated: Connection[] = [];
 
@@ -258,7 +259,9 @@ export class Collector {
     const t = time ?? realtime(this.rt);
     this.now = now;
     this.subMs = subMsNs(t.nsec);
-    this.timestamp = formatTimeNs(t.sec, t.nsec);
+    this.stamp.sec = t.sec;
+    this.stamp.nsec = t.nsec;
+    this.stamp.text = formatTimeNs(t.sec, t.nsec);
   }
 
   /**
@@ -342,7 +345,7 @@ export class Collector {
   private archiveSnapshot(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): void {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
-    conn.writer.appendRecord(this.timestamp, buf, idm, this.attrs, this.now);
+    conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now);
     this.noteCounters(conn, buf, idm);
     conn.snapshots++;
     conn.lastArchivedMs = this.now;

@@ -5,7 +5,7 @@
 // worker has not yet taken in `maxInFlightBytes` of them: a disk that stalls costs lines,
 // never polls.
 import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts";
-import { encodeRecordInto, recordBound } from "../archive/record.ts";
+import type { RecordTime } from "../archive/time.ts";
 import type { AttributeIndex } from "../diag/attributes.ts";
 import type { ArchiveLineSink, ArchiveSink } from "../collector/archive-sink.ts";
 import type { ArchiveFile, ClosedConnection, ConnectionProgress, CycleReport, EndReason, OpenedConnection } from "../model/report.ts";
@@ -14,8 +14,8 @@ import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToSto
 
 class Handle implements ArchiveLineSink {
   constructor(private readonly client: StorageClient, readonly id: number) {}
-  appendRecord(timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
-    this.client.record(this.id, timestamp, msg, idm, attrs, nowMs);
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
+    this.client.record(this.id, time, msg, idm, attrs.end, nowMs);
   }
 }
 
@@ -69,7 +69,7 @@ const EMPTY_INDEX: IndexCounters = { lostReports: 0, writeFailures: 0, rows: 0, 
 export class StorageClient implements ArchiveSink {
   private ops: number[] = [];
   private uuids: string[] = [];
-  /** This cycle's lines, encoded in place, each with its newline; moved to the worker whole. */
+  /** This cycle's snapshots, raw messages back to back; moved to the worker whole. */
   private lines: { buffer: ArrayBuffer; bytes: Buffer } | null = null;
   private bytes = 0;
   private batchSize = FIRST_BATCH_BYTES;
@@ -126,16 +126,21 @@ export class StorageClient implements ArchiveSink {
     return h;
   }
 
-  /** A snapshot line for connection `id`; dropped (counted) while the worker is too far behind. */
-  record(id: number, timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
+  /**
+   * A snapshot for connection `id`: the message from its inet_diag_msg at `idm` to `end`,
+   * copied as it is; the worker encodes the line. Dropped (counted) while the worker is
+   * too far behind.
+   */
+  record(id: number, time: RecordTime, msg: Uint8Array, idm: number, end: number, nowMs: number): void {
     if (this.sent + this.bytes - (this.last?.acked ?? 0) > this.maxInFlightBytes) {
       this.lostBackpressure++;
       return;
     }
-    const out = this.room(recordBound(timestamp, attrs));
-    const end = encodeRecordInto(out, this.bytes, timestamp, msg, idm, attrs);
-    this.ops.push(Op.Line, id, nowMs, end - this.bytes);
-    this.bytes = end;
+    const n = end - idm;
+    const out = this.room(n);
+    out.set(msg.subarray(idm, end), this.bytes);
+    this.ops.push(Op.Line, id, nowMs, n, time.sec, time.nsec);
+    this.bytes += n;
     this.linesSent++;
   }
 

@@ -1,8 +1,10 @@
 // Messages between the poll thread and the storage worker, which owns every file write
 // (archives) and every index write, so a slow or full disk never delays a poll.
-// Per cycle the poll thread sends its archive operations as one flat Float64Array and its
-// new lines encoded in one buffer, both moved (transferred), not copied; the worker copies
-// each line into its connection's buffer and hands the line buffer back for reuse.
+// Per cycle the poll thread sends its archive operations as one flat Float64Array and the
+// messages of the snapshots it archives, raw, back to back in one buffer, both moved
+// (transferred), not copied. The worker encodes each line (JSON, base64) straight into
+// its connection's buffer and hands the message buffer back for reuse: the poll thread
+// only dumps, diffs and copies.
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { CycleReport, EndReason } from "../model/report.ts";
 import type { IndexCounters } from "./index-batcher.ts";
@@ -11,7 +13,7 @@ import type { IndexCounters } from "./index-batcher.ts";
 export const enum Op {
   /** id, startMs, firstSeq, startSubMs, uuid index */
   Open = 1,
-  /** id, nowMs, bytes of the line in `lines` (its newline included) */
+  /** id, nowMs, bytes of the message in `lines` (from its inet_diag_msg), its time's seconds and nanoseconds */
   Line = 2,
   /** id, nowMs */
   Close = 3,

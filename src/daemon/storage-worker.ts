@@ -3,6 +3,9 @@
 // poll thread's operations in order, flushes due lines every few ms within a budget (so
 // messages keep flowing while the disk is slow), and reports its counters back.
 import { ArchiveSet } from "../archive/archive-set.ts";
+import { formatTimeNs } from "../archive/time.ts";
+import { AttributeIndex } from "../diag/attributes.ts";
+import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import type { ArchiveWriter } from "../archive/writer.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
 import { IndexBatcher } from "./index-batcher.ts";
@@ -53,6 +56,19 @@ function fileReport(now: number): void {
   if (files.length > 0) batcher.add({ cycle: 0, time: now, opened: [], updated: [], closed: [], files });
 }
 
+const attrs = new AttributeIndex();
+/** The Timestamp text of the last (seconds, nanoseconds) seen: a whole cycle shares one. */
+const stamp = { sec: -1, nsec: -1, text: "" };
+
+function stampOf(sec: number, nsec: number): typeof stamp {
+  if (sec !== stamp.sec || nsec !== stamp.nsec) {
+    stamp.sec = sec;
+    stamp.nsec = nsec;
+    stamp.text = formatTimeNs(sec, nsec);
+  }
+  return stamp;
+}
+
 function applyBatch(ops: Float64Array, uuids: string[], lines: Uint8Array): void {
   let at = 0;
   let pos = 0;
@@ -66,9 +82,14 @@ function applyBatch(ops: Float64Array, uuids: string[], lines: Uint8Array): void
       at += 6;
     } else if (op === Op.Line) {
       const len = ops[at + 3];
-      writers.get(id)?.appendBytes(lines, pos, pos + len, ops[at + 2]);
+      const w = writers.get(id);
+      // The poll thread indexed this message before sending it; it indexes the same here.
+      if (w !== undefined) {
+        if (attrs.index(lines, pos + INET_DIAG_MSG_SIZE, pos + len)) w.appendRecord(stampOf(ops[at + 4], ops[at + 5]), lines, pos, attrs, ops[at + 2]);
+        else archive.counters.lose(1, "malformed");
+      }
       pos += len;
-      at += 4;
+      at += 6;
     } else {
       const w = writers.get(id);
       if (w !== undefined) archive.closeLater(w.uuid, ops[at + 2]);

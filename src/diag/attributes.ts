@@ -16,6 +16,8 @@ export class AttributeIndex {
   unknown = 0;
   /** True when the attribute area ended with a truncated or overlong attribute. */
   malformed = false;
+  /** Where the indexed area ends in the buffer (its message's end), once index() succeeded. */
+  end = 0;
 
   /** Indexes attributes in `buf[start, end)`. Returns false if the area is malformed. */
   index(buf: Uint8Array, start: number, end: number): boolean {
@@ -41,6 +43,7 @@ export class AttributeIndex {
       off += align4(len);
     }
     // Fewer than 4 bytes left over is only padding.
+    this.end = limit;
     return true;
   }
 

@@ -1,13 +1,50 @@
 // The lines one connection holds until its next flush, as bytes (each with its newline) in
 // one growing buffer, with where each line ends. A flush compresses a view of the buffer
-// as it is; no line is ever a string. An emptied buffer is let go, so the many idle
-// connections hold nothing, and memory follows the lines actually waiting.
+// as it is; no line is ever a string. An emptied buffer goes back to a pool shared by the
+// thread's writers (bounded), so the many idle connections hold nothing, busy ones reuse
+// the same few buffers, and memory follows the lines actually waiting instead of what
+// the garbage collector has not yet reclaimed.
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { encodeRecordInto, recordBound } from "./record.ts";
 
 const EMPTY = Buffer.alloc(0);
 const NO_ENDS: number[] = [];
-const MIN_CAPACITY = 2048;
+const MIN_CLASS = 11; // 2 KiB
+const MAX_POOLED_CLASS = 20; // buffers above 1 MiB are rare (a failing disk): not kept
+/** Bytes of free buffers the pool keeps at most. */
+const POOL_LIMIT = 8 * 1024 * 1024;
+
+/** Free buffers by size class (2^class bytes). */
+const pool: Buffer[][] = Array.from({ length: MAX_POOLED_CLASS + 1 }, () => []);
+let pooledBytes = 0;
+
+function sizeClass(n: number): number {
+  return Math.max(MIN_CLASS, 32 - Math.clz32(Math.max(1, n) - 1));
+}
+
+/** A buffer of at least `n` bytes, from the pool when one is free. */
+function take(n: number): Buffer {
+  const c = sizeClass(n);
+  const free = c <= MAX_POOLED_CLASS ? pool[c] : undefined;
+  const b = free?.pop();
+  if (b !== undefined) {
+    pooledBytes -= b.byteLength;
+    return b;
+  }
+  return Buffer.allocUnsafe(2 ** c);
+}
+
+function give(b: Buffer): void {
+  const c = sizeClass(b.byteLength);
+  if (b === EMPTY || c > MAX_POOLED_CLASS || 2 ** c !== b.byteLength || pooledBytes + b.byteLength > POOL_LIMIT) return;
+  pool[c].push(b);
+  pooledBytes += b.byteLength;
+}
+
+/** Bytes the pool holds in free buffers (for tests and status). */
+export function pooledBufferBytes(): number {
+  return pooledBytes;
+}
 
 export class PendingLines {
   private buf: Buffer = EMPTY;
@@ -79,6 +116,7 @@ export class PendingLines {
   }
 
   clear(): void {
+    give(this.buf);
     this.buf = EMPTY;
     this.used = 0;
     this.ends = NO_ENDS;
@@ -91,8 +129,9 @@ export class PendingLines {
 
   private reserve(n: number): void {
     if (this.used + n <= this.buf.byteLength) return;
-    const next = Buffer.allocUnsafe(Math.max(MIN_CAPACITY, (this.used + n) * 2));
+    const next = take(this.used + n);
     if (this.used > 0) next.set(this.buf.subarray(0, this.used), 0);
+    give(this.buf);
     this.buf = next;
   }
 }

@@ -157,6 +157,7 @@ export class ArchiveWriter implements ScheduledWriter {
     c.flushes++;
     c.pendingRecords -= n;
     c.pendingBytes -= pending.bytes;
+    pending.clear();
     this.pending = null;
     this.retryAfter = Number.NEGATIVE_INFINITY;
     this.ctx.scheduler.fileChanged(seg.info);

@@ -24,7 +24,7 @@ export const COLLECTOR_ARGS = {
   "eventsocket-max-queue": { type: "string", description: "Bytes an eventsocket client may lag before it is disconnected [env TCPINFO_EVENTSOCKET_MAX_QUEUE] (default 1048576)", valueHint: "BYTES" },
   "index-retention-hours": { type: "string", description: "Delete index rows of connections closed more than H hours ago (archives stay); 0 keeps them [env TCPINFO_INDEX_RETENTION_HOURS] (default 0)", valueHint: "H" },
   "index-batch-ms": { type: "string", description: "Write poll reports to the index at least this often [env TCPINFO_INDEX_BATCH_MS] (default 250)", valueHint: "MS" },
-  "max-buffer-mib": { type: "string", description: "MiB of archive lines held in memory in all, written early past it; dropped and counted only while writes fail [env TCPINFO_MAX_BUFFER_MIB] (default 64)", valueHint: "MIB" },
+  "max-buffer-mib": { type: "string", description: "MiB of archive lines held in memory in all, written early past it; dropped and counted only while writes fail [env TCPINFO_MAX_BUFFER_MIB] (default 32)", valueHint: "MIB" },
   "shutdown-timeout": { type: "string", description: "At stop, seconds to write buffered lines before the rest counts as lost; a second signal stops sooner [env TCPINFO_SHUTDOWN_TIMEOUT] (default 60)", valueHint: "S" },
   "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
 } as const satisfies ArgsDef;
@@ -104,7 +104,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     destroyEvents: raw.includes("--no-destroy-events") ? false : raw.includes("--destroy-events") ? true : envBool("TCPINFO_DESTROY_EVENTS") ?? true,
     flushMs: int("flush-ms", "TCPINFO_FLUSH_MS", 1000, 1, 3_600_000),
     statusSeconds: int("status-seconds", "TCPINFO_STATUS_SECONDS", 60, 0, 86_400),
-    maxBufferMiB: int("max-buffer-mib", "TCPINFO_MAX_BUFFER_MIB", 64, 1, 65_536),
+    maxBufferMiB: int("max-buffer-mib", "TCPINFO_MAX_BUFFER_MIB", 32, 1, 65_536),
     shutdownTimeoutSeconds: int("shutdown-timeout", "TCPINFO_SHUTDOWN_TIMEOUT", 60, 1, 86_400),
     db: fromEnv(str("db"), "TCPINFO_DB") ?? join(output, "index.sqlite"),
     listen: parseListenOption(fromEnv(str("listen"), "TCPINFO_LISTEN") ?? DEFAULT_LISTEN),

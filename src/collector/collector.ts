@@ -47,6 +47,13 @@ export interface CollectorOptions extends FilterOptions {
   dumpTimeoutMs?: number;
   /** Connections still open in the index from a previous run, by cookie. */
   resume?: ReadonlyMap<bigint, ResumeInfo>;
+  /**
+   * Reports carry the progress of updated connections at most this often (ms), each
+   * connection once with its latest counters; default 0: every cycle. The daemon's index
+   * batches writes anyway, and a thousand busy connections then cost a thousand progress
+   * objects per interval, not per cycle.
+   */
+  progressEveryMs?: number;
 }
 
 export interface ResumeInfo {
@@ -77,7 +84,8 @@ interface Connection {
   /** Unix ms when the socket was first missing from a dump, 0 while present. */
   vanishedAt: number;
   /** Cycle in which this connection was last added to the report's updated list. */
-  reportedCycle: number;
+  /** The progress epoch in which the connection was last queued for a report. */
+  reportedEpoch: number;
   lastArchivedMs: number;
 }
 
@@ -87,7 +95,7 @@ interface Connection {
  */
 const REMNANT: Connection = Object.freeze({
   ended: true, uuid: "", lastState: 0, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
-  writer: { appendRecord() {} }, snapshots: 0, vanishedAt: 0, reportedCycle: -1, lastArchivedMs: 0,
+  writer: { appendRecord() {} }, snapshots: 0, vanishedAt: 0, reportedEpoch: -1, lastArchivedMs: 0,
 });
 
 /** A timewait entry under a cookie of its own, waiting to be matched with a destroyed connection. */
@@ -122,7 +130,10 @@ export class Collector {
   /** The time records of this cycle (or of this drain of destroy events) carry. */
   private readonly stamp: RecordTime = { sec: 0, nsec: 0, text: "" };
   private report: CycleReport;
+  /** Connections archived since the last progress was reported (see progressEveryMs). */
   private updated: Connection[] = [];
+  private progressEpoch = 0;
+  private progressAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSink) {
     this.dumper = new SockDiagDumper(undefined, COLLECTOR_STATES, opts.dumpTimeoutMs);
@@ -248,7 +259,7 @@ export class Collector {
     this.archive.abandon();
     this.dumper.close();
     this.destroy?.close();
-    return this.takeReport(now);
+    return this.takeReport(now, true);
   }
 
   /**
@@ -354,8 +365,8 @@ export class Collector {
   }
 
   private noteUpdated(conn: Connection): void {
-    if (conn.reportedCycle !== this.report.cycle) {
-      conn.reportedCycle = this.report.cycle;
+    if (conn.reportedEpoch !== this.progressEpoch) {
+      conn.reportedEpoch = this.progressEpoch;
       this.updated.push(conn);
     }
   }
@@ -404,7 +415,7 @@ export class Collector {
       writer,
       snapshots: resumed?.snapshots ?? 0,
       vanishedAt: 0,
-      reportedCycle: -1,
+      reportedEpoch: -1,
       lastArchivedMs: this.now,
     };
   }
@@ -479,11 +490,15 @@ export class Collector {
     };
   }
 
-  private takeReport(now: number): CycleReport {
+  private takeReport(now: number, allProgress = false): CycleReport {
     const r = this.report;
-    // Ended connections already carry their counters in `closed`.
-    for (const conn of this.updated) if (!conn.ended) r.updated.push(this.progress(conn));
-    this.updated = [];
+    if (allProgress || now - this.progressAt >= (this.opts.progressEveryMs ?? 0)) {
+      // Ended connections already carry their counters in `closed`.
+      for (const conn of this.updated) if (!conn.ended) r.updated.push(this.progress(conn));
+      this.updated = [];
+      this.progressEpoch++;
+      this.progressAt = now;
+    }
     r.files = this.archive.takeFileChanges();
     this.report = this.emptyReport(now);
     return r;

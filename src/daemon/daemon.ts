@@ -111,6 +111,8 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
       destroyEvents: opts.destroyEvents,
       vanishGraceMs: 250,
       resume,
+      // The index batches its writes (--index-batch-ms): progress every cycle would only be merged there.
+      progressEveryMs: Math.min(100, opts.indexBatchMs),
     },
     storage,
   );

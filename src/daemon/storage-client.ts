@@ -19,6 +19,15 @@ class Handle implements ArchiveLineSink {
   }
 }
 
+/**
+ * Bytes of snapshots handed to the worker and not yet taken in, at most: a quarter of the
+ * buffer bound (the writers hold the rest), never under 4 MiB (a cycle that first sees
+ * ten thousand connections sends about 5 MiB).
+ */
+function inFlightBound(maxBufferedBytes: number): number {
+  return Math.max(4 * 1024 * 1024, Math.floor(maxBufferedBytes / 4));
+}
+
 /** First size of a cycle's line buffer; it grows (doubling) to what cycles need. */
 const FIRST_BATCH_BYTES = 256 * 1024;
 /** Buffers the worker hands back, kept for the next cycles. */
@@ -112,7 +121,7 @@ export class StorageClient implements ArchiveSink {
       worker.terminate();
       throw e;
     }
-    const client = new StorageClient(worker, config.maxBufferedBytes, log);
+    const client = new StorageClient(worker, inFlightBound(config.maxBufferedBytes), log);
     worker.onerror = (e) => log(`storage worker error: ${e.message}`);
     return client;
   }

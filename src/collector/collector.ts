@@ -14,10 +14,9 @@ import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { ArchiveLineSink, ArchiveSink } from "./archive-sink.ts";
-import { SockDiagDumper } from "./dumper.ts";
 import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
 import { SyscallError } from "../ffi/errno.ts";
-import { DestroyListener } from "./destroy-listener.ts";
+import { netlinkSource, type DestroySource, type DumpSource, type KernelSource } from "./kernel-source.ts";
 import { anonymizeNetblock, SocketFilter, type Anonymization, type FilterOptions } from "./filters.ts";
 import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "../model/report.ts";
 import { CollectorStats } from "./stats.ts";
@@ -113,8 +112,8 @@ export class Collector {
   readonly stats = new CollectorStats();
   private readonly cache = new SnapshotCache<Connection>();
   private readonly attrs = new AttributeIndex();
-  private readonly dumper: SockDiagDumper;
-  private readonly destroy: DestroyListener | null;
+  private readonly dumper: DumpSource;
+  private readonly destroy: DestroySource | null;
   private readonly rx: Bytes;
   private readonly dx: Bytes | null;
   private readonly filter: SocketFilter;
@@ -135,10 +134,15 @@ export class Collector {
   private progressEpoch = 0;
   private progressAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSink) {
-    this.dumper = new SockDiagDumper(undefined, COLLECTOR_STATES, opts.dumpTimeoutMs);
+  /**
+   * `source`: where kernel messages come from; by default the netlink sockets (a dump of
+   * COLLECTOR_STATES, destroy events if opts.destroyEvents). Tests pass recorded messages.
+   */
+  constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSink, source?: KernelSource) {
+    const src = source ?? netlinkSource(COLLECTOR_STATES, opts.destroyEvents, opts.dumpTimeoutMs);
+    this.dumper = src.dumper;
     this.rx = bytesOf(this.dumper.buffer);
-    this.destroy = opts.destroyEvents ? new DestroyListener() : null;
+    this.destroy = src.destroy;
     this.dx = this.destroy ? bytesOf(this.destroy.buffer) : null;
     this.filter = new SocketFilter(opts);
     this.resume = new Map(opts.resume ?? []);

@@ -6,7 +6,7 @@ import { snapshotLines, takeSnapshots } from "./cli/snapshot.ts";
 import { uuidPrefixFor } from "./cli/uuid-prefix.ts";
 import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
 import { runCollector } from "./daemon/daemon.ts";
-import { runCsv } from "./archive/csv.ts";
+import { runCsv } from "./cli/csv.ts";
 import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./cli/query.ts";
 import { runSidecar } from "./cli/sidecar.ts";
 import { existsSync } from "node:fs";

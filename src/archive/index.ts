@@ -16,6 +16,6 @@ export {
   type ReadOptions, type SnapshotEntry,
 } from "./reader.ts";
 export {
-  csvColumnNames, csvField, csvHeader, csvLines, csvRow, mlabAddress, runCsv,
-  type CsvColumnOptions, type RunCsvOptions, type RunCsvResult, type WritableLike,
+  csvColumnNames, csvField, csvHeader, csvLines, csvRow, mlabAddress,
+  type CsvColumnOptions,
 } from "./csv.ts";

@@ -4,7 +4,8 @@ import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compress } from "zstd-napi";
-import { csvColumnNames, csvField, csvHeader, csvLines, csvRow, mlabAddress, runCsv } from "../../src/archive/csv.ts";
+import { csvColumnNames, csvField, csvHeader, csvLines, csvRow, mlabAddress } from "../../src/archive/csv.ts";
+import { runCsv } from "../../src/cli/csv.ts";
 import { readArchiveAll, type SnapshotEntry } from "../../src/archive/reader.ts";
 import { SEGMENT_183, readZst, tmpFolder } from "./helpers.ts";
 

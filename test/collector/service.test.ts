@@ -160,15 +160,14 @@ test("a stuck eventsocket client is disconnected when its queue overflows and ne
   stuck2.on("error", () => {});
   stuck2.pause();
   const before = await health();
-  const t0 = Date.now();
   for (let i = 0; i < 10; i++) {
     const pair = await loopbackPair("127.0.0.1", 2);
     await pair.send(pair.clients[0], 1000);
     await pair.close();
-    await Bun.sleep(40);
   }
-  const cycles = (await health()) - before;
-  expect(cycles).toBeGreaterThan(((Date.now() - t0) / 10) * 0.5);
+  // Polls keep coming while the client stays stuck (its pace is the benchmark's business).
+  await waitFor("100 more polls with a stuck client attached", async () => ((await health()) - before >= 100 ? true : undefined));
+  expect(stuck2.destroyed).toBe(false);
   stuck.destroy();
   stuck2.destroy();
   sidecar.kill();

@@ -1,8 +1,8 @@
 // Scenario 5 worker (runs inside nsA): resident memory of a process running the collector
 // loop, first with no connection, then each time it tracks at least the next target count
 // of idle connections (the driver adds them when this worker prints "WAIT <n>").
-// Before each reading the loop runs `settle-ms` more (longer than the 1 s flush interval,
-// so every first snapshot has been written and no line is still buffered) and Bun.gc(true)
+// Before each reading the loop runs `settle-ms` more (longer than the 1 s flush interval),
+// then until no line is still buffered (every first snapshot written), and Bun.gc(true)
 // runs a full collection.
 // Args: --out DIR --targets N1,N2,... [--settle-ms MS]
 import { join } from "node:path";
@@ -49,6 +49,13 @@ runWorker("memory", async () => {
       await Bun.sleep(POLL_MS);
     }
     await pollFor(settleMs);
+    // Idle connections hold nothing once their first snapshot is written; on a disk where
+    // creating 50k files takes longer than the settle time, wait for that (the reading is
+    // of tracked connections, not of lines waiting for their file).
+    while (archive.stats().pendingRecords > 0) {
+      if (performance.now() > deadline) throw new Error(`${archive.stats().pendingRecords} lines still buffered`);
+      await pollFor(100);
+    }
     const r = read(target);
     readings.push(r);
     emitLine(`MEM ${JSON.stringify(r)}`);

@@ -11,8 +11,11 @@ const EMPTY = Buffer.alloc(0);
 const NO_ENDS: number[] = [];
 const MIN_CLASS = 11; // 2 KiB
 const MAX_POOLED_CLASS = 20; // buffers above 1 MiB are rare (a failing disk): not kept
-/** Bytes of free buffers the pool keeps at most. */
-const POOL_LIMIT = 8 * 1024 * 1024;
+/**
+ * Bytes of free buffers the pool keeps at most: enough for the busy connections flushing
+ * within one tick to reuse each other's buffers, little against a 10k-connection host.
+ */
+const POOL_LIMIT = 2 * 1024 * 1024;
 
 /** Free buffers by size class (2^class bytes). */
 const pool: Buffer[][] = Array.from({ length: MAX_POOLED_CLASS + 1 }, () => []);

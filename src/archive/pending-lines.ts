@@ -44,6 +44,12 @@ function give(b: Buffer): void {
   pooledBytes += b.byteLength;
 }
 
+/** Lets every free buffer go (to the garbage collector). */
+export function emptyPool(): void {
+  for (const free of pool) free.length = 0;
+  pooledBytes = 0;
+}
+
 /** Bytes the pool holds in free buffers (for tests and status). */
 export function pooledBufferBytes(): number {
   return pooledBytes;

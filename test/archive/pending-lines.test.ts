@@ -1,7 +1,7 @@
 // A connection's waiting lines as bytes: appended as text, bytes or encoded records, viewed
 // for compression, dropped from the front, and their buffers reused through the pool.
 import { expect, test } from "bun:test";
-import { PendingLines, pooledBufferBytes } from "../../src/archive/pending-lines.ts";
+import { emptyPool, PendingLines, pooledBufferBytes } from "../../src/archive/pending-lines.ts";
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -26,7 +26,10 @@ test("lines keep their order and newlines; the first n can be viewed and dropped
 });
 
 test("a buffer grows across many lines and goes back to the pool when emptied, for the next connection", () => {
+  // The pool is shared by every writer of the thread (other tests too): start it empty.
+  emptyPool();
   const before = pooledBufferBytes();
+  expect(before).toBe(0);
   const a = new PendingLines();
   const line = "x".repeat(999);
   for (let i = 0; i < 100; i++) a.appendText(line);

@@ -30,7 +30,7 @@ export function compactFile(path: string, expectedBytes: number, compressor: Fra
     plain.set(p, at);
     at += p.byteLength;
   }
-  const frame = compressor.compressBytes(plain);
+  const frame = compressor.compressView(null, plain);
   if (frame.byteLength >= data.byteLength) return null;
   const tmp = `${path}.compact`;
   try {

@@ -34,30 +34,6 @@ export class FrameCompressor {
   lastInputBytes = 0;
 
   /**
-   * One frame holding `head` (if not null) and each of `lines`, every one followed by
-   * "\n", as UTF-8. The lines are copied straight into scratch space: joining them into
-   * one string first would cost a second copy. The result is a view of scratch space,
-   * valid until the next call: write it out before compressing again.
-   */
-  compressLines(head: string | null, lines: readonly string[]): Uint8Array {
-    let chars = head === null ? 0 : head.length + 1;
-    for (let i = 0; i < lines.length; i++) chars += lines[i].length + 1;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; archive lines are ASCII in practice.
-    if (this.input.byteLength < chars * 3) this.input = Buffer.allocUnsafe(grow(chars * 3));
-    const input = this.input;
-    let n = 0;
-    if (head !== null) {
-      n += input.write(head, n, "utf8");
-      input[n++] = NEWLINE;
-    }
-    for (let i = 0; i < lines.length; i++) {
-      n += input.write(lines[i], n, "utf8");
-      input[n++] = NEWLINE;
-    }
-    return this.compressInput(n);
-  }
-
-  /**
    * One frame of `head` (if not null, with a newline after it) and then `body`, lines
    * already ending in newlines. Without a head the body is compressed where it lies.
    */
@@ -68,18 +44,7 @@ export class FrameCompressor {
     let n = this.input.write(head, 0, "utf8");
     this.input[n++] = NEWLINE;
     this.input.set(body, n);
-    return this.compressInput(n + body.byteLength);
-  }
-
-  /** One frame of `bytes` (a view of scratch space, valid until the next call). */
-  compressBytes(bytes: Uint8Array): Uint8Array {
-    if (this.input.byteLength < bytes.byteLength) this.input = Buffer.allocUnsafe(grow(bytes.byteLength));
-    this.input.set(bytes, 0);
-    return this.compressInput(bytes.byteLength);
-  }
-
-  private compressInput(n: number): Uint8Array {
-    return this.compressFrom(this.input.subarray(0, n));
+    return this.compressFrom(this.input.subarray(0, n + body.byteLength));
   }
 
   private compressFrom(input: Uint8Array): Uint8Array {

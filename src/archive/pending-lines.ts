@@ -89,15 +89,6 @@ export class PendingLines {
     return this.used - start;
   }
 
-  /** Appends `src[start, end)`, one line with its newline. */
-  appendBytes(src: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    this.reserve(n);
-    this.buf.set(src.subarray(start, end), this.used);
-    this.used += n;
-    this.pushEnd();
-  }
-
   /** Appends a line given as text (a newline is added); returns its bytes. */
   appendText(line: string): number {
     this.reserve(line.length * 3 + 1);

@@ -94,14 +94,6 @@ export class ArchiveWriter implements ScheduledWriter {
     if (p !== null) this.appended(p.appendRecord(time.text, msg, idm, attrs), nowMs);
   }
 
-  /** Buffers `src[start, end)`, one line with its newline, made elsewhere. */
-  appendBytes(src: Uint8Array, start: number, end: number, nowMs: number): void {
-    const p = this.prepare(nowMs);
-    if (p === null) return;
-    p.appendBytes(src, start, end);
-    this.appended(end - start, nowMs);
-  }
-
   /** The buffer a line taken at `nowMs` goes to (rotating first if due), or null once closed. */
   private prepare(nowMs: number): PendingLines | null {
     if (this.closedAtMs !== null) {

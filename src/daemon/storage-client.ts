@@ -8,7 +8,7 @@ import type { ArchiveSetStats, CloseAllResult } from "../archive/archive-set.ts"
 import type { RecordTime } from "../archive/time.ts";
 import type { AttributeIndex } from "../diag/attributes.ts";
 import type { ArchiveLineSink, ArchiveSink } from "../collector/archive-sink.ts";
-import type { ArchiveFile, ClosedConnection, ConnectionProgress, CycleReport, EndReason, OpenedConnection } from "../model/report.ts";
+import type { ArchiveFile, CycleReport, EndReason } from "../model/report.ts";
 import type { IndexCounters } from "./index-batcher.ts";
 import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToStorage } from "./storage-protocol.ts";
 
@@ -32,44 +32,6 @@ function inFlightBound(maxBufferedBytes: number): number {
 const FIRST_BATCH_BYTES = 256 * 1024;
 /** Buffers the worker hands back, kept for the next cycles. */
 const SPARE_BATCHES = 3;
-/**
- * Cycle reports that only carry progress are merged for this long before they go to the
- * worker: the index batches them anyway, and one connection updated in every cycle is then
- * cloned across threads once, not a hundred times a second.
- */
-const REPORT_MERGE_MS = 100;
-
-/** Reports of consecutive cycles, merged: opened, then the latest progress of each, then closed. */
-class MergedReport {
-  cycle = 0;
-  time = 0;
-  since = 0;
-  opened: OpenedConnection[] = [];
-  readonly updated = new Map<string, ConnectionProgress>();
-  closed: ClosedConnection[] = [];
-
-  get empty(): boolean {
-    return this.opened.length + this.updated.size + this.closed.length === 0;
-  }
-
-  add(r: CycleReport, now: number): void {
-    if (this.empty) this.since = now;
-    this.cycle = r.cycle;
-    this.time = r.time;
-    for (const o of r.opened) this.opened.push(o);
-    for (const u of r.updated) this.updated.set(u.uuid, u);
-    for (const c of r.closed) this.closed.push(c);
-  }
-
-  take(): CycleReport {
-    const r: CycleReport = { cycle: this.cycle, time: this.time, opened: this.opened, updated: [...this.updated.values()], closed: this.closed, files: [] };
-    this.opened = [];
-    this.updated.clear();
-    this.closed = [];
-    return r;
-  }
-}
-
 /** How long past its bound a stopping worker may take (the index's last batch and retries). */
 const STOP_MARGIN_MS = 10_000;
 
@@ -83,7 +45,6 @@ export class StorageClient implements ArchiveSink {
   private bytes = 0;
   private batchSize = FIRST_BATCH_BYTES;
   private readonly spare: ArrayBuffer[] = [];
-  private readonly merged = new MergedReport();
   private nextId = 1;
   private readonly handles = new Map<string, Handle>();
   private sent = 0;
@@ -194,32 +155,24 @@ export class StorageClient implements ArchiveSink {
   }
 
   /**
-   * The cycle's report, for the index: merged with those of the last REPORT_MERGE_MS and
-   * sent after the archive operations of the same cycles. Called every cycle (an empty
-   * report still sends what is due).
+   * The cycle's report, for the index, after the archive operations of the same cycle.
+   * Called every cycle; empty reports stay here. Progress already comes merged: the
+   * collector reports each updated connection at most every `progressEveryMs`.
    */
   submit(report: CycleReport): void {
-    const now = performance.now();
-    if (report.opened.length + report.updated.length + report.closed.length > 0) this.merged.add(report, now);
-    // Connections opened or closed go at once (the worker holds back the index's file
-    // rows until it knows the connection); only progress waits to be merged.
-    const due = report.opened.length + report.closed.length > 0 || now - this.merged.since >= REPORT_MERGE_MS;
-    if (!this.merged.empty && due) this.sendReport();
-  }
-
-  private sendReport(): void {
+    if (report.opened.length + report.updated.length + report.closed.length === 0) return;
     this.flushDue();
-    if (!this.merged.empty) this.post({ kind: "report", report: this.merged.take() });
+    this.post({ kind: "report", report });
   }
 
   closeConnections(uuids: string[], at: number, reason: EndReason): void {
-    this.sendReport();
+    this.flushDue();
     this.post({ kind: "close-connections", uuids, at, reason });
   }
 
   /** Shutdown happens in the worker (see shutdown()); nothing is held here once sent. */
   closeSome(): number {
-    this.sendReport();
+    this.flushDue();
     return 0;
   }
 
@@ -267,7 +220,7 @@ export class StorageClient implements ArchiveSink {
    * fires), counts the rest as lost, writes the index's last batch and closes it.
    */
   async shutdown(boundMs: number, force: AbortSignal): Promise<StorageStats> {
-    this.sendReport();
+    this.flushDue();
     const done = new Promise<StorageStats>((resolve) => (this.stopped = resolve));
     const onForce = () => this.post({ kind: "force" });
     force.addEventListener("abort", onForce);

@@ -3,7 +3,7 @@
 // report each cycle to whoever records it (index, eventsocket, metrics).
 import { AttributeIndex } from "../diag/attributes.ts";
 import { Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
-import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
+import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { cookieKey, readCookie } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
@@ -13,13 +13,17 @@ import { formatTimeNs, subMsNs, type RecordTime } from "../archive/time.ts";
 import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
-import type { ArchiveLineSink, ArchiveSink } from "./archive-sink.ts";
+import type { ArchiveSink } from "./archive-sink.ts";
 import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
 import { SyscallError } from "../ffi/errno.ts";
 import { netlinkSource, type DestroySource, type DumpSource, type KernelSource } from "./kernel-source.ts";
-import { anonymizeNetblock, SocketFilter, type Anonymization, type FilterOptions } from "./filters.ts";
-import type { ClosedConnection, ConnectionProgress, CycleReport, EndReason } from "../model/report.ts";
+import { anonymizeNetblock, SocketFilter } from "./filters.ts";
+import type { CollectorOptions, ResumeInfo } from "./options.ts";
+
+export type { CollectorOptions, ResumeInfo } from "./options.ts";
+import type { ClosedConnection, CycleReport, EndReason } from "../model/report.ts";
 import { CollectorStats } from "./stats.ts";
+import { newConnection, noteCounters, progressOf, ProgressQueue, REMNANT, type Connection } from "./connection.ts";
 import { describeConnection } from "./describe.ts";
 import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";
 
@@ -30,82 +34,11 @@ import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";
  */
 export const COLLECTOR_STATES = 0xfff & ~((1 << 3) | (1 << 6) | (1 << 7));
 
-export interface CollectorOptions extends FilterOptions {
-  uuidPrefix: string;
-  anonymize: Anonymization;
-  /** Subscribe to the kernel's TCP destroy events (default true). */
-  destroyEvents: boolean;
-  /**
-   * How long a socket missing from the dumps waits for its destroy event (which carries
-   * the final counters) before it is ended as vanished.
-   */
-  vanishGraceMs: number;
-  /** Most time (ms) a poll cycle spends writing archives; the rest waits for idle time. Default: no limit. */
-  flushBudgetMs?: number;
-  /** Bound (ms) on one dump and on each wait for a chunk of it; default DEFAULT_DUMP_TIMEOUT_MS. */
-  dumpTimeoutMs?: number;
-  /** Connections still open in the index from a previous run, by cookie. */
-  resume?: ReadonlyMap<bigint, ResumeInfo>;
-  /**
-   * Reports carry the progress of updated connections at most this often (ms), each
-   * connection once with its latest counters; default 0: every cycle. The daemon's index
-   * batches writes anyway, and a thousand busy connections then cost a thousand progress
-   * objects per interval, not per cycle.
-   */
-  progressEveryMs?: number;
-}
-
-export interface ResumeInfo {
-  uuid: string;
-  startMs: number;
-  /** Nanoseconds of the start below the millisecond (from its archive's StartTime). */
-  startSubMs: number;
-  /** The sequence number the next file of this connection should get. */
-  nextSeq: number;
-  /** Snapshots archived by earlier runs: counts carry over. */
-  snapshots: number;
-}
-
-interface Connection {
-  ended: boolean;
-  uuid: string;
-  /** TCP state of the latest archived snapshot. */
-  lastState: number;
-  /** Byte counters of the latest archived snapshot as u32 halves; hi is -1 when unknown. */
-  ackedLo: number;
-  ackedHi: number;
-  receivedLo: number;
-  receivedHi: number;
-  sentLo: number;
-  sentHi: number;
-  writer: ArchiveLineSink;
-  snapshots: number;
-  /** Unix ms when the socket was first missing from a dump, 0 while present. */
-  vanishedAt: number;
-  /** Cycle in which this connection was last added to the report's updated list. */
-  /** The progress epoch in which the connection was last queued for a report. */
-  reportedEpoch: number;
-  lastArchivedMs: number;
-}
-
-/**
- * The cache entry of a kernel remnant of an ended connection (a timewait entry, or a dump
- * entry under a destroyed cookie): seen by the dumps, never archived, never reported.
- */
-const REMNANT: Connection = Object.freeze({
-  ended: true, uuid: "", lastState: 0, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
-  writer: { appendRecord() {} }, snapshots: 0, vanishedAt: 0, reportedEpoch: -1, lastArchivedMs: 0,
-});
-
 /** A timewait entry under a cookie of its own, waiting to be matched with a destroyed connection. */
 interface HeldEntry {
   since: number;
   /** A copy of its message (header included), archived if it turns out to be a connection of its own. */
   message: Uint8Array;
-}
-
-function u32le(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }
 
 export class Collector {
@@ -130,9 +63,7 @@ export class Collector {
   private readonly stamp: RecordTime = { sec: 0, nsec: 0, text: "" };
   private report: CycleReport;
   /** Connections archived since the last progress was reported (see progressEveryMs). */
-  private updated: Connection[] = [];
-  private progressEpoch = 0;
-  private progressAt = Number.NEGATIVE_INFINITY;
+  private readonly progress: ProgressQueue;
 
   /**
    * `source`: where kernel messages come from; by default the netlink sockets (a dump of
@@ -146,6 +77,7 @@ export class Collector {
     this.dx = this.destroy ? bytesOf(this.destroy.buffer) : null;
     this.filter = new SocketFilter(opts);
     this.resume = new Map(opts.resume ?? []);
+    this.progress = new ProgressQueue(opts.progressEveryMs ?? 0);
     this.report = this.emptyReport(0);
   }
 
@@ -248,7 +180,7 @@ export class Collector {
     for (const [key, held] of [...this.held]) this.releaseHeld(key, held, now, false);
     for (const entry of this.cache.values()) {
       const conn = entry.data;
-      if (conn !== undefined && conn !== REMNANT) this.noteUpdated(conn);
+      if (conn !== undefined && conn !== REMNANT) this.progress.add(conn);
     }
   }
 
@@ -361,32 +293,11 @@ export class Collector {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
     conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now);
-    this.noteCounters(conn, buf, idm);
+    noteCounters(conn, buf, idm, this.attrs);
     conn.snapshots++;
     conn.lastArchivedMs = this.now;
     this.stats.snapshots++;
-    this.noteUpdated(conn);
-  }
-
-  private noteUpdated(conn: Connection): void {
-    if (conn.reportedEpoch !== this.progressEpoch) {
-      conn.reportedEpoch = this.progressEpoch;
-      this.updated.push(conn);
-    }
-  }
-
-  /** Keeps the archived snapshot's state and byte counters for the index. */
-  private noteCounters(conn: Connection, buf: Uint8Array, idm: number): void {
-    conn.lastState = buf[idm + 1];
-    const info = this.attrs.offset[Attr.INFO];
-    const len = info < 0 ? 0 : this.attrs.length[Attr.INFO];
-    const has = (off: number) => len >= off + 8;
-    conn.ackedLo = has(TCPI_BYTES_ACKED_OFFSET) ? u32le(buf, info + TCPI_BYTES_ACKED_OFFSET) : 0;
-    conn.ackedHi = has(TCPI_BYTES_ACKED_OFFSET) ? u32le(buf, info + TCPI_BYTES_ACKED_OFFSET + 4) : -1;
-    conn.receivedLo = has(TCPI_BYTES_RECEIVED_OFFSET) ? u32le(buf, info + TCPI_BYTES_RECEIVED_OFFSET) : 0;
-    conn.receivedHi = has(TCPI_BYTES_RECEIVED_OFFSET) ? u32le(buf, info + TCPI_BYTES_RECEIVED_OFFSET + 4) : -1;
-    conn.sentLo = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET) : 0;
-    conn.sentHi = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET + 4) : -1;
+    this.progress.add(conn);
   }
 
   private open(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): Connection {
@@ -406,22 +317,7 @@ export class Collector {
     } else this.stats.opened++;
     // Resumed ones too: sidecars and the index learn that they are open in this run.
     this.report.opened.push(info);
-    return {
-      ended: false,
-      uuid,
-      lastState: info.state,
-      ackedLo: 0,
-      ackedHi: -1,
-      receivedLo: 0,
-      receivedHi: -1,
-      sentLo: 0,
-      sentHi: -1,
-      writer,
-      snapshots: resumed?.snapshots ?? 0,
-      vanishedAt: 0,
-      reportedEpoch: -1,
-      lastArchivedMs: this.now,
-    };
+    return newConnection(uuid, info.state, writer, resumed?.snapshots ?? 0, this.now);
   }
 
   /** Sockets missing from this dump wait `vanishGraceMs` for a destroy event, then end. */
@@ -476,33 +372,13 @@ export class Collector {
     this.archive.closeLater(conn.uuid, now);
     this.stats.closed++;
     this.stats.endedBy[reason]++;
-    const closed: ClosedConnection = { ...this.progress(conn), closedAt: now, closedAtSubMs: now === this.now ? this.subMs : 0, reason };
+    const closed: ClosedConnection = { ...progressOf(conn), closedAt: now, closedAtSubMs: now === this.now ? this.subMs : 0, reason };
     this.report.closed.push(closed);
-  }
-
-  /** The connection's counters as of its latest archived snapshot. */
-  private progress(conn: Connection): ConnectionProgress {
-    const u64 = (lo: number, hi: number): bigint | null => (hi < 0 ? null : (BigInt(hi) << 32n) | BigInt(lo));
-    return {
-      uuid: conn.uuid,
-      lastSeen: conn.lastArchivedMs,
-      state: conn.lastState,
-      bytesAcked: u64(conn.ackedLo, conn.ackedHi),
-      bytesReceived: u64(conn.receivedLo, conn.receivedHi),
-      bytesSent: u64(conn.sentLo, conn.sentHi),
-      snapshots: conn.snapshots,
-    };
   }
 
   private takeReport(now: number, allProgress = false): CycleReport {
     const r = this.report;
-    if (allProgress || now - this.progressAt >= (this.opts.progressEveryMs ?? 0)) {
-      // Ended connections already carry their counters in `closed`.
-      for (const conn of this.updated) if (!conn.ended) r.updated.push(this.progress(conn));
-      this.updated = [];
-      this.progressEpoch++;
-      this.progressAt = now;
-    }
+    this.progress.takeInto(r.updated, now, allProgress);
     r.files = this.archive.takeFileChanges();
     this.report = this.emptyReport(now);
     return r;

@@ -1,0 +1,105 @@
+// What the collector keeps of one connection between polls (beside the change cache's
+// digest): its archive handle and the counters of its latest archived snapshot, from
+// which the index's progress rows are made; and the queue of connections whose progress
+// the next report carries.
+import type { AttributeIndex } from "../diag/attributes.ts";
+import { Attr } from "../diag/constants.ts";
+import { TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
+import type { ConnectionProgress } from "../model/report.ts";
+import type { ArchiveLineSink } from "./archive-sink.ts";
+
+export interface Connection {
+  ended: boolean;
+  uuid: string;
+  /** TCP state of the latest archived snapshot. */
+  lastState: number;
+  /** Byte counters of the latest archived snapshot as u32 halves; hi is -1 when unknown. */
+  ackedLo: number;
+  ackedHi: number;
+  receivedLo: number;
+  receivedHi: number;
+  sentLo: number;
+  sentHi: number;
+  writer: ArchiveLineSink;
+  snapshots: number;
+  /** Unix ms when the socket was first missing from a dump, 0 while present. */
+  vanishedAt: number;
+  /** The progress epoch in which the connection was last queued for a report. */
+  reportedEpoch: number;
+  lastArchivedMs: number;
+}
+
+/** A connection seen for the first time: no counters known yet. */
+export function newConnection(uuid: string, state: number, writer: ArchiveLineSink, snapshots: number, nowMs: number): Connection {
+  return {
+    ended: false, uuid, lastState: state, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
+    writer, snapshots, vanishedAt: 0, reportedEpoch: -1, lastArchivedMs: nowMs,
+  };
+}
+
+/**
+ * The cache entry of a kernel remnant of an ended connection (a timewait entry, or a dump
+ * entry under a destroyed cookie): seen by the dumps, never archived, never reported.
+ */
+export const REMNANT: Connection = Object.freeze({ ...newConnection("", 0, { appendRecord() {} }, 0, 0), ended: true });
+
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
+/** Keeps the archived snapshot's state and byte counters (message at `idm`, attributes indexed in `attrs`). */
+export function noteCounters(conn: Connection, buf: Uint8Array, idm: number, attrs: AttributeIndex): void {
+  conn.lastState = buf[idm + 1];
+  const info = attrs.offset[Attr.INFO];
+  const len = info < 0 ? 0 : attrs.length[Attr.INFO];
+  const has = (off: number) => len >= off + 8;
+  conn.ackedLo = has(TCPI_BYTES_ACKED_OFFSET) ? u32le(buf, info + TCPI_BYTES_ACKED_OFFSET) : 0;
+  conn.ackedHi = has(TCPI_BYTES_ACKED_OFFSET) ? u32le(buf, info + TCPI_BYTES_ACKED_OFFSET + 4) : -1;
+  conn.receivedLo = has(TCPI_BYTES_RECEIVED_OFFSET) ? u32le(buf, info + TCPI_BYTES_RECEIVED_OFFSET) : 0;
+  conn.receivedHi = has(TCPI_BYTES_RECEIVED_OFFSET) ? u32le(buf, info + TCPI_BYTES_RECEIVED_OFFSET + 4) : -1;
+  conn.sentLo = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET) : 0;
+  conn.sentHi = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET + 4) : -1;
+}
+
+/** The connection's counters as of its latest archived snapshot. */
+export function progressOf(conn: Connection): ConnectionProgress {
+  const u64 = (lo: number, hi: number): bigint | null => (hi < 0 ? null : (BigInt(hi) << 32n) | BigInt(lo));
+  return {
+    uuid: conn.uuid,
+    lastSeen: conn.lastArchivedMs,
+    state: conn.lastState,
+    bytesAcked: u64(conn.ackedLo, conn.ackedHi),
+    bytesReceived: u64(conn.receivedLo, conn.receivedHi),
+    bytesSent: u64(conn.sentLo, conn.sentHi),
+    snapshots: conn.snapshots,
+  };
+}
+
+/**
+ * Connections archived since progress was last reported, each once, reported at most
+ * every `everyMs` (0: every cycle) with their latest counters.
+ */
+export class ProgressQueue {
+  private queued: Connection[] = [];
+  private epoch = 0;
+  private at = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly everyMs: number) {}
+
+  add(conn: Connection): void {
+    if (conn.reportedEpoch !== this.epoch) {
+      conn.reportedEpoch = this.epoch;
+      this.queued.push(conn);
+    }
+  }
+
+  /** Appends to `out` the progress of the queued live connections if due (or `all`). */
+  takeInto(out: ConnectionProgress[], nowMs: number, all: boolean): void {
+    if (!all && nowMs - this.at < this.everyMs) return;
+    // Ended connections already carry their counters in their closed entry.
+    for (const conn of this.queued) if (!conn.ended) out.push(progressOf(conn));
+    this.queued = [];
+    this.epoch++;
+    this.at = nowMs;
+  }
+}

@@ -1,64 +1,62 @@
 // The lines one connection holds until its next flush, as bytes (each with its newline) in
-// one growing buffer, with where each line ends. A flush compresses a view of the buffer
-// as it is; no line is ever a string. An emptied buffer goes back to a pool shared by the
-// thread's writers (bounded), so the many idle connections hold nothing, busy ones reuse
-// the same few buffers, and memory follows the lines actually waiting instead of what
-// the garbage collector has not yet reclaimed.
+// a chain of fixed-size chunks, with where each line ends. No line is ever a string.
+//
+// Why chunks: a thousand busy connections each fill ~32 KiB between flushes, together
+// and over and over. One growing buffer per connection costs copies at every doubling,
+// holds up to twice its lines, and leaves the outgrown buffers to the garbage collector,
+// which lets them pile up (about 100 MB at 1k busy connections). Chunks of one size are
+// never copied to grow, hold at most one chunk more than their lines, and go back to a
+// pool that the next connection takes them from: memory follows the lines actually
+// waiting. A line may span two chunks; a flush gathers the chunks into one view.
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { encodeRecordInto, recordBound } from "./record.ts";
 
-const EMPTY = Buffer.alloc(0);
-const NO_ENDS: number[] = [];
-const MIN_CLASS = 11; // 2 KiB
-const MAX_POOLED_CLASS = 20; // buffers above 1 MiB are rare (a failing disk): not kept
+/** Bytes per chunk: 5-6 snapshot lines; an idle connection with one line waiting holds one. */
+export const CHUNK_BYTES = 4096;
 /**
- * Bytes of free buffers the pool keeps at most: enough for the busy connections flushing
- * within one tick to reuse each other's buffers, little against a 10k-connection host.
+ * Bytes of free chunks the pool keeps at most. Busy connections fill up together and are
+ * written together, so the chunks freed in one burst are what the next cycles take back;
+ * dropping them for the collector only to allocate anew would hold both at once.
  */
-const POOL_LIMIT = 2 * 1024 * 1024;
+const POOL_LIMIT = 16 * 1024 * 1024;
 
-/** Free buffers by size class (2^class bytes). */
-const pool: Buffer[][] = Array.from({ length: MAX_POOLED_CLASS + 1 }, () => []);
-let pooledBytes = 0;
+const pool: Buffer[] = [];
 
-function sizeClass(n: number): number {
-  return Math.max(MIN_CLASS, 32 - Math.clz32(Math.max(1, n) - 1));
-}
-
-/** A buffer of at least `n` bytes, from the pool when one is free. */
-function take(n: number): Buffer {
-  const c = sizeClass(n);
-  const free = c <= MAX_POOLED_CLASS ? pool[c] : undefined;
-  const b = free?.pop();
-  if (b !== undefined) {
-    pooledBytes -= b.byteLength;
-    return b;
-  }
-  return Buffer.allocUnsafe(2 ** c);
+function take(): Buffer {
+  return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
 }
 
 function give(b: Buffer): void {
-  const c = sizeClass(b.byteLength);
-  if (b === EMPTY || c > MAX_POOLED_CLASS || 2 ** c !== b.byteLength || pooledBytes + b.byteLength > POOL_LIMIT) return;
-  pool[c].push(b);
-  pooledBytes += b.byteLength;
+  if (pool.length * CHUNK_BYTES < POOL_LIMIT) pool.push(b);
 }
 
-/** Lets every free buffer go (to the garbage collector). */
+/** Lets every free chunk go (to the garbage collector). */
 export function emptyPool(): void {
-  for (const free of pool) free.length = 0;
-  pooledBytes = 0;
+  pool.length = 0;
 }
 
-/** Bytes the pool holds in free buffers (for tests and status). */
+/** Bytes the pool holds in free chunks (for tests and status). */
 export function pooledBufferBytes(): number {
-  return pooledBytes;
+  return pool.length * CHUNK_BYTES;
 }
+
+// Where a line that does not fit in the rest of a chunk is encoded before it is copied
+// in, and where view() gathers the chunks: one per thread, reused.
+let scratch: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+
+function scratchOf(n: number): Buffer {
+  if (scratch.byteLength < n) scratch = Buffer.allocUnsafeSlow(Math.max(n, scratch.byteLength * 2));
+  return scratch;
+}
+
+const NO_ENDS: number[] = [];
+const NO_CHUNKS: Buffer[] = [];
 
 export class PendingLines {
-  private buf: Buffer = EMPTY;
+  private chunks: Buffer[] = NO_CHUNKS;
+  /** Bytes held, newlines included (the chunks are full but the last). */
   private used = 0;
-  /** End offset (exclusive, after the newline) of each line. */
+  /** End offset (exclusive, after the newline) of each line, from the first line's start. */
   private ends: number[] = NO_ENDS;
 
   get count(): number {
@@ -75,28 +73,39 @@ export class PendingLines {
     return n <= 0 ? 0 : this.ends[Math.min(n, this.ends.length) - 1];
   }
 
-  /** The first `n` lines (all by default), newlines included: valid until the next change. */
+  /**
+   * The first `n` lines (all by default), newlines included, as one view: of the only
+   * chunk, or gathered into the thread's scratch space. Valid until the next change to
+   * any PendingLines of the thread.
+   */
   view(n = this.ends.length): Uint8Array {
-    return this.buf.subarray(0, this.bytesOf(n));
+    const len = this.bytesOf(n);
+    if (len <= CHUNK_BYTES && this.chunks.length > 0) return this.chunks[0].subarray(0, len);
+    const out = scratchOf(len);
+    this.copyOut(0, len, out, 0);
+    return out.subarray(0, len);
   }
 
   /** Appends the line encoded from a netlink message (see encodeRecordInto); returns its bytes. */
   appendRecord(timestamp: string, msg: Uint8Array, idm: number, attrs: AttributeIndex): number {
-    this.reserve(recordBound(timestamp, attrs));
-    const start = this.used;
-    this.used = encodeRecordInto(this.buf, start, timestamp, msg, idm, attrs);
-    this.pushEnd();
-    return this.used - start;
+    const bound = recordBound(timestamp, attrs);
+    const at = this.used % CHUNK_BYTES;
+    if (at + bound <= CHUNK_BYTES) {
+      // The common case: it fits in the last chunk (or a new one), and is encoded there.
+      const last = at === 0 ? this.newChunk() : this.chunks[this.chunks.length - 1];
+      const n = encodeRecordInto(last, at, timestamp, msg, idm, attrs) - at;
+      return this.added(n);
+    }
+    const buf = scratchOf(bound);
+    return this.appendBytes(buf, encodeRecordInto(buf, 0, timestamp, msg, idm, attrs));
   }
 
   /** Appends a line given as text (a newline is added); returns its bytes. */
   appendText(line: string): number {
-    this.reserve(line.length * 3 + 1);
-    const start = this.used;
-    this.used += this.buf.write(line, start, "utf8");
-    this.buf[this.used++] = 0x0a;
-    this.pushEnd();
-    return this.used - start;
+    const buf = scratchOf(line.length * 3 + 1);
+    let n = buf.write(line, 0, "utf8");
+    buf[n++] = 0x0a;
+    return this.appendBytes(buf, n);
   }
 
   /** Removes the first `n` lines; returns their bytes. */
@@ -108,18 +117,52 @@ export class PendingLines {
       return all;
     }
     const cut = this.ends[n - 1];
-    this.buf.copyWithin(0, cut, this.used);
-    this.used -= cut;
-    this.ends.splice(0, n);
-    for (let i = 0; i < this.ends.length; i++) this.ends[i] -= cut;
+    // Rare (a rotation's split, lines dropped through failed writes): the rest is copied
+    // to the front through the scratch space.
+    const rest = this.used - cut;
+    const tmp = scratchOf(rest);
+    this.copyOut(cut, this.used, tmp, 0);
+    const ends = this.ends.slice(n).map((e) => e - cut);
+    this.clear();
+    this.appendBytes(tmp, rest);
+    this.ends = ends;
     return cut;
   }
 
   clear(): void {
-    give(this.buf);
-    this.buf = EMPTY;
+    for (const c of this.chunks) give(c);
+    this.chunks = NO_CHUNKS;
     this.used = 0;
     this.ends = NO_ENDS;
+  }
+
+  /** Copies `src[0, n)` in as one line (it ends in its newline). */
+  private appendBytes(src: Uint8Array, n: number): number {
+    let from = 0;
+    while (from < n) {
+      const at = this.used % CHUNK_BYTES;
+      const last = at === 0 ? this.newChunk() : this.chunks[this.chunks.length - 1];
+      const k = Math.min(n - from, CHUNK_BYTES - at);
+      last.set(src.subarray(from, from + k), at);
+      from += k;
+      this.used += k;
+    }
+    this.pushEnd();
+    return n;
+  }
+
+  /** A chunk appended to the chain (called when the chunks held are full). */
+  private newChunk(): Buffer {
+    if (this.chunks === NO_CHUNKS) this.chunks = [];
+    const c = take();
+    this.chunks.push(c);
+    return c;
+  }
+
+  private added(n: number): number {
+    this.used += n;
+    this.pushEnd();
+    return n;
   }
 
   private pushEnd(): void {
@@ -127,11 +170,15 @@ export class PendingLines {
     this.ends.push(this.used);
   }
 
-  private reserve(n: number): void {
-    if (this.used + n <= this.buf.byteLength) return;
-    const next = take(this.used + n);
-    if (this.used > 0) next.set(this.buf.subarray(0, this.used), 0);
-    give(this.buf);
-    this.buf = next;
+  /** Copies bytes [from, to) of the lines into `out` at `pos`. */
+  private copyOut(from: number, to: number, out: Uint8Array, pos: number): void {
+    while (from < to) {
+      const c = Math.floor(from / CHUNK_BYTES);
+      const at = from - c * CHUNK_BYTES;
+      const k = Math.min(to - from, CHUNK_BYTES - at);
+      out.set(this.chunks[c].subarray(at, at + k), pos);
+      pos += k;
+      from += k;
+    }
   }
 }

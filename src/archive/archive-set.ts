@@ -120,6 +120,7 @@ export class ArchiveSet {
       fileChanged: (info) => {
         this.changed.add(info);
       },
+      relieve: (nowMs) => this.relieve(nowMs),
       finished: (w) => {
         this.dirty.delete(w);
         this.retry.delete(w);
@@ -216,6 +217,22 @@ export class ArchiveSet {
     }
     this.compactDue(deadline, nowMs);
     return attempts;
+  }
+
+  /**
+   * Writes the writers that are due now, then those buffering longest (in a flood every
+   * busy connection fills up at once: the oldest hold the most), until buffered lines
+   * are back under three quarters of the bound. Failing writers wait for their retry.
+   */
+  private relieve(nowMs: number): void {
+    const target = this.ctx.maxTotalPendingBytes * 0.75;
+    for (const queue of [this.dueNow, this.dirty]) {
+      for (const w of queue) {
+        if (this.counters.pendingBytes <= target) return;
+        if (w.retryAfter > nowMs) continue;
+        w.flush(nowMs);
+      }
+    }
   }
 
   /**

@@ -35,6 +35,11 @@ export interface FlushScheduler<W extends ScheduledWriter = ScheduledWriter> {
   fileChanged(info: ArchiveFileInfo): void;
   /** The writer is closed and has nothing buffered: it will never write again. */
   finished(w: W): void;
+  /**
+   * Memory is past its bound: write the buffers that are due or oldest (the fullest) until
+   * it is back under, rather than the one line that crossed it.
+   */
+  relieve(nowMs: number): void;
 }
 
 /** What every writer of a set shares. */

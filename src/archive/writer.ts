@@ -34,6 +34,9 @@ const COMPACT_MIN_FRAMES = 3;
  */
 const COMPACT_MAX_BYTES = 1 << 20;
 
+/** Past half the memory bound, a connection's lines are written once it holds this many bytes. */
+const EARLY_FLUSH_BYTES = 8 * 1024;
+
 export class ArchiveWriter implements ScheduledWriter {
   readonly uuid: string;
   /** The connection's start (Unix ms): dates its first file; StartTime of every Metadata line. */
@@ -107,6 +110,14 @@ export class ArchiveWriter implements ScheduledWriter {
     return (this.pending ??= new PendingLines());
   }
 
+  /**
+   * Counts a line of `bytes` just buffered and schedules a write when due. A buffer is full
+   * once one more line like it might not fit in `flushBytes`: its bytes then stay within
+   * a power-of-two buffer of that size instead of spilling into one twice as big. Past
+   * half the memory bound, buffers of EARLY_FLUSH_BYTES are written too: a thousand busy
+   * connections fill up together, and writing them one line at a time at the bound
+   * (below) would cost a file write per line.
+   */
   private appended(bytes: number, nowMs: number): void {
     const ctx = this.ctx;
     const c = ctx.counters;
@@ -115,14 +126,19 @@ export class ArchiveWriter implements ScheduledWriter {
     c.pendingBytes += bytes;
     if (this.pending!.count === 1) ctx.scheduler.becameDirty(this, nowMs);
     if (c.pendingBytes > ctx.maxTotalPendingBytes) {
-      // Memory is short: write now, unless waiting out a failure.
+      ctx.scheduler.relieve(nowMs);
+      if (this.pending === null) return;
+    }
+    if (c.pendingBytes > ctx.maxTotalPendingBytes) {
+      // Memory is still short (writes are failing): write this one now, unless it waits
+      // out a failure.
       if (nowMs >= this.retryAfter) this.flush(nowMs);
       else this.enforceBounds(nowMs);
-    } else if (mine >= ctx.flushBytes && nowMs >= this.retryAfter) {
+    } else if ((mine + 2 * bytes > ctx.flushBytes || (mine >= EARLY_FLUSH_BYTES && c.pendingBytes > ctx.maxTotalPendingBytes / 2)) && nowMs >= this.retryAfter) {
       // A full buffer goes to the front of the queue, written within the manager's time
       // budget: thousands of connections filling up in the same cycle must not stall it.
       ctx.scheduler.dueNow(this);
-    } else if (mine >= ctx.flushBytes) {
+    } else if (mine + 2 * bytes > ctx.flushBytes) {
       this.enforceBounds(nowMs);
     }
   }

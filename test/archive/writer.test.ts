@@ -515,3 +515,45 @@ test("lines larger than the shared scratch space, and non-ASCII UUIDs, are writt
   expect(entries[1].kind === "snapshot" && entries[1].attributes[1]?.byteLength).toBe(300_000);
   expect(set.stats().bytesIn).toBe(Buffer.byteLength(zstdText(path)));
 });
+
+test("past the memory bound the buffers that are due are written first, not the line that crossed it", () => {
+  // One busy connection holds most of the memory; idle ones each add a line and cross
+  // the bound. Writing the one that crossed would cost a one-line frame per line.
+  const one = line(0, T0).length + 1;
+  const hot = Math.ceil(9 * 1024 / one);
+  // Lines of one message: only the timestamp's length varies (a few bytes).
+  const lines = Array.from({ length: hot }, (_, r) => line(0, T0 + r));
+  const bound = lines.reduce((n, l) => n + l.length + 1, 0) + 10 * one;
+  const set = newSet({ flushIntervalMs: 60_000, maxTotalPendingBytes: bound, flushBytes: 1 << 20 });
+  const busy = set.open(`${UUID}b`, T0);
+  lines.forEach((l, r) => busy.append(l, T0 + r));
+  expect(set.dueNowCount).toBe(1);
+  expect(set.stats().flushes).toBe(0);
+  // Twelve idle connections: the eleventh line crosses the bound.
+  const idle = Array.from({ length: 12 }, (_, i) => set.open(`${UUID}${i}`, T0));
+  idle.forEach((w) => w.append(line(0, T0 + hot), T0 + hot));
+  const s = set.stats();
+  expect(s.droppedRecords).toBe(0);
+  expect(s.pendingBytes).toBeLessThanOrEqual(bound);
+  // One write: the busy connection's whole buffer; every idle line still waits.
+  expect(s.flushes).toBe(1);
+  expect(s.recordsWritten).toBe(hot);
+  expect(s.pendingRecords).toBe(12);
+  set.closeAll(T0 + hot + 1);
+  expect(zstdText(join(out, busy.files[0].path)).trim().split("\n").length).toBe(hot + 1);
+});
+
+test("past half the memory bound a connection holding 8 KiB is due at its next line", () => {
+  const one = line(0, T0).length + 1;
+  const set = newSet({ flushIntervalMs: 60_000, maxTotalPendingBytes: 64 * 1024, flushBytes: 1 << 20 });
+  const w = set.open(UUID, T0);
+  let n = 0;
+  // Under half the bound: 8 KiB stays buffered.
+  while (set.stats().pendingBytes < 9 * 1024) w.append(line(n, T0 + n), T0 + n++);
+  expect(set.dueNowCount).toBe(0);
+  while (set.stats().pendingBytes <= 32 * 1024) w.append(line(n, T0 + n), T0 + n++);
+  expect(set.dueNowCount).toBe(1);
+  expect(set.flushDue(T0 + n)).toBe(1);
+  expect(set.stats().recordsWritten).toBe(n);
+  expect(n * one).toBeGreaterThan(32 * 1024);
+});

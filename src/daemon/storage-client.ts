@@ -38,13 +38,14 @@ const STOP_MARGIN_MS = 10_000;
 const EMPTY_INDEX: IndexCounters = { lostReports: 0, writeFailures: 0, rows: 0, writeSeconds: [] };
 
 export class StorageClient implements ArchiveSink {
-  private ops: number[] = [];
+  private readonly ops: number[] = [];
   private uuids: string[] = [];
   /** This cycle's snapshots, raw messages back to back; moved to the worker whole. */
   private lines: { buffer: ArrayBuffer; bytes: Buffer } | null = null;
   private bytes = 0;
   private batchSize = FIRST_BATCH_BYTES;
   private readonly spare: ArrayBuffer[] = [];
+  private readonly spareOps: Float64Array[] = [];
   private nextId = 1;
   private readonly handles = new Map<string, Handle>();
   private sent = 0;
@@ -136,13 +137,16 @@ export class StorageClient implements ArchiveSink {
 
   /** Sends what this cycle recorded; the writing happens in the worker. */
   flushDue(): number {
-    if (this.ops.length === 0) return 0;
-    const ops = Float64Array.from(this.ops);
-    // Moved, not copied: the worker owns the lines from here and hands the buffer back.
+    const count = this.ops.length;
+    if (count === 0) return 0;
+    const reuse = this.spareOps.findIndex((o) => o.length >= count);
+    const ops = reuse >= 0 ? this.spareOps.splice(reuse, 1)[0] : new Float64Array(Math.max(1024, 2 ** Math.ceil(Math.log2(count))));
+    ops.set(this.ops);
+    // Moved, not copied: the worker owns both buffers from here and hands them back.
     const lines = this.lines?.buffer ?? new ArrayBuffer(0);
-    this.post({ kind: "batch", ops, uuids: this.uuids, lines, bytes: this.bytes }, [ops.buffer, lines]);
+    this.post({ kind: "batch", ops, count, uuids: this.uuids, lines, bytes: this.bytes }, [ops.buffer as ArrayBuffer, lines]);
     this.sent += this.bytes;
-    this.ops = [];
+    this.ops.length = 0;
     this.uuids = [];
     this.lines = null;
     this.bytes = 0;
@@ -245,6 +249,7 @@ export class StorageClient implements ArchiveSink {
     if (m.kind === "log") this.log(m.line);
     else if (m.kind === "recycle") {
       if (this.spare.length < SPARE_BATCHES && m.buffer.byteLength >= this.batchSize / 2) this.spare.push(m.buffer);
+      if (this.spareOps.length < SPARE_BATCHES) this.spareOps.push(new Float64Array(m.ops));
     } else if (m.kind === "stats" || m.kind === "stopped") {
       this.last = m.stats;
       for (const s of m.stats.index.writeSeconds) this.writeSeconds.push(s);

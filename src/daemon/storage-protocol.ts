@@ -32,7 +32,8 @@ export interface StorageConfig {
 
 export type ToStorage =
   | { kind: "init"; config: StorageConfig }
-  | { kind: "batch"; ops: Float64Array; uuids: string[]; lines: ArrayBuffer; bytes: number }
+  /** `ops` holds `count` numbers (the rest is room); `lines` holds `bytes` bytes. */
+  | { kind: "batch"; ops: Float64Array; count: number; uuids: string[]; lines: ArrayBuffer; bytes: number }
   | { kind: "report"; report: CycleReport }
   | { kind: "close-connections"; uuids: string[]; at: number; reason: EndReason }
   | { kind: "shutdown"; boundMs: number }
@@ -52,5 +53,6 @@ export type FromStorage =
   | { kind: "failed"; message: string }
   | { kind: "stats"; stats: StorageStats }
   | { kind: "log"; line: string }
-  | { kind: "recycle"; buffer: ArrayBuffer }
+  /** A batch's buffers, handed back for the next batches (the lines' is empty for a batch without any). */
+  | { kind: "recycle"; buffer: ArrayBuffer; ops: ArrayBuffer }
   | { kind: "stopped"; stats: StorageStats };

@@ -69,10 +69,10 @@ function stampOf(sec: number, nsec: number): typeof stamp {
   return stamp;
 }
 
-function applyBatch(ops: Float64Array, uuids: string[], lines: Uint8Array): void {
+function applyBatch(ops: Float64Array, count: number, uuids: string[], lines: Uint8Array): void {
   let at = 0;
   let pos = 0;
-  while (at < ops.length) {
+  while (at < count) {
     const op = ops[at];
     const id = ops[at + 1];
     if (op === Op.Open) {
@@ -99,8 +99,17 @@ function applyBatch(ops: Float64Array, uuids: string[], lines: Uint8Array): void
   }
 }
 
+let lastTick = 0;
+
+/**
+ * Writes what is due, hands file changes and reports to the index, posts counters. Runs
+ * from a timer and after every batch: while batches queue up back to back, the worker's
+ * timers do not fire, and lines would pile up unwritten until the memory bound forced a
+ * write per line.
+ */
 function tick(): void {
   if (stopping) return;
+  lastTick = performance.now();
   const now = Date.now();
   archive.flushDue(now, FLUSH_BUDGET_MS);
   fileReport(now);
@@ -156,9 +165,12 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
         init(m.config);
         break;
       case "batch":
-        applyBatch(m.ops, m.uuids, new Uint8Array(m.lines, 0, m.bytes));
+        applyBatch(m.ops, m.count, m.uuids, new Uint8Array(m.lines, 0, m.bytes));
         acked += m.bytes;
-        if (m.lines.byteLength > 0) self.postMessage({ kind: "recycle", buffer: m.lines } satisfies FromStorage, [m.lines]);
+        if (performance.now() - lastTick >= TICK_MS) tick();
+        // Both buffers go back: fresh ones every cycle would be garbage the collector
+        // lets pile up (tens of MB at 100 batches a second).
+        self.postMessage({ kind: "recycle", buffer: m.lines, ops: m.ops.buffer as ArrayBuffer } satisfies FromStorage, m.lines.byteLength > 0 ? [m.lines, m.ops.buffer as ArrayBuffer] : [m.ops.buffer as ArrayBuffer]);
         postStats();
         break;
       case "report":

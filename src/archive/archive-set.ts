@@ -16,6 +16,7 @@ import { ArchiveCounters, type ArchiveCountersSnapshot } from "./counters.ts";
 import { join } from "node:path";
 import { compactFile } from "./compact.ts";
 import { DirCache } from "./file-io.ts";
+import { trimPool } from "./pending-lines.ts";
 import { DEFAULT_LEVEL, FrameCompressor, type FrameCompressorOptions } from "./frame-compressor.ts";
 import { ArchiveWriter, type ArchiveFileInfo, type FlushScheduler, type WriterContext } from "./writer.ts";
 
@@ -216,6 +217,7 @@ export class ArchiveSet {
       }
     }
     this.compactDue(deadline, nowMs);
+    trimPool(nowMs);
     return attempts;
   }
 

@@ -21,9 +21,26 @@ export const CHUNK_BYTES = 4096;
 const POOL_LIMIT = 16 * 1024 * 1024;
 
 const pool: Buffer[] = [];
+/** Chunks taken since the pool was last trimmed, and when that was. */
+let takenSinceTrim = 0;
+let lastTrimMs = 0;
 
 function take(): Buffer {
+  takenSinceTrim++;
   return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+}
+
+/**
+ * Once a second at most: lets go of the free chunks beyond what the last second took,
+ * so a burst (every connection's first line at start-up) leaves nothing behind on a host
+ * that then goes quiet, while busy connections keep reusing theirs.
+ */
+export function trimPool(nowMs: number): void {
+  // A clock that went back (another set's, or the system's) starts a new period.
+  if (nowMs >= lastTrimMs && nowMs - lastTrimMs < 1000) return;
+  if (pool.length > takenSinceTrim) pool.length = takenSinceTrim;
+  takenSinceTrim = 0;
+  lastTrimMs = nowMs;
 }
 
 function give(b: Buffer): void {

@@ -1,7 +1,7 @@
 // A connection's waiting lines as bytes: appended as text (or encoded records), viewed
 // for compression, dropped from the front, and their buffers reused through the pool.
 import { expect, test } from "bun:test";
-import { CHUNK_BYTES, emptyPool, PendingLines, pooledBufferBytes } from "../../src/archive/pending-lines.ts";
+import { CHUNK_BYTES, emptyPool, PendingLines, pooledBufferBytes, trimPool } from "../../src/archive/pending-lines.ts";
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -73,4 +73,28 @@ test("lines spanning chunk boundaries survive views and drops, against a plain s
     expect(text(p.view())).toBe(model.map((l) => `${l}\n`).join(""));
   }
   p.clear();
+});
+
+test("the pool lets go of what the last second did not need", () => {
+  emptyPool();
+  // Trimming keeps what was taken since the last trim: start a fresh period.
+  trimPool(0);
+  trimPool(1_000);
+  const burst = Array.from({ length: 50 }, () => new PendingLines());
+  for (const p of burst) p.appendText("x".repeat(100));
+  for (const p of burst) p.clear();
+  expect(pooledBufferBytes()).toBe(50 * CHUNK_BYTES);
+  // Within the second nothing is let go; after it, what that second took (50) stays.
+  trimPool(1_500);
+  expect(pooledBufferBytes()).toBe(50 * CHUNK_BYTES);
+  trimPool(2_000);
+  expect(pooledBufferBytes()).toBe(50 * CHUNK_BYTES);
+  // A quiet second later: nothing was taken, nothing is kept.
+  const one = new PendingLines();
+  one.appendText("y");
+  one.clear();
+  trimPool(3_000);
+  expect(pooledBufferBytes()).toBe(CHUNK_BYTES);
+  trimPool(4_000);
+  expect(pooledBufferBytes()).toBe(0);
 });

@@ -24,7 +24,7 @@ export const COLLECTOR_ARGS = {
   "eventsocket-max-queue": { type: "string", description: "Bytes an eventsocket client may lag before it is disconnected [env TCPINFO_EVENTSOCKET_MAX_QUEUE] (default 1048576)", valueHint: "BYTES" },
   "index-retention-hours": { type: "string", description: "Delete index rows of connections closed more than H hours ago (archives stay); 0 keeps them [env TCPINFO_INDEX_RETENTION_HOURS] (default 0)", valueHint: "H" },
   "index-batch-ms": { type: "string", description: "Write poll reports to the index at least this often [env TCPINFO_INDEX_BATCH_MS] (default 250)", valueHint: "MS" },
-  "max-buffer-mib": { type: "string", description: "MiB of archive lines held in memory in all, written early past it; dropped and counted only while writes fail [env TCPINFO_MAX_BUFFER_MIB] (default 32)", valueHint: "MIB" },
+  "max-buffer-mib": { type: "string", description: "MiB of archive lines held in memory in all, written early past it, dropped (counted) while writes fail; snapshots not yet taken in by the storage worker may add a quarter (at least 4 MiB), past which they are dropped (counted as backpressure) [env TCPINFO_MAX_BUFFER_MIB] (default 32)", valueHint: "MIB" },
   "shutdown-timeout": { type: "string", description: "At stop, seconds to write buffered lines before the rest counts as lost; a second signal stops sooner [env TCPINFO_SHUTDOWN_TIMEOUT] (default 60)", valueHint: "S" },
   "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
 } as const satisfies ArgsDef;

@@ -11,8 +11,11 @@
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { encodeRecordInto, recordBound } from "./record.ts";
 
-/** Bytes per chunk: 5-6 snapshot lines; an idle connection with one line waiting holds one. */
-export const CHUNK_BYTES = 4096;
+/**
+ * Bytes per chunk: about 3 snapshot lines. Every connection's first line takes one (50k
+ * new connections: 100 MB until their first write), so it stays small.
+ */
+export const CHUNK_BYTES = 2048;
 /**
  * Bytes of free chunks the pool keeps at most. Busy connections fill up together and are
  * written together, so the chunks freed in one burst are what the next cycles take back;
@@ -30,14 +33,18 @@ function take(): Buffer {
   return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
 }
 
+/** How often the pool is trimmed to what the period before took. */
+const TRIM_EVERY_MS = 250;
+
 /**
- * Once a second at most: lets go of the free chunks beyond what the last second took,
- * so a burst (every connection's first line at start-up) leaves nothing behind on a host
- * that then goes quiet, while busy connections keep reusing theirs.
+ * Every TRIM_EVERY_MS at most: lets go of the free chunks beyond what the last period
+ * took, so a burst (every connection's first line at start-up) leaves nothing behind on
+ * a host that then goes quiet, while busy connections, which take chunks back every
+ * cycle, keep reusing theirs.
  */
 export function trimPool(nowMs: number): void {
   // A clock that went back (another set's, or the system's) starts a new period.
-  if (nowMs >= lastTrimMs && nowMs - lastTrimMs < 1000) return;
+  if (nowMs >= lastTrimMs && nowMs - lastTrimMs < TRIM_EVERY_MS) return;
   if (pool.length > takenSinceTrim) pool.length = takenSinceTrim;
   takenSinceTrim = 0;
   lastTrimMs = nowMs;

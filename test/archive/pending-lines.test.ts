@@ -75,7 +75,7 @@ test("lines spanning chunk boundaries survive views and drops, against a plain s
   p.clear();
 });
 
-test("the pool lets go of what the last second did not need", () => {
+test("the pool lets go of what the last period did not need", () => {
   emptyPool();
   // Trimming keeps what was taken since the last trim: start a fresh period.
   trimPool(0);
@@ -84,17 +84,17 @@ test("the pool lets go of what the last second did not need", () => {
   for (const p of burst) p.appendText("x".repeat(100));
   for (const p of burst) p.clear();
   expect(pooledBufferBytes()).toBe(50 * CHUNK_BYTES);
-  // Within the second nothing is let go; after it, what that second took (50) stays.
-  trimPool(1_500);
+  // Within the period nothing is let go; after it, what that period took (50) stays.
+  trimPool(1_100);
   expect(pooledBufferBytes()).toBe(50 * CHUNK_BYTES);
-  trimPool(2_000);
+  trimPool(1_250);
   expect(pooledBufferBytes()).toBe(50 * CHUNK_BYTES);
-  // A quiet second later: nothing was taken, nothing is kept.
+  // A quiet period later: what it took (1) is kept, then nothing.
   const one = new PendingLines();
   one.appendText("y");
   one.clear();
-  trimPool(3_000);
+  trimPool(1_500);
   expect(pooledBufferBytes()).toBe(CHUNK_BYTES);
-  trimPool(4_000);
+  trimPool(1_750);
   expect(pooledBufferBytes()).toBe(0);
 });

@@ -30,6 +30,8 @@ function inFlightBound(maxBufferedBytes: number): number {
 
 /** First size of a cycle's line buffer; it grows (doubling) to what cycles need. */
 const FIRST_BATCH_BYTES = 256 * 1024;
+/** Operation buffers above this size (a start-up burst's) are not kept for reuse. */
+const MAX_SPARE_OPS_BYTES = 1 << 20;
 /** Buffers the worker hands back, kept for the next cycles. */
 const SPARE_BATCHES = 3;
 /** How long past its bound a stopping worker may take (the index's last batch and retries). */
@@ -146,6 +148,10 @@ export class StorageClient implements ArchiveSink {
     const lines = this.lines?.buffer ?? new ArrayBuffer(0);
     this.post({ kind: "batch", ops, count, uuids: this.uuids, lines, bytes: this.bytes }, [ops.buffer as ArrayBuffer, lines]);
     this.sent += this.bytes;
+    // The next batches are sized by this one's need: after a burst (every connection's
+    // first snapshot at start-up, 26 MB at 50k) the buffers shrink back, and a spare of
+    // the burst's size is not kept for good.
+    this.batchSize = Math.max(FIRST_BATCH_BYTES, 2 ** Math.ceil(Math.log2(this.bytes * 1.25 + 1)));
     this.ops.length = 0;
     this.uuids = [];
     this.lines = null;
@@ -248,8 +254,9 @@ export class StorageClient implements ArchiveSink {
   private receive(m: FromStorage): void {
     if (m.kind === "log") this.log(m.line);
     else if (m.kind === "recycle") {
-      if (this.spare.length < SPARE_BATCHES && m.buffer.byteLength >= this.batchSize / 2) this.spare.push(m.buffer);
-      if (this.spareOps.length < SPARE_BATCHES) this.spareOps.push(new Float64Array(m.ops));
+      const size = m.buffer.byteLength;
+      if (this.spare.length < SPARE_BATCHES && size >= this.batchSize / 2 && size <= this.batchSize * 4) this.spare.push(m.buffer);
+      if (this.spareOps.length < SPARE_BATCHES && m.ops.byteLength <= MAX_SPARE_OPS_BYTES) this.spareOps.push(new Float64Array(m.ops));
     } else if (m.kind === "stats" || m.kind === "stopped") {
       this.last = m.stats;
       for (const s of m.stats.index.writeSeconds) this.writeSeconds.push(s);

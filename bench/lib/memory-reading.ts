@@ -8,4 +8,6 @@ export interface MemoryReading {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  /** Bytes of free line chunks the archive's pool held. */
+  pooled: number;
 }

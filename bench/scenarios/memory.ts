@@ -44,7 +44,7 @@ export async function memory(ctx: PopulatedContext): Promise<ScenarioOutput> {
         }),
       );
       notes.push(
-        `s5 @${r.tracked}: RSS ${(r.rss / 2 ** 20).toFixed(1)} MiB (baseline ${(base.rss / 2 ** 20).toFixed(1)} MiB) -> ${perConn.toFixed(0)} B/conn; JS heap ${heapPerConn.toFixed(0)} B/conn (heap capacity +${((r.heapTotal - base.heapTotal) / 2 ** 20).toFixed(1)} MiB, external +${((r.external - base.external) / 2 ** 20).toFixed(1)} MiB); marginal since previous reading ${marginal.toFixed(0)} B/conn`,
+        `s5 @${r.tracked}: RSS ${(r.rss / 2 ** 20).toFixed(1)} MiB (baseline ${(base.rss / 2 ** 20).toFixed(1)} MiB) -> ${perConn.toFixed(0)} B/conn; JS heap ${heapPerConn.toFixed(0)} B/conn (heap capacity +${((r.heapTotal - base.heapTotal) / 2 ** 20).toFixed(1)} MiB, external +${((r.external - base.external) / 2 ** 20).toFixed(1)} MiB, of which free line chunks ${((r.pooled ?? 0) / 2 ** 20).toFixed(1)} MiB); marginal since previous reading ${marginal.toFixed(0)} B/conn`,
       );
       prev = r;
     }

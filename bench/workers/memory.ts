@@ -2,11 +2,13 @@
 // loop, first with no connection, then each time it tracks at least the next target count
 // of idle connections (the driver adds them when this worker prints "WAIT <n>").
 // Before each reading the loop runs `settle-ms` more (longer than the 1 s flush interval),
-// then until no line is still buffered (every first snapshot written), and Bun.gc(true)
+// then until no line is still buffered (every first snapshot written) and 500 ms more (the
+// chunk pool's trim period, twice), and Bun.gc(true)
 // runs a full collection.
 // Args: --out DIR --targets N1,N2,... [--settle-ms MS]
 import { join } from "node:path";
 import { makeCollector } from "../lib/collector-setup.ts";
+import { pooledBufferBytes } from "../../src/archive/pending-lines.ts";
 import { argNumber, argString, emitLine, emitResult, runWorker } from "../lib/worker-io.ts";
 import type { MemoryReading as Reading } from "../lib/memory-reading.ts";
 
@@ -34,7 +36,7 @@ runWorker("memory", async () => {
   const read = (target: number): Reading => {
     Bun.gc(true);
     const m = process.memoryUsage();
-    return { target, tracked: collector.tracked, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+    return { target, tracked: collector.tracked, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, pooled: pooledBufferBytes() };
   };
 
   await pollFor(settleMs);
@@ -56,6 +58,9 @@ runWorker("memory", async () => {
       if (performance.now() > deadline) throw new Error(`${archive.stats().pendingRecords} lines still buffered`);
       await pollFor(100);
     }
+    // Their buffers go back to the archive's pool of free chunks, which lets go within
+    // one trim period (250 ms) of what the next lines did not take: poll past it.
+    await pollFor(500);
     const r = read(target);
     readings.push(r);
     emitLine(`MEM ${JSON.stringify(r)}`);

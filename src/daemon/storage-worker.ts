@@ -3,6 +3,7 @@
 // poll thread's operations in order, flushes due lines every few ms within a budget (so
 // messages keep flowing while the disk is slow), and reports its counters back.
 import { ArchiveSet } from "../archive/archive-set.ts";
+import { warmEncoder } from "../archive/record.ts";
 import { formatTimeNs } from "../archive/time.ts";
 import { AttributeIndex } from "../diag/attributes.ts";
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
@@ -151,6 +152,7 @@ function init(config: StorageConfig): void {
     flushIntervalMs: config.flushMs,
     maxTotalPendingBytes: config.maxBufferedBytes,
   });
+  warmEncoder(attrs);
   index = ConnectionIndex.open(config.dbPath);
   batcher = new IndexBatcher(index, config.indexBatchMs, config.indexRetentionMs, log);
   timer = setInterval(tick, TICK_MS);

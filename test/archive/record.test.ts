@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { AttributeIndex } from "../../src/diag/attributes.ts";
 import { newSplitState, SplitStatus, splitMessages } from "../../src/diag/netlink-messages.ts";
-import { encodeMessage, encodeMetadata, encodeRecord, goJsonString } from "../../src/archive/record.ts";
+import { encodeMessage, encodeMetadata, encodeRecord, goJsonString, warmEncoder } from "../../src/archive/record.ts";
 import { GO_ZERO_TIME } from "../../src/archive/time.ts";
 import { readZst } from "./helpers.ts";
 
@@ -104,4 +104,14 @@ test("strings are escaped like Go's encoding/json", () => {
   expect(goJsonString("\u2028")).toBe('"\\u2028"');
   expect(goJsonString("\n")).toBe('"\\n"');
   expect(goJsonString("<a>")).toBe('"\\u003ca\\u003e"'); // twice in a row: no regex state leak
+});
+
+test("the encoder warm-up's made-up message indexes and encodes every round", () => {
+  const attrs = new AttributeIndex();
+  expect(warmEncoder(attrs, 50)).toBe(50);
+  // INFO, MEMINFO and CONG are where warmEncoder put them.
+  expect(attrs.maxType).toBe(4);
+  expect(attrs.length[2]).toBe(232);
+  expect(attrs.length[1]).toBe(16);
+  expect(attrs.has(3)).toBe(false);
 });

@@ -5,7 +5,8 @@
 // Unlike M-Lab's (which writes to each client synchronously under a lock, so one stuck
 // sidecar stalls the collector), sending never waits: each client has a bounded byte
 // queue and a client whose queue overflows is disconnected.
-import { lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, linkSync, lstatSync, mkdtempSync, rmdirSync, unlinkSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Socket, UnixSocketListener } from "bun";
 import type { OpenedConnection } from "../model/report.ts";
 import { cookieSigned } from "../diag/sock-id.ts";
@@ -19,10 +20,14 @@ export const enum TcpEvent {
 }
 
 export const DEFAULT_MAX_QUEUE_BYTES = 1 << 20;
+/** Only the collector's user may connect unless the operator says otherwise (--eventsocket-mode). */
+export const DEFAULT_SOCKET_MODE = 0o600;
 
 export interface EventSocketOptions {
   /** Bytes a client may lag behind before it is disconnected. Default 1 MiB. */
   maxQueueBytes?: number;
+  /** Permission bits of the socket file (who may connect). Default 0600. */
+  mode?: number;
   metrics?: Pick<CollectorMetrics, "flowEvents" | "eventsocketClients" | "eventsocketDroppedClients">;
   log?: (message: string) => void;
 }
@@ -85,6 +90,42 @@ export async function removeStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
+/**
+ * Listens on a unix socket at `path` whose file has `mode` from the moment others can
+ * reach it. bind() applies the umask and Bun.listen binds and listens at once, so a chmod
+ * afterwards leaves a window in which anyone may connect (and stay); the umask is
+ * process-wide (the storage worker creates files meanwhile). So: bind inside a fresh 0700
+ * directory beside `path`, chmod, then hard-link into place (link, unlike rename, fails
+ * rather than replace a file that appeared meanwhile). The private name is short, since
+ * sun_path holds 108 bytes.
+ */
+export function listenPrivately<T>(path: string, mode: number, listen: (at: string) => T, stopListener: (l: T) => void): T {
+  const dir = mkdtempSync(join(dirname(path), ".es-"));
+  const at = join(dir, "s");
+  let listener: T | null = null;
+  try {
+    listener = listen(at);
+    chmodSync(at, mode);
+    try {
+      linkSync(at, path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new Error(`${path} appeared while the eventsocket was starting`);
+      throw e;
+    }
+    return listener;
+  } catch (e) {
+    if (listener !== null) stopListener(listener);
+    throw e;
+  } finally {
+    try {
+      unlinkSync(at);
+    } catch {
+      // Never bound.
+    }
+    rmdirSync(dir);
+  }
+}
+
 export class EventSocketServer {
   private readonly clients = new Set<Socket<Client>>();
   private readonly encoder = new TextEncoder();
@@ -101,13 +142,13 @@ export class EventSocketServer {
     private readonly options: EventSocketOptions,
   ) {}
 
-  /** Removes a stale socket file at `path`, then listens there. */
+  /** Removes a stale socket file at `path`, then listens there (file mode `options.mode`, default 0600). */
   static async start(path: string, options: EventSocketOptions = {}): Promise<EventSocketServer> {
     await removeStaleSocket(path);
     const maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     let server: EventSocketServer | null = null;
-    const listener = Bun.listen<Client>({
-      unix: path,
+    const listen = (at: string) => Bun.listen<Client>({
+      unix: at,
       socket: {
         open(socket) {
           socket.data = { queue: [], queued: 0, allowance: maxQueueBytes, dropped: false };
@@ -126,6 +167,7 @@ export class EventSocketServer {
         },
       },
     });
+    const listener = listenPrivately(path, options.mode ?? DEFAULT_SOCKET_MODE, listen, (l) => l.stop(true));
     server = new EventSocketServer(path, listener, maxQueueBytes, options);
     return server;
   }

@@ -4,6 +4,7 @@ import type { ArgsDef } from "citty";
 import { join } from "node:path";
 import { parseAddress } from "../diag/address.ts";
 import { DEFAULT_LISTEN, parseListen } from "../api/http.ts";
+import { DEFAULT_SOCKET_MODE } from "../api/eventsocket.ts";
 import { fromEnv, parseChoice, parseIntArg, repeatedFlag, UsageError } from "./validate.ts";
 
 export const COLLECTOR_ARGS = {
@@ -21,6 +22,7 @@ export const COLLECTOR_ARGS = {
   db: { type: "string", description: "SQLite connection index [env TCPINFO_DB] (default <output>/index.sqlite)", valueHint: "PATH" },
   listen: { type: "string", description: "HTTP API and /metrics address, or 'off' [env TCPINFO_LISTEN] (default 127.0.0.1:9990)", valueHint: "HOST:PORT" },
   eventsocket: { type: "string", description: "Serve open/close events to sidecars on this unix socket [env TCPINFO_EVENTSOCKET] (default none)", valueHint: "PATH" },
+  "eventsocket-mode": { type: "string", description: "Octal permissions of the eventsocket file, e.g. 0660 for a group [env TCPINFO_EVENTSOCKET_MODE] (default 0600)", valueHint: "MODE" },
   "eventsocket-max-queue": { type: "string", description: "Bytes an eventsocket client may lag before it is disconnected [env TCPINFO_EVENTSOCKET_MAX_QUEUE] (default 1048576)", valueHint: "BYTES" },
   "index-retention-hours": { type: "string", description: "Delete index rows of connections closed more than H hours ago (archives stay); 0 keeps them [env TCPINFO_INDEX_RETENTION_HOURS] (default 0)", valueHint: "H" },
   "index-batch-ms": { type: "string", description: "Write poll reports to the index at least this often [env TCPINFO_INDEX_BATCH_MS] (default 250)", valueHint: "MS" },
@@ -50,6 +52,8 @@ export interface CollectorCliOptions {
   /** null: no HTTP server. */
   listen: string | null;
   eventsocket: string | null;
+  /** Permission bits of the eventsocket file. */
+  eventsocketMode: number;
   eventsocketMaxQueue: number;
   indexBatchMs: number;
   indexRetentionHours: number;
@@ -79,6 +83,19 @@ function parseListenOption(text: string): string | null {
   return text;
 }
 
+/** `--eventsocket-mode`: octal permission bits, 0 to 0777 (a leading 0 or 0o is optional). */
+export function parseSocketMode(what: string, text: string): number {
+  const digits = text.trim().replace(/^0o/i, "");
+  const mode = /^[0-7]{1,4}$/.test(digits) ? parseInt(digits, 8) : NaN;
+  if (!(mode <= 0o777)) throw new UsageError(`${what} must be octal permissions from 0 to 0777 (e.g. 0660), got '${text}'`);
+  return mode;
+}
+
+/** The flag's name if it was given on the command line, else the environment variable's. */
+function source(raw: string[], flag: string, env: string): string {
+  return raw.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)) ? `--${flag}` : env;
+}
+
 export function parseCollectorOptions(args: Record<string, unknown>, raw: string[]): CollectorCliOptions {
   const str = (k: keyof typeof COLLECTOR_ARGS) => (typeof args[k] === "string" ? (args[k] as string) : undefined);
   const int = (k: keyof typeof COLLECTOR_ARGS, env: string, def: number, min: number, max: number) => {
@@ -91,6 +108,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
   const anonymize = parseChoice("--anonymize-ip", fromEnv(str("anonymize-ip"), "TCPINFO_ANONYMIZE_IP") ?? "none", ["none", "netblock"] as const);
   const output = fromEnv(str("output"), "TCPINFO_OUTPUT") ?? "./data";
   if (args.output === "" || output.trim() === "") throw new UsageError("--output must name a folder");
+  const mode = fromEnv(str("eventsocket-mode"), "TCPINFO_EVENTSOCKET_MODE");
   return {
     intervalMs: int("interval", "TCPINFO_INTERVAL", 10, 1, 3_600_000),
     reps: int("reps", "TCPINFO_REPS", 0, 0, Number.MAX_SAFE_INTEGER),
@@ -109,6 +127,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     db: fromEnv(str("db"), "TCPINFO_DB") ?? join(output, "index.sqlite"),
     listen: parseListenOption(fromEnv(str("listen"), "TCPINFO_LISTEN") ?? DEFAULT_LISTEN),
     eventsocket: fromEnv(str("eventsocket"), "TCPINFO_EVENTSOCKET") ?? null,
+    eventsocketMode: mode === undefined ? DEFAULT_SOCKET_MODE : parseSocketMode(source(raw, "eventsocket-mode", "TCPINFO_EVENTSOCKET_MODE"), mode),
     eventsocketMaxQueue: int("eventsocket-max-queue", "TCPINFO_EVENTSOCKET_MAX_QUEUE", 1 << 20, 1024, 1 << 30),
     indexRetentionHours: int("index-retention-hours", "TCPINFO_INDEX_RETENTION_HOURS", 0, 0, 24 * 365 * 10),
     indexBatchMs: int("index-batch-ms", "TCPINFO_INDEX_BATCH_MS", 250, 0, 60_000),

@@ -119,7 +119,7 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
     storage,
   );
   const events = opts.eventsocket
-    ? await EventSocketServer.start(opts.eventsocket, { metrics, log, maxQueueBytes: opts.eventsocketMaxQueue }).catch((e: Error) => {
+    ? await EventSocketServer.start(opts.eventsocket, { metrics, log, maxQueueBytes: opts.eventsocketMaxQueue, mode: opts.eventsocketMode }).catch((e: Error) => {
         throw new Error(`cannot serve the eventsocket at ${opts.eventsocket}: ${e.message}`);
       })
     : null;

@@ -8,6 +8,8 @@ export interface ApiWorkerConfig {
   listen: string;
   dbPath: string;
   outputDir: string;
+  /** Bearer token the API requires, or null. Travels only in this message; never logged. */
+  apiToken: string | null;
 }
 
 export type ToApi =

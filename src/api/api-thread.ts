@@ -12,6 +12,8 @@ export interface ApiWorkerOptions {
   listen: string;
   dbPath: string;
   outputDir: string;
+  /** Bearer token every route but /healthz requires; null: none. */
+  apiToken: string | null;
   metrics: CollectorMetrics;
   status: CollectorStatus;
   log: (line: string) => void;
@@ -44,7 +46,7 @@ export async function startApiWorker(o: ApiWorkerOptions): Promise<ApiThread> {
     }
   };
   worker.onerror = (e) => failed(new Error(e.message));
-  post({ kind: "init", config: { listen: o.listen, dbPath: o.dbPath, outputDir: o.outputDir }, status: { ...o.status } });
+  post({ kind: "init", config: { listen: o.listen, dbPath: o.dbPath, outputDir: o.outputDir, apiToken: o.apiToken }, status: { ...o.status } });
   let addr: { url: string; hostname: string; port: number };
   try {
     addr = await started;

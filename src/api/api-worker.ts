@@ -57,6 +57,7 @@ self.onmessage = async (e: MessageEvent<ToApi>) => {
         listen: m.config.listen,
         index,
         outputDir: m.config.outputDir,
+        apiToken: m.config.apiToken,
         readSnapshots,
         metrics,
         status,

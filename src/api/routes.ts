@@ -1,6 +1,7 @@
 // Request handling for the HTTP API, independent of the server that runs it.
 // Failures caused by the request become 4xx with a JSON body; only a fault of ours
 // becomes 500 (logged).
+import { createHash, timingSafeEqual } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { Snapshot } from "../diag/snapshot.ts";
@@ -19,6 +20,8 @@ export interface ApiDependencies {
   readSnapshots: ReadSnapshots;
   metrics: ApiMetrics;
   status: CollectorStatus;
+  /** The bearer token every route but /healthz requires; absent or null: none. */
+  apiToken?: string | null;
   /** /healthz turns 503 "stale" when no poll completed for this long. Default 60 s. */
   staleAfterMs?: number;
   /** Where internal errors are reported. Default console.error. */
@@ -58,6 +61,26 @@ function json(body: unknown, status = 200, headers: Record<string, string> = {})
 
 function errorResponse(e: HttpError, headers: Record<string, string> = {}): Response {
   return json(e.parameter === undefined ? { error: e.message } : { error: e.message, parameter: e.parameter }, e.status, headers);
+}
+
+const sha256 = (text: string): Buffer => createHash("sha256").update(text).digest();
+
+/**
+ * Throws a 401 unless the request carries `Authorization: Bearer <token>`. Digests are
+ * compared, not the strings: timingSafeEqual needs equal lengths, and comparing them
+ * first would tell the token's length; hashing the guess costs time that depends only
+ * on the guess.
+ */
+export function bearerCheck(token: string): (req: Request) => void {
+  if (token === "") throw new Error("an empty API token would let anyone in");
+  const expected = sha256(token);
+  return (req) => {
+    const m = /^Bearer +(\S+) *$/i.exec(req.headers.get("authorization") ?? "");
+    if (!m) throw new HttpError(401, "this API requires an Authorization: Bearer header", undefined, { "www-authenticate": "Bearer" });
+    if (!timingSafeEqual(sha256(m[1]), expected)) {
+      throw new HttpError(401, "invalid bearer token", undefined, { "www-authenticate": 'Bearer error="invalid_token"' });
+    }
+  };
 }
 
 /** The uuid path segment, percent-decoded. */
@@ -161,6 +184,7 @@ export function createHandler(deps: ApiDependencies): (req: Request) => Promise<
   const logError = deps.logError ?? ((m, e) => console.error(m, e));
   const now = deps.now ?? Date.now;
   const outputDir = resolve(deps.outputDir);
+  const authorize = deps.apiToken === undefined || deps.apiToken === null ? null : bearerCheck(deps.apiToken);
 
   const listConnections = (url: URL): Response => {
     const filter = parseFilter(url.searchParams);
@@ -217,8 +241,10 @@ export function createHandler(deps: ApiDependencies): (req: Request) => Promise<
     try {
       const url = new URL(req.url);
       const found = route(url.pathname);
+      label = found?.route.label ?? "unmatched";
+      // /healthz stays open for probes; unknown paths need the token too (a 404 would tell the routes).
+      if (label !== "/healthz") authorize?.(req);
       if (!found) throw new HttpError(404, "not found");
-      label = found.route.label;
       if (req.method !== "GET") {
         res = errorResponse(new HttpError(405, "method not allowed"), { allow: "GET" });
       } else {

@@ -1,6 +1,7 @@
 // Flags of `collector`, each also settable by an environment variable, validated into
 // the options the collector runs with.
 import type { ArgsDef } from "citty";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAddress } from "../diag/address.ts";
 import { DEFAULT_LISTEN, parseListen } from "../api/http.ts";
@@ -21,6 +22,7 @@ export const COLLECTOR_ARGS = {
   "flush-ms": { type: "string", description: "Write each connection's buffered lines at least this often [env TCPINFO_FLUSH_MS] (default 1000)", valueHint: "MS" },
   db: { type: "string", description: "SQLite connection index [env TCPINFO_DB] (default <output>/index.sqlite)", valueHint: "PATH" },
   listen: { type: "string", description: "HTTP API and /metrics address, or 'off' [env TCPINFO_LISTEN] (default 127.0.0.1:9990)", valueHint: "HOST:PORT" },
+  "api-token-file": { type: "string", description: "File holding a bearer token every API route but /healthz then requires [env TCPINFO_API_TOKEN_FILE] (default none: no authentication)", valueHint: "PATH" },
   eventsocket: { type: "string", description: "Serve open/close events to sidecars on this unix socket [env TCPINFO_EVENTSOCKET] (default none)", valueHint: "PATH" },
   "eventsocket-mode": { type: "string", description: "Octal permissions of the eventsocket file, e.g. 0660 for a group [env TCPINFO_EVENTSOCKET_MODE] (default 0600)", valueHint: "MODE" },
   "eventsocket-max-queue": { type: "string", description: "Bytes an eventsocket client may lag before it is disconnected [env TCPINFO_EVENTSOCKET_MAX_QUEUE] (default 1048576)", valueHint: "BYTES" },
@@ -51,6 +53,8 @@ export interface CollectorCliOptions {
   db: string;
   /** null: no HTTP server. */
   listen: string | null;
+  /** The bearer token the API requires (never logged); null: no authentication. */
+  apiToken: string | null;
   eventsocket: string | null;
   /** Permission bits of the eventsocket file. */
   eventsocketMode: number;
@@ -91,6 +95,26 @@ export function parseSocketMode(what: string, text: string): number {
   return mode;
 }
 
+/**
+ * The token in `--api-token-file`, surrounding whitespace trimmed. Read while validating
+ * flags, so an unusable file stops the collector (exit 2) before it creates anything.
+ */
+export function readApiToken(what: string, path: string): string {
+  if (path.trim() === "") throw new UsageError(`${what} needs the path of a file holding the token`);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new UsageError(`${what}: cannot read ${path}: ${err.code ?? err.message}`);
+  }
+  const token = text.trim();
+  if (token === "") throw new UsageError(`${what}: ${path} is empty; it must hold the bearer token`);
+  // A header cannot carry a line break or control character: such a token could never match.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`${what}: the token in ${path} must be one word of printable ASCII`);
+  return token;
+}
+
 /** The flag's name if it was given on the command line, else the environment variable's. */
 function source(raw: string[], flag: string, env: string): string {
   return raw.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)) ? `--${flag}` : env;
@@ -108,6 +132,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
   const anonymize = parseChoice("--anonymize-ip", fromEnv(str("anonymize-ip"), "TCPINFO_ANONYMIZE_IP") ?? "none", ["none", "netblock"] as const);
   const output = fromEnv(str("output"), "TCPINFO_OUTPUT") ?? "./data";
   if (args.output === "" || output.trim() === "") throw new UsageError("--output must name a folder");
+  const tokenFile = fromEnv(str("api-token-file"), "TCPINFO_API_TOKEN_FILE");
   const mode = fromEnv(str("eventsocket-mode"), "TCPINFO_EVENTSOCKET_MODE");
   return {
     intervalMs: int("interval", "TCPINFO_INTERVAL", 10, 1, 3_600_000),
@@ -126,6 +151,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     shutdownTimeoutSeconds: int("shutdown-timeout", "TCPINFO_SHUTDOWN_TIMEOUT", 60, 1, 86_400),
     db: fromEnv(str("db"), "TCPINFO_DB") ?? join(output, "index.sqlite"),
     listen: parseListenOption(fromEnv(str("listen"), "TCPINFO_LISTEN") ?? DEFAULT_LISTEN),
+    apiToken: tokenFile === undefined ? null : readApiToken(source(raw, "api-token-file", "TCPINFO_API_TOKEN_FILE"), tokenFile),
     eventsocket: fromEnv(str("eventsocket"), "TCPINFO_EVENTSOCKET") ?? null,
     eventsocketMode: mode === undefined ? DEFAULT_SOCKET_MODE : parseSocketMode(source(raw, "eventsocket-mode", "TCPINFO_EVENTSOCKET_MODE"), mode),
     eventsocketMaxQueue: int("eventsocket-max-queue", "TCPINFO_EVENTSOCKET_MAX_QUEUE", 1 << 20, 1024, 1 << 30),

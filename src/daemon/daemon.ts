@@ -11,6 +11,7 @@ import { makeUuid } from "../archive/naming.ts";
 import { readMetadata } from "../archive/repair.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
 import { startApiWorker } from "../api/api-thread.ts";
+import { isLoopbackHost, parseListen } from "../api/http.ts";
 import { EventSocketServer } from "../api/eventsocket.ts";
 import { createMetrics } from "../api/metrics.ts";
 import { createStatus } from "../api/status.ts";
@@ -125,7 +126,7 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
     : null;
   const listen = opts.listen;
   const api = listen
-    ? await startApiWorker({ listen, dbPath: resolve(opts.db), outputDir: output, metrics, status, log }).catch((e: Error) => {
+    ? await startApiWorker({ listen, dbPath: resolve(opts.db), outputDir: output, apiToken: opts.apiToken, metrics, status, log }).catch((e: Error) => {
         throw new Error(`cannot listen on ${listen}: ${e.message}`);
       })
     : null;
@@ -155,6 +156,8 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   };
   process.on("SIGINT", () => onSignal("SIGINT"));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
+  const exposed = exposureWarning(opts.listen, opts.apiToken !== null);
+  if (exposed) log(exposed);
   log(
     `collector: writing ${opts.includeLocal ? "all" : "non-local"} TCP connections to ${output} ` +
       `every ${opts.intervalMs} ms (uuid prefix ${uuidPrefix}, destroy events ${opts.destroyEvents ? "on" : "off"}, ` +
@@ -177,6 +180,15 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   const lines = finalLines(collector, stored.index.lostReports);
   log(`${statusLine(collector, times)}\n${lines.text}`);
   return { collector, exitCode: lines.lost ? EXIT_DATA_LOST : 0 };
+}
+
+/** A warning when the API listens beyond this machine with no token, else null. */
+export function exposureWarning(listen: string | null, hasToken: boolean): string | null {
+  if (listen === null || hasToken || isLoopbackHost(parseListen(listen).hostname)) return null;
+  return (
+    `warning: the API on ${listen} is reachable from other hosts without authentication (it lists every ` +
+    `connection on this host): give --api-token-file, or --listen 127.0.0.1:PORT`
+  );
 }
 
 /** The final log line: snapshots taken, lines written, lines and index reports lost and why. */

@@ -22,6 +22,7 @@ import type { CollectorOptions, ResumeInfo } from "./options.ts";
 
 export type { CollectorOptions, ResumeInfo } from "./options.ts";
 import type { ClosedConnection, CycleReport, EndReason } from "../model/report.ts";
+import { countOversize } from "./oversize.ts";
 import { CollectorStats } from "./stats.ts";
 import { newConnection, noteCounters, progressOf, ProgressQueue, REMNANT, type Connection } from "./connection.ts";
 import { describeConnection } from "./describe.ts";
@@ -293,7 +294,8 @@ export class Collector {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
     conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now);
-    noteCounters(conn, buf, idm, this.attrs);
+    noteCounters(conn, buf, idm, this.attrs, this.stats.bytes);
+    countOversize(this.attrs, this.stats.oversize);
     conn.snapshots++;
     conn.lastArchivedMs = this.now;
     this.stats.snapshots++;

@@ -47,8 +47,27 @@ function u32le(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }
 
-/** Keeps the archived snapshot's state and byte counters (message at `idm`, attributes indexed in `attrs`). */
-export function noteCounters(conn: Connection, buf: Uint8Array, idm: number, attrs: AttributeIndex): void {
+/** Bytes sent and received by all connections together, as M-Lab's rate histograms count them. */
+export interface ByteTotals {
+  sent: number;
+  received: number;
+}
+
+/** How far a u64 counter (as u32 halves; hi -1 when unknown) moved: from 0 when it was unknown. */
+function moved(lo: number, hi: number, oldLo: number, oldHi: number): number {
+  if (hi < 0) return 0;
+  const now = hi * 2 ** 32 + lo;
+  const before = oldHi < 0 ? 0 : oldHi * 2 ** 32 + oldLo;
+  return now > before ? now - before : 0;
+}
+
+/**
+ * Keeps the archived snapshot's state and byte counters (message at `idm`, attributes
+ * indexed in `attrs`), and adds how far bytes sent and received moved to `totals` (a new
+ * connection's from 0, as M-Lab counts them).
+ */
+export function noteCounters(conn: Connection, buf: Uint8Array, idm: number, attrs: AttributeIndex, totals: ByteTotals): void {
+  const { receivedLo, receivedHi, sentLo, sentHi } = conn;
   conn.lastState = buf[idm + 1];
   const info = attrs.offset[Attr.INFO];
   const len = info < 0 ? 0 : attrs.length[Attr.INFO];
@@ -59,6 +78,8 @@ export function noteCounters(conn: Connection, buf: Uint8Array, idm: number, att
   conn.receivedHi = has(TCPI_BYTES_RECEIVED_OFFSET) ? u32le(buf, info + TCPI_BYTES_RECEIVED_OFFSET + 4) : -1;
   conn.sentLo = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET) : 0;
   conn.sentHi = has(TCPI_BYTES_SENT_OFFSET) ? u32le(buf, info + TCPI_BYTES_SENT_OFFSET + 4) : -1;
+  totals.sent += moved(conn.sentLo, conn.sentHi, sentLo, sentHi);
+  totals.received += moved(conn.receivedLo, conn.receivedHi, receivedLo, receivedHi);
 }
 
 /** The connection's counters as of its latest archived snapshot. */

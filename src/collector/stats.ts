@@ -1,5 +1,7 @@
 // The collector's own counters, read by the status line and the metrics exporter.
+import type { CollectorError, LargeNetlinkType } from "../model/counted.ts";
 import type { EndReason } from "../model/report.ts";
+import type { ByteTotals } from "./connection.ts";
 
 export class CollectorStats {
   cycles = 0;
@@ -19,14 +21,18 @@ export class CollectorStats {
   /** Timewait entries under a cookie of their own that no destroy event matched: archived as connections. */
   timewaitArchived = 0;
   endedBy: Record<EndReason, number> = { destroy: 0, vanished: 0, shutdown: 0, restart: 0 };
-  errors = new Map<string, number>();
+  errors = new Map<CollectorError, number>();
+  /** Bytes sent and received by archived connections (M-Lab's rate histograms). */
+  readonly bytes: ByteTotals = { sent: 0, received: 0 };
+  /** Archived snapshots with an attribute longer than the struct we decode, by struct. */
+  readonly oversize = new Map<LargeNetlinkType, number>();
   lastError = "";
   /** Unix ms of the last completed poll. */
   lastPoll = 0;
   /** Duration of the last poll cycle, ms. */
   lastCycleMs = 0;
 
-  error(type: string, count = 1): void {
+  error(type: CollectorError, count = 1): void {
     this.errors.set(type, (this.errors.get(type) ?? 0) + count);
   }
 

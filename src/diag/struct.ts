@@ -55,6 +55,13 @@ export function decodeStruct(layout: StructLayout, bytes: Uint8Array, start = 0,
 }
 
 
+/** Bytes the struct spans: the end of its last field. */
+export function layoutSize(l: StructLayout): number {
+  let end = 0;
+  for (const f of l) end = Math.max(end, f.offset + SIZE[f.type]);
+  return end;
+}
+
 /** Builds a layout from rows of [name, offset, type] or [name, offset, type, firstBit, width]. */
 export function layout(rows: readonly (readonly [string, number, FieldType] | readonly [string, number, FieldType, number, number])[]): StructLayout {
   return rows.map((r) => (r.length === 5 ? { name: r[0], offset: r[1], type: r[2], bits: [r[3], r[4]] as const } : { name: r[0], offset: r[1], type: r[2] }));

@@ -1,7 +1,11 @@
 // Prometheus metrics. The tcpinfo_* / *_netlink_* names, help strings, labels and buckets
 // are M-Lab tcp-info's (metrics/metrics.go) so existing dashboards keep working; the
 // ones marked "ours" are additions for the index, the API and the eventsocket.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { release } from "node:os";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { VERSION } from "../model/version.ts";
+import { ARCHIVE_ERRORS, COLLECTOR_ERRORS, LARGE_NETLINK_TYPES, LOST_REASONS, NETLINK_SKIPPED_TYPES } from "../model/counted.ts";
+import { registerProcessMetrics } from "./process-metrics.ts";
 
 // Go's prometheus.LinearBuckets adds the width repeatedly; doing the same here gives the
 // same float64 bounds (and so the same `le` labels) as M-Lab's 0.001 steps.
@@ -86,11 +90,32 @@ export interface CollectorMetrics {
   readonly timewaitRemnants: Counter;
   /** tcpinfo_reconciled_files_total{action}: archives repaired or added to the index at start-up. */
   readonly reconciledFiles: Counter<"action">;
+  /** tcpinfo_connections_tracked: connections the collector follows now. */
+  readonly connectionsTracked: Gauge;
+  /** tcpinfo_archive_files_open: connections with an archive file being written. */
+  readonly archiveFilesOpen: Gauge;
+  /** tcpinfo_poll_duration_seconds: how long each poll cycle took (dump, diff, hand-off). */
+  readonly pollDuration: Histogram;
+  /** tcpinfo_last_poll_timestamp_seconds: Unix time of the last successful poll. */
+  readonly lastPoll: Gauge;
+  /** tcpinfo_destroy_events_total / _overruns_total: kernel destroy events read, and times some were lost (ENOBUFS). */
+  readonly destroyEvents: Counter;
+  readonly destroyOverruns: Counter;
+  /** tcpinfo_index_write_failures_total: index transactions that failed (retried later). */
+  readonly indexWriteFailures: Counter;
 }
 
 export interface MetricsOptions {
-  /** Collect prom-client's default process metrics (CPU, memory, fds, event loop). Default true. */
+  /** Export the process_* metrics (CPU, memory, fds, start time). Default true. */
   processMetrics?: boolean;
+  /** tcpinfo_build_info's labels. Default: package.json's version, Bun's, the running kernel's. */
+  build?: BuildInfo;
+}
+
+export interface BuildInfo {
+  version: string;
+  bun: string;
+  kernel: string;
 }
 
 /**
@@ -100,9 +125,13 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
   const registry = new Registry();
   const registers = [registry];
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // prom-client's defaults describe Node (a Node version string, Node's handle and GC
+  // counts) and are wrong under Bun: these read /proc instead.
+  if (options.processMetrics ?? true) registerProcessMetrics(registry);
+  const build = options.build ?? { version: VERSION, bun: Bun.version, kernel: release() };
+  new Gauge({ name: "tcpinfo_build_info", help: "Version of the collector, of Bun and of the kernel it runs on; always 1.", labelNames: ["version", "bun", "kernel"], registers }).set({ ...build }, 1);
 
-  return {
+  const m: CollectorMetrics = {
     registry,
     syscallTime: new Histogram({
       name: "tcpinfo_syscall_time_histogram",
@@ -208,5 +237,34 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
       labelNames: ["action"],
       registers,
     }),
+    connectionsTracked: new Gauge({ name: "tcpinfo_connections_tracked", help: "Connections the collector follows now.", registers }),
+    archiveFilesOpen: new Gauge({ name: "tcpinfo_archive_files_open", help: "Connections with an archive file being written.", registers }),
+    pollDuration: new Histogram({
+      name: "tcpinfo_poll_duration_seconds",
+      help: "Duration of each poll cycle: the dumps, the diff and the hand-off of its snapshots (seconds).",
+      buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    lastPoll: new Gauge({ name: "tcpinfo_last_poll_timestamp_seconds", help: "Unix time of the last successful poll.", registers }),
+    destroyEvents: new Counter({ name: "tcpinfo_destroy_events_total", help: "Kernel TCP destroy events read.", registers }),
+    destroyOverruns: new Counter({ name: "tcpinfo_destroy_event_overruns_total", help: "Times the kernel reported destroy events lost (ENOBUFS); their sockets end as vanished.", registers }),
+    indexWriteFailures: new Counter({ name: "tcpinfo_index_write_failures_total", help: "Connection index transactions that failed (their reports are retried).", registers }),
   };
+  exportAtZero(m);
+  return m;
+}
+
+/** Every label value the collector can count, exported at 0 from the start. */
+function exportAtZero(m: CollectorMetrics): void {
+  for (const type of COLLECTOR_ERRORS) m.errors.inc({ type }, 0);
+  for (const type of ARCHIVE_ERRORS) m.errors.inc({ type: `archive_${type}` }, 0);
+  for (const reason of LOST_REASONS) m.archiveLinesLost.inc({ reason }, 0);
+  for (const type of ["open", "close"]) m.flowEvents.inc({ type }, 0);
+  for (const type of LARGE_NETLINK_TYPES) m.largeNetlink.inc({ type }, 0);
+  for (const type of NETLINK_SKIPPED_TYPES) m.netlinkSkipped.inc({ type }, 0);
+  for (const action of ["truncated", "removed", "added"]) m.reconciledFiles.inc({ action }, 0);
+  for (const af of ["ipv4", "ipv6"]) {
+    m.syscallTime.zero({ af });
+    m.connectionCount.zero({ af });
+  }
 }

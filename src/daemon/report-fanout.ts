@@ -2,6 +2,8 @@
 // so sidecars hear of connections within a cycle), the storage worker (which batches
 // reports into the SQLite index off the poll thread), Prometheus metrics and /healthz.
 import type { Collector } from "../collector/collector.ts";
+import type { ByteTotals } from "../collector/connection.ts";
+import { NETLINK_SKIPPED_TYPES, type CollectorError } from "../model/counted.ts";
 import type { CycleReport } from "../model/report.ts";
 import type { EventSocketServer } from "../api/eventsocket.ts";
 import type { CollectorMetrics } from "../api/metrics.ts";
@@ -21,7 +23,42 @@ export interface FanoutDeps {
   api: ApiThread | null;
 }
 
+/** Turns totals into counter increments: what each moved since it was last seen. */
+class Deltas {
+  private readonly last = new Map<string, number>();
+
+  inc(key: string, total: number, add: (n: number) => void): void {
+    const before = this.last.get(key) ?? 0;
+    if (total > before) add(total - before);
+    this.last.set(key, total);
+  }
+}
+
+/**
+ * M-Lab's tcpinfo_send_rate_histogram and _receive_rate_histogram: at the first poll of
+ * each second (and the very first poll), the bits all connections sent and received
+ * since the previous observation, a new connection's from 0. Over a minute, 60
+ * observations; their sum is the namespace's traffic.
+ */
+class RateObserver {
+  private second = -1;
+  private sent = 0;
+  private received = 0;
+
+  update(timeMs: number, bytes: ByteTotals, metrics: CollectorMetrics): void {
+    const second = Math.floor(timeMs / 1000);
+    if (second === this.second) return;
+    this.second = second;
+    metrics.sendRate.observe((bytes.sent - this.sent) * 8);
+    metrics.receiveRate.observe((bytes.received - this.received) * 8);
+    this.sent = bytes.sent;
+    this.received = bytes.received;
+  }
+}
+
 export class ReportFanout implements CycleSink {
+  private readonly since = new Deltas();
+  private readonly rates = new RateObserver();
   private lastPollTime = 0;
   private lastSnapshots = 0;
   private lastFiles = 0;
@@ -34,7 +71,7 @@ export class ReportFanout implements CycleSink {
 
   constructor(private readonly deps: FanoutDeps) {}
 
-  onReport(report: CycleReport, _cycleMs: number): void {
+  onReport(report: CycleReport, cycleMs: number): void {
     const { events, metrics } = this.deps;
     if (events) {
       for (const o of report.opened) events.open(o);
@@ -42,12 +79,13 @@ export class ReportFanout implements CycleSink {
     }
     this.deps.storage?.submit(report);
     this.updateMetrics(report);
+    this.deps.metrics.pollDuration.observe(cycleMs / 1000);
     recordPoll(this.deps.status, report.time);
     this.deps.api?.pushStatus();
     metrics.cacheCount.observe(this.deps.collector.tracked);
   }
 
-  private countError(type: string, n = 1): void {
+  private countError(type: CollectorError, n = 1): void {
     this.deps.metrics.errors.inc({ type }, n);
     this.deps.status.errors += n;
   }
@@ -66,6 +104,7 @@ export class ReportFanout implements CycleSink {
       this.lastLostReports = ix.lostReports;
     }
     if (ix.writeFailures > this.lastIndexFailures) {
+      metrics.indexWriteFailures.inc(ix.writeFailures - this.lastIndexFailures);
       this.countError("index_write", ix.writeFailures - this.lastIndexFailures);
       this.lastIndexFailures = ix.writeFailures;
     }
@@ -84,7 +123,15 @@ export class ReportFanout implements CycleSink {
     const s = collector.stats;
     metrics.snapshots.inc(s.snapshots - this.lastSnapshots);
     this.lastSnapshots = s.snapshots;
+    metrics.lastPoll.set(report.time / 1000);
+    metrics.connectionsTracked.set(collector.tracked);
+    this.rates.update(report.time, s.bytes, metrics);
+    this.since.inc("destroy", s.destroyEvents, (n) => metrics.destroyEvents.inc(n));
+    this.since.inc("overrun", s.errors.get("destroy_overrun") ?? 0, (n) => metrics.destroyOverruns.inc(n));
+    for (const [type, n] of s.oversize) this.since.inc(`large:${type}`, n, (d) => metrics.largeNetlink.inc({ type }, d));
+    for (const type of NETLINK_SKIPPED_TYPES) this.since.inc(`skipped:${type}`, s.errors.get(type) ?? 0, (d) => metrics.netlinkSkipped.inc({ type }, d));
     const a = collector.archiveStats();
+    metrics.archiveFilesOpen.set(a.liveWriters);
     metrics.newFiles.inc(a.filesCreated - this.lastFiles);
     this.lastFiles = a.filesCreated;
     metrics.archiveLinesWritten.inc(a.recordsWritten - this.lastWritten);

@@ -3,7 +3,7 @@
 import type { ArgsDef } from "citty";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseAddress } from "../diag/address.ts";
+import { parseIpPrefix } from "../collector/filters.ts";
 import { DEFAULT_LISTEN, parseListen } from "../api/http.ts";
 import { DEFAULT_SOCKET_MODE } from "../api/eventsocket.ts";
 import { fromEnv, parseChoice, parseIntArg, repeatedFlag, UsageError } from "./validate.ts";
@@ -15,7 +15,7 @@ export const COLLECTOR_ARGS = {
   "uuid-prefix-file": { type: "string", description: "File whose contents prefix every UUID [env TCPINFO_UUID_PREFIX_FILE] (default <hostname>_<boot time>_unsafe)", valueHint: "PATH" },
   "include-local": { type: "boolean", description: "Also archive loopback, link-local, multicast and unspecified connections [env TCPINFO_INCLUDE_LOCAL=1]" },
   "exclude-srcport": { type: "string", description: "Skip connections with this source port; repeatable [env TCPINFO_EXCLUDE_SRCPORT, comma-separated]", valueHint: "P" },
-  "exclude-dstip": { type: "string", description: "Skip connections to this IP; repeatable [env TCPINFO_EXCLUDE_DSTIP, comma-separated]", valueHint: "IP" },
+  "exclude-dstip": { type: "string", description: "Skip connections to this address or CIDR prefix (10.0.0.0/8, 2001:db8::/32); an IPv4 one also matches IPv4-mapped IPv6 peers; repeatable [env TCPINFO_EXCLUDE_DSTIP, comma-separated]", valueHint: "IP[/BITS]" },
   "anonymize-ip": { type: "string", description: "none, or netblock: keep an IPv4 /24 or IPv6 /64 [env TCPINFO_ANONYMIZE_IP] (default none)", valueHint: "none|netblock" },
   "rotate-minutes": { type: "string", description: "Start a new file every M minutes of a connection's life [env TCPINFO_ROTATE_MINUTES] (default 10)", valueHint: "M" },
   "destroy-events": { type: "boolean", description: "Subscribe to the kernel's TCP destroy events; --no-destroy-events polls only [env TCPINFO_DESTROY_EVENTS=0]", default: true },
@@ -128,7 +128,9 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
   };
   const excludeSrcPorts = listFromEnv(repeatedFlag(raw, "exclude-srcport"), "TCPINFO_EXCLUDE_SRCPORT").map((p) => parseIntArg("--exclude-srcport", p, 0, 65535));
   const excludeDstIps = listFromEnv(repeatedFlag(raw, "exclude-dstip"), "TCPINFO_EXCLUDE_DSTIP");
-  for (const ip of excludeDstIps) if (!parseAddress(ip)) throw new UsageError(`--exclude-dstip must be an IPv4 or IPv6 address, got '${ip}'`);
+  for (const ip of excludeDstIps) {
+    if (!parseIpPrefix(ip)) throw new UsageError(`${source(raw, "exclude-dstip", "TCPINFO_EXCLUDE_DSTIP")} must be an IPv4 or IPv6 address or CIDR prefix (e.g. 10.0.0.0/8), got '${ip}'`);
+  }
   const anonymize = parseChoice("--anonymize-ip", fromEnv(str("anonymize-ip"), "TCPINFO_ANONYMIZE_IP") ?? "none", ["none", "netblock"] as const);
   const output = fromEnv(str("output"), "TCPINFO_OUTPUT") ?? "./data";
   if (args.output === "" || output.trim() === "") throw new UsageError("--output must name a folder");

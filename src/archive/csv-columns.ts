@@ -175,7 +175,10 @@ const HEAD: readonly Column[] = [
 ];
 
 export interface CsvColumnOptions {
-  /** Name the second "TCP.LastDataRecv" (really tcpi_last_ack_recv) "TCP.LastAckRecv". */
+  /**
+   * Name the second "TCP.LastDataRecv" (really tcpi_last_ack_recv) "TCP.LastAckRecv", so
+   * every column name is unique (`csv --unique-columns`; pandas and DuckDB need that).
+   */
   distinctNames?: boolean;
 }
 

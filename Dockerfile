@@ -11,9 +11,9 @@
 # token anyone who can reach the port reads it all.
 #
 # Privileges: sock_diag only sees the sockets of the network namespace it runs in, so the
-# container must share the host's (--network host). NET_ADMIN is needed to join the
-# kernel's TCP destroy multicast groups (final snapshots) and for the mark/class fields;
-# without it run with --no-destroy-events.
+# container must share the host's (--network host). NET_ADMIN is what the kernel asks
+# before it sends a socket's mark (INET_DIAG_MARK); dumps and TCP destroy events need no
+# capability. Without it the collector runs, says so at start, and archives no mark.
 
 # Stage 1: install dependencies with npm, which builds zstd-napi's native addon against
 # Node's headers (node-gyp needs python3, make and g++, all in this image).

@@ -18,6 +18,7 @@
  * No dependencies beyond Bun and iproute2's `ip`.
  */
 import type { Subprocess } from "bun";
+import { logMessage } from "../src/daemon/logger.ts";
 import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 
@@ -393,7 +394,8 @@ export class LineReader {
         partial += decoder.decode(chunk, { stream: true });
         let nl: number;
         while ((nl = partial.indexOf("\n")) >= 0) {
-          this.lines.push(partial.slice(0, nl));
+          // The collector's log records, as their messages (either --log-format).
+          this.lines.push(logMessage(partial.slice(0, nl)));
           partial = partial.slice(nl + 1);
         }
         this.notify();

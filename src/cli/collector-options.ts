@@ -7,6 +7,7 @@ import { parseIpPrefix } from "../collector/filters.ts";
 import { DEFAULT_LISTEN, parseListen } from "../api/http.ts";
 import { DEFAULT_SOCKET_MODE } from "../api/eventsocket.ts";
 import { fromEnv, parseChoice, parseIntArg, repeatedFlag, UsageError } from "./validate.ts";
+import { LOG_FORMATS, type LogFormat } from "../daemon/logger.ts";
 
 export const COLLECTOR_ARGS = {
   interval: { type: "string", description: "Poll interval in ms [env TCPINFO_INTERVAL] (default 10)", valueHint: "MS" },
@@ -31,6 +32,7 @@ export const COLLECTOR_ARGS = {
   "max-buffer-mib": { type: "string", description: "MiB of archive lines held in memory in all, written early past it, dropped (counted) while writes fail; snapshots not yet taken in by the storage worker may add a quarter (at least 4 MiB), past which they are dropped (counted as backpressure) [env TCPINFO_MAX_BUFFER_MIB] (default 32)", valueHint: "MIB" },
   "shutdown-timeout": { type: "string", description: "At stop, seconds to write buffered lines before the rest counts as lost; a second signal stops sooner [env TCPINFO_SHUTDOWN_TIMEOUT] (default 60)", valueHint: "S" },
   "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
+  "log-format": { type: "string", description: "Log lines on stderr as logfmt text or one JSON object each [env TCPINFO_LOG_FORMAT] (default text)", valueHint: "text|json" },
 } as const satisfies ArgsDef;
 
 export interface CollectorCliOptions {
@@ -46,6 +48,7 @@ export interface CollectorCliOptions {
   destroyEvents: boolean;
   flushMs: number;
   statusSeconds: number;
+  logFormat: LogFormat;
   /** MiB of lines buffered in all (writers and on the way to them). */
   maxBufferMiB: number;
   /** At stop, how long (s) buffered lines may take to write. */
@@ -149,6 +152,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     destroyEvents: raw.includes("--no-destroy-events") ? false : raw.includes("--destroy-events") ? true : envBool("TCPINFO_DESTROY_EVENTS") ?? true,
     flushMs: int("flush-ms", "TCPINFO_FLUSH_MS", 1000, 1, 3_600_000),
     statusSeconds: int("status-seconds", "TCPINFO_STATUS_SECONDS", 60, 0, 86_400),
+    logFormat: parseChoice("--log-format", fromEnv(str("log-format"), "TCPINFO_LOG_FORMAT") ?? "text", LOG_FORMATS),
     maxBufferMiB: int("max-buffer-mib", "TCPINFO_MAX_BUFFER_MIB", 32, 1, 65_536),
     shutdownTimeoutSeconds: int("shutdown-timeout", "TCPINFO_SHUTDOWN_TIMEOUT", 60, 1, 86_400),
     db: fromEnv(str("db"), "TCPINFO_DB") ?? join(output, "index.sqlite"),

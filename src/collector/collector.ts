@@ -4,7 +4,7 @@
 import { AttributeIndex } from "../diag/attributes.ts";
 import { Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
-import { cookieKey, readCookie } from "../diag/sock-id.ts";
+import { cookieKey, isLocalConnection, readCookie } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
 import { Change } from "../diff/change-rule.ts";
@@ -109,6 +109,8 @@ export class Collector {
     this.report.cycle = cycle;
     this.report.time = now;
     this.drainDestroyEvents(now);
+    this.stats.excluded.local = 0;
+    this.stats.excluded.byFlags = 0;
     try {
       const r = this.dumper.dump(this.onDumpMessage);
       this.stats.sockets = r.messages;
@@ -222,7 +224,12 @@ export class Collector {
       this.stats.error("short_message");
       return -1;
     }
-    if (!this.filter.accepts(buf, idm)) return -1;
+    if (!this.filter.accepts(buf, idm)) {
+      // Rare (only excluded sockets pay): why, for the first-poll line and the status.
+      if (!this.opts.includeLocal && isLocalConnection(buf[idm], buf, idm)) this.stats.excluded.local++;
+      else this.stats.excluded.byFlags++;
+      return -1;
+    }
     if (this.opts.anonymize === "netblock") anonymizeNetblock(buf, idm);
     if (!this.attrs.index(buf, idm + INET_DIAG_MSG_SIZE, off + len)) this.stats.error("malformed_attribute");
     return idm;

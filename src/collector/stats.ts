@@ -27,6 +27,11 @@ export class CollectorStats {
   /** Archived snapshots with an attribute longer than the struct we decode, by struct. */
   readonly oversize = new Map<LargeNetlinkType, number>();
   lastError = "";
+  /**
+   * Sockets of the last dump left out: with a loopback, link-local, multicast or
+   * unspecified address (without --include-local), or by --exclude-srcport/--exclude-dstip.
+   */
+  readonly excluded = { local: 0, byFlags: 0 };
   /** Unix ms of the last completed poll. */
   lastPoll = 0;
   /** Duration of the last poll cycle, ms. */

@@ -2,6 +2,7 @@
 // loop until SIGINT/SIGTERM or --reps, then writes and closes every archive (within a
 // bound) and says what was written and what, if anything, was lost.
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { Collector, type ResumeInfo } from "../collector/collector.ts";
 import { runLoop, statusLine, type CycleSink } from "./loop.ts";
@@ -19,6 +20,8 @@ import { ReportFanout } from "./report-fanout.ts";
 import { StorageClient } from "./storage-client.ts";
 import { reconcileArchives, reconcileSummary, type ReconcileResult } from "./reconcile.ts";
 import { uuidPrefixFor } from "../cli/uuid-prefix.ts";
+import { createLogger, type LogFn } from "./logger.ts";
+import { effectiveCapabilities, privilegeWarning } from "./privileges.ts";
 
 /** Exit status of a shutdown that lost archive lines or index reports (0: nothing lost). */
 export const EXIT_DATA_LOST = 3;
@@ -27,6 +30,20 @@ export interface CollectorRun {
   collector: Collector;
   /** 0, or EXIT_DATA_LOST. */
   exitCode: number;
+}
+
+/**
+ * Fails (as the real listen later would) when `--listen`'s address cannot be bound: in
+ * use, not an address of this host, or a privileged port. Port 0 always binds.
+ */
+async function probeListen(listen: string): Promise<void> {
+  const { hostname, port } = parseListen(listen);
+  if (port === 0) return;
+  await new Promise<void>((resolveProbe, reject) => {
+    const server = createServer();
+    server.once("error", (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${listen}: ${e.code === "EADDRINUSE" ? "address in use" : e.message}`)));
+    server.listen({ port, host: hostname, exclusive: true }, () => server.close(() => resolveProbe()));
+  });
 }
 
 /** Runs a start-up step, naming what failed in the error. */
@@ -69,8 +86,11 @@ function planResume(index: ConnectionIndex, uuidPrefix: string, outputDir: strin
 }
 
 /** Runs the collector as the `collector` command does; resolves when it has shut down. */
-export async function runCollector(opts: CollectorCliOptions, log = (l: string) => process.stderr.write(l + "\n")): Promise<CollectorRun> {
+export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Promise<CollectorRun> {
+  const log = logTo ?? createLogger(opts.logFormat);
   const output = resolve(opts.output);
+  // What can be known to fail is checked before anything is created on disk.
+  if (opts.listen) await probeListen(opts.listen);
   startup(`cannot create the output folder ${output}`, () => mkdirSync(output, { recursive: true }));
   const uuidPrefix = uuidPrefixFor(opts.uuidPrefixFile);
   const metrics = createMetrics();
@@ -157,7 +177,9 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   process.on("SIGINT", () => onSignal("SIGINT"));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   const exposed = exposureWarning(opts.listen, opts.apiToken !== null);
-  if (exposed) log(exposed);
+  if (exposed) log(exposed, "warn");
+  const unprivileged = privilegeWarning(effectiveCapabilities());
+  if (unprivileged) log(unprivileged, "warn");
   log(
     `collector: writing ${opts.includeLocal ? "all" : "non-local"} TCP connections to ${output} ` +
       `every ${opts.intervalMs} ms (uuid prefix ${uuidPrefix}, destroy events ${opts.destroyEvents ? "on" : "off"}, ` +
@@ -178,7 +200,8 @@ export async function runCollector(opts: CollectorCliOptions, log = (l: string) 
   await events?.stop();
   await index.close();
   const lines = finalLines(collector, stored.index.lostReports);
-  log(`${statusLine(collector, times)}\n${lines.text}`);
+  log(statusLine(collector, times));
+  log(lines.text, lines.lost ? "warn" : "info");
   return { collector, exitCode: lines.lost ? EXIT_DATA_LOST : 0 };
 }
 

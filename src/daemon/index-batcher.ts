@@ -3,6 +3,7 @@
 // retried; past MAX_PENDING_REPORTS the oldest are dropped, counted and logged. Runs in
 // the storage worker, off the poll thread.
 import type { ConnectionIndex, EndReason } from "../index-db/index.ts";
+import type { LogLevel } from "./logger.ts";
 import type { CycleReport } from "../model/report.ts";
 
 const PRUNE_EVERY_MS = 60_000;
@@ -36,7 +37,7 @@ export class IndexBatcher {
     private readonly batchMs: number,
     /** Rows of connections closed longer ago than this are deleted; 0 keeps them. */
     private readonly retentionMs: number,
-    private readonly log: (line: string) => void,
+    private readonly log: (line: string, level?: LogLevel) => void,
   ) {
     this.counters.rows = index.rowCount;
   }
@@ -75,7 +76,7 @@ export class IndexBatcher {
       // full disk fails every try, and each re-applies the whole backlog: back off.
       this.backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(this.batchMs, 50) * 2 ** Math.min(10, this.failedInARow++));
       this.counters.writeFailures++;
-      this.log(`index write failed (${this.pending.length} reports kept for retry): ${(e as Error).message}`);
+      this.log(`index write failed (${this.pending.length} reports kept for retry): ${(e as Error).message}`, "warn");
       return false;
     }
   }
@@ -111,7 +112,7 @@ export class IndexBatcher {
     if (n <= 0) return;
     this.pending.splice(0, n);
     this.counters.lostReports += n;
-    this.log(`index: ${n} cycle reports LOST (${why}); ${this.counters.lostReports} in all`);
+    this.log(`index: ${n} cycle reports LOST (${why}); ${this.counters.lostReports} in all`, "error");
   }
 
   /** Retention, a bounded batch at a time: once a minute, or on the next write while a batch came back full. */

@@ -6,6 +6,7 @@ import { realtime, unixMs, type RealTime } from "../ffi/clock.ts";
 import type { Collector } from "../collector/collector.ts";
 import type { CycleReport } from "../model/report.ts";
 import { formatQuantiles, type CycleTimes } from "./cycle-times.ts";
+import type { LogFn } from "./logger.ts";
 
 export interface CycleSink {
   /** Called with every cycle's report (index, eventsocket, metrics). */
@@ -16,7 +17,7 @@ export interface LoopOptions {
   intervalMs: number;
   reps: number;
   statusSeconds: number;
-  log: (line: string) => void;
+  log: LogFn;
   /** Where each cycle's duration and start time go (the status line reports them). */
   times?: CycleTimes;
 }
@@ -27,7 +28,7 @@ const LOG_EVERY_MS = 10_000;
 class FailureLog {
   private last = Number.NEGATIVE_INFINITY;
   private suppressed = 0;
-  constructor(private readonly what: string, private readonly log: (line: string) => void) {}
+  constructor(private readonly what: string, private readonly log: LogFn) {}
 
   report(cycle: number, e: unknown): void {
     const now = performance.now();
@@ -37,7 +38,7 @@ class FailureLog {
     }
     const more = this.suppressed > 0 ? ` (${this.suppressed} more since the last report)` : "";
     const stack = e instanceof Error && e.stack ? ` at ${e.stack.split("\n").slice(1, 3).map((l) => l.trim()).join(" < ")}` : "";
-    this.log(`${this.what} failed in cycle ${cycle}: ${e instanceof Error ? e.message : String(e)}${stack}${more}; continuing`);
+    this.log(`${this.what} failed in cycle ${cycle}: ${e instanceof Error ? e.message : String(e)}${stack}${more}; continuing`, "error");
     this.last = now;
     this.suppressed = 0;
   }
@@ -70,6 +71,7 @@ export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopO
   const time: RealTime = { sec: 0, nsec: 0 };
   let next = performance.now();
   let lastStatus = performance.now();
+  let announced = false;
   for (let rep = 0; (opts.reps === 0 || rep < opts.reps) && !stop.aborted; rep++) {
     const t0 = performance.now();
     const cycle = collector.stats.cycles + 1;
@@ -87,6 +89,10 @@ export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopO
     opts.times?.record(t0, cycleMs);
     if (report !== null) {
       collector.stats.lastPoll = report.time;
+      if (!announced) {
+        announced = true;
+        for (const line of firstPollLines(collector, cycleMs)) opts.log(line);
+      }
       try {
         sink.onReport(report, cycleMs);
       } catch (e) {
@@ -108,6 +114,22 @@ export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopO
       idleFailures.report(cycle, e);
     }
   }
+}
+
+/**
+ * Said once, after the first poll: a new user sees at once that the collector works, what
+ * it tracks and what it leaves out and why (the status line comes every --status-seconds).
+ */
+export function firstPollLines(c: Collector, cycleMs: number): string[] {
+  const s = c.stats;
+  const lines = [
+    `first poll: sockets=${s.sockets} tracked=${c.tracked} excluded_local=${s.excluded.local} excluded_by_flags=${s.excluded.byFlags} cycle_ms=${cycleMs.toFixed(2)}`,
+  ];
+  if (s.excluded.local > 0) {
+    lines.push(`${s.excluded.local} sockets with a loopback, link-local, multicast or unspecified address excluded: use --include-local to archive them`);
+  }
+  if (s.excluded.byFlags > 0) lines.push(`${s.excluded.byFlags} sockets excluded by --exclude-srcport / --exclude-dstip`);
+  return lines;
 }
 
 export function statusLine(c: Collector, times?: CycleTimes): string {

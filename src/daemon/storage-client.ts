@@ -10,6 +10,7 @@ import type { AttributeIndex } from "../diag/attributes.ts";
 import type { ArchiveLineSink, ArchiveSink } from "../collector/archive-sink.ts";
 import type { ArchiveFile, CycleReport, EndReason } from "../model/report.ts";
 import type { IndexCounters } from "./index-batcher.ts";
+import type { LogFn } from "./logger.ts";
 import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToStorage } from "./storage-protocol.ts";
 
 class Handle implements ArchiveLineSink {
@@ -62,19 +63,19 @@ export class StorageClient implements ArchiveSink {
   private constructor(
     private readonly worker: Worker,
     private readonly maxInFlightBytes: number,
-    private readonly log: (line: string) => void,
+    private readonly log: LogFn,
   ) {
     worker.onmessage = (e: MessageEvent<FromStorage>) => this.receive(e.data);
   }
 
   /** Starts the worker and waits until it has opened the index. */
-  static async start(config: StorageConfig, log: (line: string) => void): Promise<StorageClient> {
+  static async start(config: StorageConfig, log: LogFn): Promise<StorageClient> {
     const worker = new Worker(new URL("./storage-worker.ts", import.meta.url).href);
     const ready = new Promise<void>((resolve, reject) => {
       worker.onmessage = (e: MessageEvent<FromStorage>) => {
         if (e.data.kind === "ready") resolve();
         else if (e.data.kind === "failed") reject(new Error(e.data.message));
-        else if (e.data.kind === "log") log(e.data.line);
+        else if (e.data.kind === "log") log(e.data.line, e.data.level);
       };
       worker.onerror = (e) => reject(new Error(e.message));
     });
@@ -86,7 +87,7 @@ export class StorageClient implements ArchiveSink {
       throw e;
     }
     const client = new StorageClient(worker, inFlightBound(config.maxBufferedBytes), log);
-    worker.onerror = (e) => log(`storage worker error: ${e.message}`);
+    worker.onerror = (e) => log(`storage worker error: ${e.message}`, "error");
     return client;
   }
 
@@ -252,7 +253,7 @@ export class StorageClient implements ArchiveSink {
   }
 
   private receive(m: FromStorage): void {
-    if (m.kind === "log") this.log(m.line);
+    if (m.kind === "log") this.log(m.line, m.level);
     else if (m.kind === "recycle") {
       const size = m.buffer.byteLength;
       if (this.spare.length < SPARE_BATCHES && size >= this.batchSize / 2 && size <= this.batchSize * 4) this.spare.push(m.buffer);

@@ -8,6 +8,7 @@
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { CycleReport, EndReason } from "../model/report.ts";
 import type { IndexCounters } from "./index-batcher.ts";
+import type { LogLevel } from "./logger.ts";
 
 /** Operation codes in a batch's `ops`, each followed by its operands. */
 export const enum Op {
@@ -52,7 +53,7 @@ export type FromStorage =
   | { kind: "ready" }
   | { kind: "failed"; message: string }
   | { kind: "stats"; stats: StorageStats }
-  | { kind: "log"; line: string }
+  | { kind: "log"; line: string; level: LogLevel }
   /** A batch's buffers, handed back for the next batches (the lines' is empty for a batch without any). */
   | { kind: "recycle"; buffer: ArrayBuffer; ops: ArrayBuffer }
   | { kind: "stopped"; stats: StorageStats };

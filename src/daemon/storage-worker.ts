@@ -10,6 +10,7 @@ import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import type { ArchiveWriter } from "../archive/writer.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
 import { IndexBatcher } from "./index-batcher.ts";
+import type { LogLevel } from "./logger.ts";
 import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToStorage } from "./storage-protocol.ts";
 
 declare const self: Worker;
@@ -35,7 +36,7 @@ let forced = false;
 let timer: ReturnType<typeof setInterval> | null = null;
 
 const post = (m: FromStorage) => self.postMessage(m);
-const log = (line: string) => post({ kind: "log", line });
+const log = (line: string, level: LogLevel = "info") => post({ kind: "log", line, level });
 
 function stats(): StorageStats {
   const ix = batcher.counters;
@@ -192,6 +193,6 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
     }
   } catch (err) {
     if (m.kind === "init") post({ kind: "failed", message: (err as Error).message });
-    else log(`storage: ${m.kind} failed: ${(err as Error).stack ?? String(err)}`);
+    else log(`storage: ${m.kind} failed: ${(err as Error).stack ?? String(err)}`, "error");
   }
 };

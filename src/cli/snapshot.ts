@@ -8,18 +8,59 @@ import { decodeMessage, type Snapshot } from "../diag/snapshot.ts";
 import { SockDiagDumper } from "../collector/dumper.ts";
 import { stringifyExact } from "../util/json.ts";
 import { formatTime } from "../archive/time.ts";
+import { UsageError } from "./validate.ts";
 
 export interface SnapshotOptions {
+  /** One port at either end (kept for callers that filter on one). */
   port?: number;
+  /** Ports at either end: a socket matching any of them (or `port`) is kept. */
+  ports?: readonly number[];
+  /** Kernel TCP state numbers to keep; every state when absent. */
+  states?: ReadonlySet<number>;
   includeLocal: boolean;
   family?: 4 | 6;
   uuidPrefix: string;
   timestampMs?: number;
 }
 
+/** TCP states by the names `ss state` takes (the kernel's numbers, include/net/tcp_states.h). */
+export const STATE_NAMES: Readonly<Record<string, readonly number[]>> = {
+  established: [1], "syn-sent": [2], "syn-recv": [3, 12], "fin-wait-1": [4], "fin-wait-2": [5],
+  "time-wait": [6], close: [7], "close-wait": [8], "last-ack": [9], listen: [10], closing: [11],
+};
+
+/** ss's other spellings and groups of the same states. */
+const STATE_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  listening: ["listen"], closed: ["close"], "syn-rcv": ["syn-recv"], unconnected: ["close"],
+  all: Object.keys(STATE_NAMES),
+  // ss: every state but listen and close; synchronized also leaves out syn-sent.
+  connected: Object.keys(STATE_NAMES).filter((n) => n !== "listen" && n !== "close"),
+  synchronized: Object.keys(STATE_NAMES).filter((n) => n !== "listen" && n !== "close" && n !== "syn-sent"),
+};
+
+/**
+ * The states `snapshot` shows: those named in `--state` values (each comma-separated), else
+ * every state with `--all`, else every state but TIME_WAIT (as ss leaves it out).
+ */
+export function snapshotStates(values: readonly string[], all: boolean): ReadonlySet<number> {
+  if (values.length > 0 && all) throw new UsageError("--all and --state exclude each other: --all shows every state");
+  const names = values.flatMap((v) => v.split(",")).map((n) => n.trim().toLowerCase());
+  if (values.length === 0) names.push(...Object.keys(STATE_NAMES).filter((n) => all || n !== "time-wait"));
+  const states = new Set<number>();
+  for (const name of names) {
+    const expanded = STATE_ALIASES[name] ?? (STATE_NAMES[name] ? [name] : undefined);
+    if (expanded === undefined) {
+      throw new UsageError(`--state: unknown state '${name}'; one of ${Object.keys(STATE_NAMES).join(", ")} (or ${Object.keys(STATE_ALIASES).join(", ")})`);
+    }
+    for (const n of expanded) for (const s of STATE_NAMES[n]) states.add(s);
+  }
+  return states;
+}
+
 /** Takes one dump and returns the decoded snapshots that pass the filters. */
 export function takeSnapshots(opts: SnapshotOptions): Snapshot[] {
   const families = opts.family === 4 ? [AF_INET] : opts.family === 6 ? [AF_INET6] : [AF_INET, AF_INET6];
+  const ports = new Set([...(opts.ports ?? []), ...(opts.port === undefined ? [] : [opts.port])]);
   const dumper = new SockDiagDumper(families);
   const attrs = new AttributeIndex();
   const timestamp = formatTime(opts.timestampMs ?? Date.now());
@@ -28,7 +69,8 @@ export function takeSnapshots(opts: SnapshotOptions): Snapshot[] {
     dumper.dump((buf, off, len) => {
       const idm = off + NLMSG_HDRLEN;
       if (len - NLMSG_HDRLEN < INET_DIAG_MSG_SIZE) return;
-      if (opts.port !== undefined && sourcePort(buf, idm) !== opts.port && destPort(buf, idm) !== opts.port) return;
+      if (opts.states !== undefined && !opts.states.has(buf[idm + 1])) return;
+      if (ports.size > 0 && !ports.has(sourcePort(buf, idm)) && !ports.has(destPort(buf, idm))) return;
       if (!opts.includeLocal && isLocalConnection(buf[idm], buf, idm)) return;
       const snap = decodeMessage(buf, off, len, attrs, { timestamp, uuidPrefix: opts.uuidPrefix });
       if (snap) out.push(snap);

@@ -1,111 +1,170 @@
 #!/usr/bin/env bun
-// Command line: wiring only. Each subcommand validates its flags and calls into src/cli.
-import { defineCommand, runMain, type ArgsDef, type CommandDef } from "citty";
-import { parseChoice, parseIntArg, rejectUnknownFlags, UsageError } from "./cli/validate.ts";
-import { snapshotLines, takeSnapshots } from "./cli/snapshot.ts";
+// Command line: wiring only. Each subcommand's flags are parsed by citty and validated in
+// src/cli; help, --version and exit statuses (0 ok, 1 runtime failure, 2 usage error) here.
+import { parseArgs, type ArgsDef } from "citty";
+import { join } from "node:path";
+import { parseChoice, parseIntArg, rejectUnknownFlags, repeatedFlag, UsageError } from "./cli/validate.ts";
+import { commandHelp, helpStyle, PROGRAM, programHelp, type HelpCommand } from "./cli/help.ts";
+import { snapshotLines, snapshotStates, STATE_NAMES, takeSnapshots } from "./cli/snapshot.ts";
 import { uuidPrefixFor } from "./cli/uuid-prefix.ts";
 import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
 import { runCollector } from "./daemon/daemon.ts";
 import { runCsv } from "./cli/csv.ts";
 import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./cli/query.ts";
 import { runSidecar } from "./cli/sidecar.ts";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { VERSION } from "./model/version.ts";
 
-/** Runs a subcommand body, turning usage errors into a message and exit status 2. */
-function guarded<T extends ArgsDef>(def: T, body: (args: Record<string, unknown>, raw: string[]) => Promise<void> | void) {
-  return async ({ args, rawArgs }: { args: Record<string, unknown>; rawArgs: string[] }) => {
-    try {
-      rejectUnknownFlags(rawArgs, def);
-      await body(args, rawArgs);
-    } catch (e) {
-      if (e instanceof UsageError) {
-        process.stderr.write(`error: ${e.message}\nRun with --help for usage.\n`);
-        process.exit(2);
-      }
-      // Anything else (a folder that cannot be created, a port in use...): say what, not
-      // where in the code; TCPINFO_DEBUG=1 shows the stack.
-      const err = e as Error;
-      process.stderr.write(`error: ${err.message}\n${process.env.TCPINFO_DEBUG ? `${err.stack ?? ""}\n` : ""}`);
-      process.exit(1);
-    }
-  };
+type Args = Record<string, unknown> & { _: string[] };
+
+interface Command extends HelpCommand {
+  /** Exit status text for the help, when it differs from the usual three. */
+  exitStatus?: string;
+  /** Returns the exit status, or nothing for 0 (or one already set in process.exitCode). */
+  run(args: Args, raw: string[]): Promise<number | void> | number | void;
 }
 
-const snapshotArgs = {
-  port: { type: "string", description: "Only sockets with this port at either end", valueHint: "P" },
-  "include-local": { type: "boolean", description: "Include loopback, link-local, multicast and unspecified addresses", default: false },
-  family: { type: "string", description: "Only IPv4 (4) or IPv6 (6) sockets", valueHint: "4|6" },
-  "uuid-prefix-file": { type: "string", description: "File holding the UUID prefix (default <hostname>_<boot time>_unsafe)", valueHint: "PATH" },
-} as const satisfies ArgsDef;
+const DESCRIPTION = "per-connection TCP statistics collector (M-Lab tcp-info compatible)";
 
-const snapshot = defineCommand({
-  meta: { name: "snapshot", description: "Dump every TCP socket once and print one decoded snapshot per socket as NDJSON" },
-  args: snapshotArgs,
-  run: guarded(snapshotArgs, async (args) => {
-    const port = args.port === undefined ? undefined : parseIntArg("--port", args.port as string, 0, 65535);
+const collector: Command = {
+  name: "collector",
+  description: "Poll every TCP socket and archive each significant change, per connection, as zstd JSONL (M-Lab format).",
+  args: COLLECTOR_ARGS,
+  exitStatus: "Exit status: 0 stopped with nothing lost, 1 start-up or runtime failure, 2 usage error, 3 stopped but archive lines or index reports were lost.",
+  async run(args, raw) {
+    const run = await runCollector(parseCollectorOptions(args, raw));
+    process.exit(run.exitCode);
+  },
+};
+
+const snapshot: Command = {
+  name: "snapshot",
+  description: "Dump every TCP socket once and print one decoded snapshot per socket as NDJSON (ss -tin as JSON).",
+  args: {
+    port: { type: "string", description: "Only sockets with this port at either end; repeatable, any one matches", valueHint: "P" },
+    state: {
+      type: "string",
+      description: `Only sockets in these states, named as ss names them; comma-separated, repeatable: ${Object.keys(STATE_NAMES).join(", ")}. Listeners have an unspecified peer, so they need --include-local`,
+      valueHint: "STATE[,STATE]",
+    },
+    all: { type: "boolean", description: "Sockets in every state: TIME_WAIT ones are left out otherwise, as ss does" },
+    "include-local": { type: "boolean", description: "Include loopback, link-local, multicast and unspecified addresses" },
+    family: { type: "string", description: "Only IPv4 (4) or IPv6 (6) sockets", valueHint: "4|6" },
+    "uuid-prefix-file": { type: "string", description: "File holding the UUID prefix (default <hostname>_<boot time>_unsafe)", valueHint: "PATH" },
+  },
+  run(args, raw) {
+    const ports = repeatedFlag(raw, "port").map((p) => parseIntArg("--port", p, 0, 65535));
+    const states = snapshotStates(repeatedFlag(raw, "state"), args.all === true);
     const family = args.family === undefined ? undefined : (Number(parseChoice("--family", String(args.family), ["4", "6"])) as 4 | 6);
     const uuidPrefix = uuidPrefixFor(args["uuid-prefix-file"] as string | undefined);
-    const snaps = takeSnapshots({ port, family, includeLocal: args["include-local"] === true, uuidPrefix });
-    process.stdout.write(snapshotLines(snaps));
-  }),
-});
+    process.stdout.write(snapshotLines(takeSnapshots({ ports, states, family, includeLocal: args["include-local"] === true, uuidPrefix })));
+  },
+};
 
-const collector = defineCommand({
-  meta: { name: "collector", description: "Poll every TCP socket and archive each significant change, per connection, as zstd JSONL (M-Lab format)" },
-  args: COLLECTOR_ARGS,
-  run: guarded(COLLECTOR_ARGS, async (args, raw) => {
-    const opts = parseCollectorOptions(args, raw);
-    const run = await runCollector(opts);
-    process.exit(run.exitCode);
-  }),
-});
+const csv: Command = {
+  name: "csv",
+  description: "Convert archives to CSV, one row per snapshot, with M-Lab csvtool's column names.",
+  exitStatus: "Exit status: 0 every input read, 1 an input could not be read or is not an archive (said once, on stderr; the other inputs are still converted), 2 usage error.",
+  args: {
+    files: { type: "positional", description: "Archive files (.jsonl.zst or .jsonl); standard input when none", required: false, valueHint: "FILE..." },
+    "unique-columns": {
+      type: "boolean",
+      description: "Name the second TCP.LastDataRecv column (csvtool repeats that name; the column holds tcpi_last_ack_recv) TCP.LastAckRecv, so pandas and DuckDB read the header",
+    },
+  },
+  async run(args) {
+    return (await runCsv(args._, process.stdout, { distinctNames: args["unique-columns"] === true })).exitCode;
+  },
+};
 
-const csvArgs = {
-  files: { type: "positional", description: "Archive files (.jsonl.zst or .jsonl); standard input when none", required: false, valueHint: "FILE..." },
-} as const satisfies ArgsDef;
-
-const csv = defineCommand({
-  meta: { name: "csv", description: "Convert archives to CSV, one row per snapshot, with M-Lab csvtool's column names" },
-  args: csvArgs,
-  run: guarded(csvArgs, async (args) => {
-    const files = (args._ as string[] | undefined) ?? [];
-    const result = await runCsv(files, process.stdout);
-    process.exitCode = result.exitCode;
-  }),
-});
-
-const queryArgs = {
-  ...QUERY_ARGS,
-  db: { type: "string", description: "Index file (default $TCPINFO_DB, else <$TCPINFO_OUTPUT or ./data>/index.sqlite)", valueHint: "PATH" },
-} as const satisfies ArgsDef;
-
-const query = defineCommand({
-  meta: { name: "query", description: "Find connections in the index, as GET /connections does, and print a table or JSON" },
-  args: queryArgs,
-  run: guarded(queryArgs, async (args) => {
+const query: Command = {
+  name: "query",
+  description: "Find connections in the index, as GET /connections does, and print a table or JSON.",
+  args: {
+    ...QUERY_ARGS,
+    db: { type: "string", description: "Index file (default $TCPINFO_DB, else <$TCPINFO_OUTPUT or ./data>/index.sqlite)", valueHint: "PATH" },
+  },
+  run(args) {
     const db = (args.db as string | undefined) ?? process.env.TCPINFO_DB ?? join(process.env.TCPINFO_OUTPUT || "./data", "index.sqlite");
-    if (!existsSync(db)) throw new UsageError(`no index at ${db} (run the collector first, or give --db)`);
-    process.exitCode = runQuery({ ...queryOptionsFromArgs(args), db });
-  }),
-});
+    return runQuery({ ...queryOptionsFromArgs(args), db });
+  },
+};
 
-const sidecarArgs = {
-  eventsocket: { type: "string", description: "The collector's eventsocket path", valueHint: "PATH", required: true },
-} as const satisfies ArgsDef;
-
-const sidecar = defineCommand({
-  meta: { name: "sidecar", description: "Reference eventsocket client: print every open/close event as a JSON line, reconnecting until SIGINT" },
-  args: sidecarArgs,
-  run: guarded(sidecarArgs, async (args) => {
-    if (typeof args.eventsocket !== "string" || args.eventsocket === "") throw new UsageError("--eventsocket PATH is required");
+const sidecar: Command = {
+  name: "sidecar",
+  description: "Reference eventsocket client: print every open/close event as a JSON line, reconnecting until SIGINT.",
+  args: { eventsocket: { type: "string", description: "The collector's eventsocket path", valueHint: "PATH", required: true } },
+  async run(args) {
+    if (typeof args.eventsocket !== "string" || args.eventsocket === "") throw new UsageError("--eventsocket needs the PATH of the collector's eventsocket");
     await runSidecar(args.eventsocket, process.stdout);
-  }),
-});
+  },
+};
 
-const main = defineCommand({
-  meta: { name: "tcp-info", description: "Per-connection TCP statistics collector (M-Lab tcp-info compatible)" },
-  subCommands: { collector, snapshot, csv, query, sidecar } as Record<string, CommandDef<ArgsDef>>,
-});
+const COMMANDS: readonly Command[] = [collector, snapshot, csv, query, sidecar];
 
-runMain(main);
+function fail(status: 1 | 2, message: string, command?: string): never {
+  const hint = status === 2 ? `Run '${PROGRAM}${command ? ` ${command}` : ""} --help' for usage.\n` : "";
+  process.stderr.write(`error: ${message}\n${hint}`);
+  process.exit(status);
+}
+
+/** citty's parse, plus what it lets through: unknown flags, stray arguments, its own errors. */
+function parseCommandArgs(cmd: Command, raw: string[]): Args {
+  rejectUnknownFlags(raw, cmd.args);
+  for (const [name, def] of Object.entries(cmd.args)) {
+    const given = raw.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (def.required === true && def.type !== "positional" && !given) throw new UsageError(`--${name} ${def.valueHint ?? "VALUE"} is required`);
+  }
+  let args: Args;
+  try {
+    args = parseArgs(raw, cmd.args as ArgsDef) as unknown as Args;
+  } catch (e) {
+    // citty throws only for what was given wrongly (a missing required flag).
+    throw new UsageError((e as Error).message);
+  }
+  const takesPositional = Object.values(cmd.args).some((d) => d.type === "positional");
+  if (!takesPositional && args._.length > 0) throw new UsageError(`unexpected argument '${args._[0]}' (${cmd.name} takes flags only)`);
+  return args;
+}
+
+async function runCommand(cmd: Command, raw: string[]): Promise<void> {
+  const helpAt = raw.findIndex((a) => a === "--" || a === "--help" || a === "-h");
+  if (helpAt >= 0 && raw[helpAt] !== "--") {
+    process.stdout.write(commandHelp(cmd, helpStyle(process.stdout), cmd.exitStatus));
+    return;
+  }
+  try {
+    const status = await cmd.run(parseCommandArgs(cmd, raw), raw);
+    if (typeof status === "number") process.exitCode = status;
+  } catch (e) {
+    if (e instanceof UsageError) fail(2, e.message, cmd.name);
+    // Anything else (a folder that cannot be created, a port in use...): say what, not
+    // where in the code; TCPINFO_DEBUG=1 shows the stack.
+    const err = e as Error;
+    fail(1, `${err.message}${process.env.TCPINFO_DEBUG ? `\n${err.stack ?? ""}` : ""}`);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    // No command: the help, on stderr since this is a failure, and exit status 1.
+    process.stderr.write(programHelp(VERSION, DESCRIPTION, COMMANDS, helpStyle(process.stderr)));
+    process.exit(1);
+  }
+  if (first === "--help" || first === "-h") {
+    process.stdout.write(programHelp(VERSION, DESCRIPTION, COMMANDS, helpStyle(process.stdout)));
+    return;
+  }
+  if (first === "--version" || first === "-V") {
+    if (rest.length > 0) fail(2, `${first} takes no arguments`);
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const cmd = COMMANDS.find((c) => c.name === first);
+  if (cmd === undefined) {
+    fail(2, first.startsWith("-") ? `unknown option '${first.split("=")[0]}' (give a command first)` : `unknown command '${first}'; commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+  }
+  await runCommand(cmd, rest);
+}
+
+await main(process.argv.slice(2));

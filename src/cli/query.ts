@@ -1,6 +1,7 @@
 // `query`: lists connections from the index file (read-only) as a table or JSON, with the
 // same filter parameters, validation and output format as GET /connections.
 import type { ArgsDef } from "citty";
+import { existsSync } from "node:fs";
 import { tcpStateName } from "../diag/constants.ts";
 import { ConnectionIndex, type ConnectionRecord } from "../index-db/index.ts";
 import { stringifyExact } from "../util/json.ts";
@@ -68,7 +69,10 @@ function table(rows: ConnectionRecord[]): string {
   return [line(header), ...body.map(line)].join("\n") + "\n";
 }
 
-/** Runs the query; returns the process exit code (0 ok, 2 bad parameter, 1 other failure). */
+/**
+ * Runs the query; returns the process exit code (0 ok, 2 bad parameter, 1 other failure,
+ * such as no index file). Parameters are checked before the file is looked at.
+ */
 export function runQuery(options: QueryOptions): number {
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
@@ -82,6 +86,10 @@ export function runQuery(options: QueryOptions): number {
       return 2;
     }
     throw e;
+  }
+  if (!existsSync(options.db)) {
+    err.write(`no index at ${options.db} (run the collector first, or give --db)\n`);
+    return 1;
   }
   let index: ConnectionIndex;
   try {

@@ -88,7 +88,7 @@ export function runQuery(options: QueryOptions): number {
     throw e;
   }
   if (!existsSync(options.db)) {
-    err.write(`no index at ${options.db} (run the collector first, or give --db)\n`);
+    err.write(`cannot open index ${options.db}: no such file (run the collector first, or give --db)\n`);
     return 1;
   }
   let index: ConnectionIndex;

@@ -52,7 +52,7 @@ describe("exit statuses", () => {
     expect(bad.stderr).toMatch(/^--port: /);
     const missing = runCliSync(["query", "--db", "/nonexistent/index.sqlite"]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("no index at /nonexistent/index.sqlite");
+    expect(missing.stderr).toContain("cannot open index /nonexistent/index.sqlite: no such file");
   });
 });
 

@@ -2,6 +2,7 @@
 // Failures caused by the request become 4xx with a JSON body; only a fault of ours
 // becomes 500 (logged).
 import { createHash, timingSafeEqual } from "node:crypto";
+import { pageResponse } from "./page-routes.ts";
 import { stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { Snapshot } from "../diag/snapshot.ts";
@@ -37,7 +38,7 @@ export interface ApiMetrics {
 }
 
 /** Route labels for the request metric: fixed strings, never the raw path. */
-export type RouteLabel = "/connections" | "/connections/:uuid" | "/connections/:uuid/snapshots" | "/metrics" | "/healthz" | "unmatched";
+export type RouteLabel = "/connections" | "/connections/:uuid" | "/connections/:uuid/snapshots" | "/metrics" | "/healthz" | "page" | "unmatched";
 
 interface Route {
   label: RouteLabel;
@@ -240,6 +241,12 @@ export function createHandler(deps: ApiDependencies): (req: Request) => Promise<
     let res: Response;
     try {
       const url = new URL(req.url);
+      // The pages and their assets hold no data (they fetch it, with the token): no token.
+      const page = req.method === "GET" ? pageResponse(url.pathname) : null;
+      if (page !== null) {
+        deps.metrics.apiRequests.inc({ route: "page", status: String(page.status) });
+        return page;
+      }
       const found = route(url.pathname);
       label = found?.route.label ?? "unmatched";
       // /healthz stays open for probes; unknown paths need the token too (a 404 would tell the routes).

@@ -1,0 +1,110 @@
+// A connection's snapshots as columns: one Float64Array per tcp_info field the analysis
+// uses, NaN where a snapshot lacks the field (older kernels send a shorter tcp_info).
+// Summary and series both read these, so 100,000 snapshots cost a few flat arrays,
+// not 100,000 objects kept alive.
+import type { Snapshot } from "../diag/snapshot.ts";
+
+/** tcp_info fields kept, by their decoded names (src/diag/layouts.ts). */
+export const TRACK_FIELDS = [
+  "bytesAcked", "bytesSent", "bytesReceived",
+  "rtt", "rttvar", "minRtt",
+  "sndCwnd", "sndSsthresh", "sndWnd",
+  "totalRetrans", "segsOut", "dsackDups", "reordSeen",
+  "deliveryRate", "pacingRate", "deliveryRateAppLimited",
+  "busyTime", "rwndLimited", "sndbufLimited",
+] as const;
+
+export type TrackField = (typeof TRACK_FIELDS)[number];
+
+export interface Track {
+  /** Snapshots held. */
+  readonly n: number;
+  /** Unix ms (fractional: archives keep nanoseconds). */
+  readonly t: Float64Array;
+  readonly f: Readonly<Record<TrackField, Float64Array>>;
+  /** skMemInfo.sndbuf per snapshot (NaN when absent). */
+  readonly sndbuf: Float64Array;
+  /** Congestion control of the last snapshot that named one. */
+  readonly congestion?: string;
+}
+
+const FRACTION = /\.(\d+)Z$/;
+
+/** Unix ms of an archive timestamp (RFC 3339 UTC, up to nanoseconds). */
+export function timestampMs(text: string): number {
+  const m = FRACTION.exec(text);
+  if (!m) return Date.parse(text);
+  const whole = Date.parse(text.slice(0, m.index) + "Z");
+  return whole + Number(`0.${m[1]}`) * 1000;
+}
+
+/** Grows columns as snapshots arrive (doubling), then trims them in build(). */
+export class TrackBuilder {
+  private n = 0;
+  private cap = 0;
+  private t = new Float64Array(0);
+  private cols = {} as Record<TrackField, Float64Array>;
+  private sndbuf = new Float64Array(0);
+  private congestion: string | undefined;
+
+  constructor(expected = 64) {
+    this.grow(Math.max(1, expected));
+  }
+
+  private grow(cap: number): void {
+    const copy = (a: Float64Array) => {
+      const b = new Float64Array(cap);
+      b.set(a.subarray(0, this.n));
+      return b;
+    };
+    this.t = copy(this.t);
+    this.sndbuf = copy(this.sndbuf);
+    for (const k of TRACK_FIELDS) this.cols[k] = copy(this.cols[k] ?? new Float64Array(0));
+    this.cap = cap;
+  }
+
+  add(s: Snapshot): void {
+    if (this.n === this.cap) this.grow(this.cap * 2);
+    const i = this.n++;
+    this.t[i] = timestampMs(s.timestamp);
+    const info = s.tcpInfo;
+    for (const k of TRACK_FIELDS) {
+      const v = info?.[k];
+      this.cols[k][i] = v === undefined ? NaN : Number(v);
+    }
+    const sb = s.skMemInfo?.sndbuf;
+    this.sndbuf[i] = sb === undefined ? NaN : Number(sb);
+    if (s.congestion !== undefined && s.congestion !== "") this.congestion = s.congestion;
+  }
+
+  build(): Track {
+    const n = this.n;
+    const f = {} as Record<TrackField, Float64Array>;
+    for (const k of TRACK_FIELDS) f[k] = this.cols[k].subarray(0, n);
+    return { n, t: this.t.subarray(0, n), f, sndbuf: this.sndbuf.subarray(0, n), ...(this.congestion ? { congestion: this.congestion } : {}) };
+  }
+}
+
+export function trackOf(snapshots: Iterable<Snapshot>): Track {
+  const b = new TrackBuilder();
+  for (const s of snapshots) b.add(s);
+  return b.build();
+}
+
+/** The last non-NaN value of a column, or undefined. */
+export function lastValue(a: Float64Array): number | undefined {
+  for (let i = a.length - 1; i >= 0; i--) if (!Number.isNaN(a[i])) return a[i];
+  return undefined;
+}
+
+/** The first non-NaN value of a column, or undefined. */
+export function firstValue(a: Float64Array): number | undefined {
+  for (let i = 0; i < a.length; i++) if (!Number.isNaN(a[i])) return a[i];
+  return undefined;
+}
+
+/** tcp_info sentinels: ssthresh before the first loss, min_rtt before a sample, unlimited pacing. */
+export const INFINITE_SSTHRESH = 0x7fffffff;
+export const NO_MIN_RTT = 0xffffffff;
+/** u64 rates at or above this are ~0 ("unlimited"), not a rate. */
+export const UNLIMITED_RATE = 2 ** 63;

@@ -3,6 +3,7 @@
 // becomes 500 (logged).
 import { createHash, timingSafeEqual } from "node:crypto";
 import { pageResponse } from "./page-routes.ts";
+import { analysisRoute, type AnalysisRouteLabel } from "./analysis-routes.ts";
 import { stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { Snapshot } from "../diag/snapshot.ts";
@@ -38,14 +39,14 @@ export interface ApiMetrics {
 }
 
 /** Route labels for the request metric: fixed strings, never the raw path. */
-export type RouteLabel = "/connections" | "/connections/:uuid" | "/connections/:uuid/snapshots" | "/metrics" | "/healthz" | "page" | "unmatched";
+export type RouteLabel = "/connections" | "/connections/:uuid" | "/connections/:uuid/snapshots" | "/metrics" | "/healthz" | "page" | AnalysisRouteLabel | "unmatched";
 
 interface Route {
   label: RouteLabel;
   handle: (url: URL, param: string, req: Request) => Response | Promise<Response>;
 }
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -85,7 +86,7 @@ export function bearerCheck(token: string): (req: Request) => void {
 }
 
 /** The uuid path segment, percent-decoded. */
-function uuidParam(raw: string): string {
+export function uuidParam(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -94,20 +95,20 @@ function uuidParam(raw: string): string {
 }
 
 /** `rel` resolved inside `root`; throws if it would leave it (a corrupt index row). */
-function insideOutput(root: string, rel: string): string {
+export function insideOutput(root: string, rel: string): string {
   const abs = resolve(root, rel);
   const back = relative(root, abs);
   if (back === "" || back.startsWith("..") || isAbsolute(back)) throw new Error(`index holds a file path outside the output folder: ${JSON.stringify(rel)}`);
   return abs;
 }
 
-const isNotFound = (e: unknown): boolean => {
+export const isNotFound = (e: unknown): boolean => {
   const code = (e as { code?: unknown } | null)?.code;
   return code === "ENOENT" || code === "ENOTDIR";
 };
 
 /** The paths that exist now, in order. Other stat errors (EACCES) count as present: the reader reports them. */
-async function existingFiles(paths: string[]): Promise<string[]> {
+export async function existingFiles(paths: string[]): Promise<string[]> {
   const found = await Promise.all(paths.map((p) => stat(p).then(() => true, (e: unknown) => !isNotFound(e))));
   return paths.filter((_, i) => found[i]);
 }
@@ -229,6 +230,8 @@ export function createHandler(deps: ApiDependencies): (req: Request) => Promise<
     if (path === "/connections") return { route: { label: "/connections", handle: listConnections }, param: "" };
     if (path === "/metrics") return { route: { label: "/metrics", handle: metricsRoute }, param: "" };
     if (path === "/healthz") return { route: { label: "/healthz", handle: healthz }, param: "" };
+    const analysis = analysisRoute(path, deps);
+    if (analysis) return { route: analysis, param: analysis.param };
     const m = /^\/connections\/([^/]+)(\/snapshots)?$/.exec(path);
     if (!m) return null;
     return m[2]

@@ -1,0 +1,91 @@
+// GET /connections/:uuid/summary and /connections/:uuid/series: a connection's archives
+// read whole into columns (src/analysis/track.ts) and analysed. Errors are thrown as the
+// rest of the API throws them, so they become the same 4xx JSON.
+import { summarize } from "../analysis/summary.ts";
+import { seriesOf } from "../analysis/series.ts";
+import { TrackBuilder, type Track } from "../analysis/track.ts";
+import type { ConnectionWithFiles } from "../index-db/index.ts";
+import { resolve } from "node:path";
+import { stringifyExact } from "../util/json.ts";
+import { ParameterError, rejectParameters } from "./filter-params.ts";
+import { existingFiles, HttpError, insideOutput, isNotFound, uuidParam, type ApiDependencies } from "./routes.ts";
+
+export type AnalysisRouteLabel = "/connections/:uuid/summary" | "/connections/:uuid/series";
+
+export interface AnalysisRoute {
+  label: AnalysisRouteLabel;
+  param: string;
+  handle: (url: URL, param: string) => Promise<Response>;
+}
+
+export const DEFAULT_POINTS = 1000;
+export const MAX_POINTS = 10_000;
+
+const PATH = /^\/connections\/([^/]+)\/(summary|series)$/;
+
+function json(body: unknown, headers: Record<string, string>): Response {
+  return new Response(stringifyExact(body), { headers: { "content-type": "application/json", ...headers } });
+}
+
+/** The connection and its snapshots as a track; 404 unknown, 410 when every archive is gone. */
+async function loadTrack(deps: ApiDependencies, raw: string): Promise<{ c: ConnectionWithFiles; track: Track; missing: number }> {
+  const c = deps.index.getConnection(uuidParam(raw));
+  if (!c) throw new HttpError(404, "no such connection");
+  const paths = c.files.map((f) => insideOutput(resolve(deps.outputDir), f.path));
+  const present = await existingFiles(paths);
+  const missing = paths.length - present.length;
+  if (paths.length > 0 && present.length === 0) {
+    throw new HttpError(410, `all ${paths.length} archive file(s) of this connection were removed from disk`, undefined, { "x-missing-files": String(missing) });
+  }
+  const b = new TrackBuilder(Math.max(16, c.snapshots));
+  for (const p of present) {
+    try {
+      for await (const s of deps.readSnapshots([p])) b.add(s);
+    } catch (e) {
+      if (!isNotFound(e)) throw e; // removed since the check: analysed without it
+    }
+  }
+  return { c, track: b.build(), missing };
+}
+
+/** `points`, the only parameter /series takes: an integer 2..10000, default 1000. */
+export function parsePoints(params: URLSearchParams): number {
+  let points = DEFAULT_POINTS;
+  const seen = new Set<string>();
+  for (const [name, value] of params) {
+    if (name !== "points") throw new ParameterError(name, "unknown parameter (known: points)");
+    if (seen.has(name)) throw new ParameterError(name, "points given more than once");
+    seen.add(name);
+    if (!/^\d+$/.test(value)) throw new ParameterError("points", "points must be an integer from 2 to 10000");
+    points = Number(value);
+    if (points < 2 || points > MAX_POINTS) throw new ParameterError("points", "points must be an integer from 2 to 10000");
+  }
+  return points;
+}
+
+/** The analysis route for `path`, or null when it is not one. */
+export function analysisRoute(path: string, deps: ApiDependencies): AnalysisRoute | null {
+  const m = PATH.exec(path);
+  if (!m) return null;
+  if (m[2] === "summary") {
+    return {
+      label: "/connections/:uuid/summary",
+      param: m[1],
+      async handle(url, raw) {
+        rejectParameters(url.searchParams);
+        const { c, track, missing } = await loadTrack(deps, raw);
+        return json(summarize(track, { uuid: c.uuid, endReason: c.endReason }), { "x-missing-files": String(missing) });
+      },
+    };
+  }
+  return {
+    label: "/connections/:uuid/series",
+    param: m[1],
+    async handle(url, raw) {
+      const points = parsePoints(url.searchParams);
+      const { c, track, missing } = await loadTrack(deps, raw);
+      const r = seriesOf(track, points);
+      return json({ uuid: c.uuid, total: r.total, points: r.points, t: r.t, series: r.series }, { "x-missing-files": String(missing) });
+    },
+  };
+}

@@ -38,9 +38,15 @@ export function limitedOf(tr: Track): LimitedTimes | undefined {
   const [a, b] = chronoBounds(tr);
   if (a < 0) return undefined;
   const { busyTime, rwndLimited, sndbufLimited, deliveryRateAppLimited } = tr.f;
-  const busy = (busyTime[b] - busyTime[a]) / 1000;
-  const rwnd = (rwndLimited[b] - rwndLimited[a]) / 1000;
-  const sndbuf = (sndbufLimited[b] - sndbufLimited[a]) / 1000;
+  // Largest values, not the last: a reset (tcp_disconnect) zeroes the counters.
+  const top = (c: Float64Array) => {
+    let m = c[a];
+    for (let i = a + 1; i <= b; i++) if (c[i] > m) m = c[i];
+    return m;
+  };
+  const busy = (top(busyTime) - busyTime[a]) / 1000;
+  const rwnd = (top(rwndLimited) - rwndLimited[a]) / 1000;
+  const sndbuf = (top(sndbufLimited) - sndbufLimited[a]) / 1000;
   // Rounding between separately read counters can push the remainder below 0.
   const congestion = Math.max(0, busy - rwnd - sndbuf);
   const out: LimitedTimes = { busyMs: busy, rwndLimitedMs: rwnd, sndbufLimitedMs: sndbuf, congestionLimitedMs: congestion, elapsedMs: tr.t[b] - tr.t[a] };
@@ -58,7 +64,9 @@ export function limitedOf(tr: Track): LimitedTimes | undefined {
     if (Number.isNaN(flag) || Number.isNaN(busyTime[i]) || Number.isNaN(busyTime[i - 1])) continue;
     flagSeen = true;
     if (flag !== 1) continue;
-    const idle = tr.t[i] - tr.t[i - 1] - (busyTime[i] - busyTime[i - 1]) / 1000;
+    const dBusy = busyTime[i] - busyTime[i - 1];
+    if (dBusy < 0) continue; // reset
+    const idle = tr.t[i] - tr.t[i - 1] - dBusy / 1000;
     if (idle > 0) app += idle;
   }
   if (flagSeen) {

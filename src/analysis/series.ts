@@ -27,7 +27,8 @@ function rateColumn(t: Float64Array, c: Float64Array): Float64Array {
   const out = new Float64Array(t.length).fill(NaN);
   for (let i = 1; i < t.length; i++) {
     const dt = t[i] - t[i - 1];
-    if (dt > 0) out[i] = ((c[i] - c[i - 1]) * 8) / (dt / 1000); // NaN propagates when absent
+    const d = c[i] - c[i - 1]; // NaN when absent; < 0 after a reset (tcp_disconnect): no rate
+    if (dt > 0 && d >= 0) out[i] = (d * 8) / (dt / 1000);
   }
   return out;
 }
@@ -37,7 +38,7 @@ function shareColumn(busy: Float64Array, c: Float64Array, rest?: [Float64Array, 
   const out = new Float64Array(busy.length).fill(NaN);
   for (let i = 1; i < busy.length; i++) {
     const db = busy[i] - busy[i - 1];
-    if (!(db > 0)) continue;
+    if (!(db > 0)) continue; // idle, absent, or reset
     if (rest) {
       const other = rest[0][i] - rest[0][i - 1] + (rest[1][i] - rest[1][i - 1]);
       out[i] = Math.min(1, Math.max(0, (db - other) / db));

@@ -38,6 +38,14 @@ function defined<T extends object>(o: T): T {
   return o;
 }
 
+/**
+ * A counter's final figure: its largest value. Counters only grow, except that a reset
+ * (tcp_disconnect) zeroes them, so the connection's last snapshot can read 0.
+ */
+function counter(a: Float64Array): number | undefined {
+  return maxOf(a);
+}
+
 /** Mean bits/s between the first and last snapshot carrying the counter. */
 function meanBps(t: Float64Array, c: Float64Array): number | undefined {
   let a = 0;
@@ -45,7 +53,9 @@ function meanBps(t: Float64Array, c: Float64Array): number | undefined {
   let b = c.length - 1;
   while (b > a && Number.isNaN(c[b])) b--;
   if (b <= a || t[b] <= t[a]) return undefined;
-  return ((c[b] - c[a]) * 8) / ((t[b] - t[a]) / 1000);
+  let top = c[a];
+  for (let i = a + 1; i <= b; i++) if (c[i] > top) top = c[i]; // see counter()
+  return ((top - c[a]) * 8) / ((t[b] - t[a]) / 1000);
 }
 
 /**
@@ -59,7 +69,7 @@ function peakBps(t: Float64Array, c: Float64Array): number | undefined {
   for (let i = 1; i < t.length; i++) {
     if (Number.isNaN(c[i])) continue;
     while (j + 1 < i && t[i] - t[j + 1] >= PEAK_WINDOW_MS) j++;
-    if (t[i] - t[j] < PEAK_WINDOW_MS || Number.isNaN(c[j])) continue;
+    if (t[i] - t[j] < PEAK_WINDOW_MS || Number.isNaN(c[j]) || c[i] < c[j]) continue; // c[i] < c[j]: reset
     const bps = ((c[i] - c[j]) * 8) / ((t[i] - t[j]) / 1000);
     if (best === undefined || bps > best) best = bps;
   }
@@ -73,8 +83,8 @@ export function summarize(tr: Track, meta: SummaryMeta): Summary {
   const n = tr.n;
   const rtts = sortedValues(f.rtt, (v) => v > 0); // 0 = no RTT sample yet
   const ms = (us: number | undefined) => (us === undefined ? undefined : us / 1000);
-  const totalRetrans = lastValue(f.totalRetrans);
-  const segsOut = lastValue(f.segsOut);
+  const totalRetrans = counter(f.totalRetrans);
+  const segsOut = counter(f.segsOut);
   const lastSsthresh = lastValue(f.sndSsthresh);
   const limited = limitedOf(tr);
   const minRtt = minOf(f.minRtt, (v) => v !== NO_MIN_RTT && v > 0);
@@ -85,7 +95,7 @@ export function summarize(tr: Track, meta: SummaryMeta): Summary {
     durationSeconds: n ? (tr.t[n - 1] - tr.t[0]) / 1000 : undefined,
     endReason: meta.endReason ?? undefined,
     snapshots: n,
-    bytes: defined({ sent: lastValue(f.bytesSent), received: lastValue(f.bytesReceived), acked: lastValue(f.bytesAcked) }),
+    bytes: defined({ sent: counter(f.bytesSent), received: counter(f.bytesReceived), acked: counter(f.bytesAcked) }),
     // Sending is measured by bytes acked: what reached the peer, without retransmissions.
     throughput: defined({
       meanSendBps: meanBps(tr.t, f.bytesAcked),
@@ -98,8 +108,8 @@ export function summarize(tr: Track, meta: SummaryMeta): Summary {
       totalRetrans,
       segsOut,
       rate: totalRetrans !== undefined && segsOut ? totalRetrans / segsOut : undefined,
-      dsackDups: lastValue(f.dsackDups),
-      reordSeen: lastValue(f.reordSeen),
+      dsackDups: counter(f.dsackDups),
+      reordSeen: counter(f.reordSeen),
     }),
     cwnd: defined({ peak: maxOf(f.sndCwnd), final: lastValue(f.sndCwnd) }),
     // Before the first loss ssthresh is "infinite" (0x7fffffff): no figure.

@@ -1,0 +1,84 @@
+// A real loopback connection driven through one phase (drive.py) while a real collector
+// archives it, and an independent reading of what it archived.
+import { join } from "node:path";
+import { getJson, waitFor } from "../helpers/collector-proc.ts";
+
+export type Phase = "receiver" | "sndbuf" | "bulk";
+
+const DRIVER = join(import.meta.dir, "drive.py");
+
+/** Runs drive.py; resolves with the listening port once both ends are closed. */
+export async function drive(phase: Phase, seconds: number): Promise<number> {
+  const proc = Bun.spawn(["python3", DRIVER, phase, String(seconds)], { stdout: "pipe", stderr: "pipe" });
+  try {
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    if (code !== 0 || !out.includes("done")) throw new Error(`drive.py ${phase} exited ${code}: ${out}${err}`);
+    const m = /^port (\d+)$/m.exec(out);
+    if (!m) throw new Error(`drive.py printed no port: ${out}`);
+    return Number(m[1]);
+  } finally {
+    proc.kill();
+  }
+}
+
+export interface ConnectionRow {
+  uuid: string;
+  src: { ip: string; port: number };
+  dst: { ip: string; port: number };
+  state: string;
+  endReason: string | null;
+  snapshots: number;
+}
+
+/**
+ * The sending end (the client: its destination is the listening port) once the index has
+ * it closed with every archive file closed, so the archives are complete.
+ */
+export function senderOf(api: string, port: number, timeoutMs = 20_000): Promise<ConnectionRow> {
+  return waitFor(`the closed connection to port ${port}`, async () => {
+    const list = await getJson(`${api}/connections?port=${port}`);
+    const row = (list.body.connections as ConnectionRow[]).find((c) => c.dst.port === port);
+    if (!row || row.state !== "closed") return undefined;
+    const detail = await getJson(`${api}/connections/${encodeURIComponent(row.uuid)}`);
+    const files = detail.body.files as { closedAt: string | null }[];
+    return files.length > 0 && files.every((f) => f.closedAt !== null) ? row : undefined;
+  }, timeoutMs);
+}
+
+export type Json = Record<string, any>;
+
+/** The decoded snapshots, as /snapshots streams them. */
+export async function snapshotsOf(api: string, uuid: string): Promise<Json[]> {
+  const r = await fetch(`${api}/connections/${encodeURIComponent(uuid)}/snapshots`);
+  if (r.status !== 200) throw new Error(`/snapshots ${r.status}`);
+  return (await r.text()).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+/** What the summary should say, computed here from the snapshots with no project code. */
+export function expectedFigures(snaps: Json[]) {
+  const info = snaps.map((s) => s.tcpInfo as Json | undefined).filter((i): i is Json => i !== undefined);
+  const last = info[info.length - 1];
+  // Counters only grow but a reset zeroes them: their largest value is the final figure.
+  const top = (k: string) => Math.max(...info.filter((i) => i[k] !== undefined).map((i) => i[k] as number));
+  const rtts = info.map((i) => i.rtt as number).filter((v) => v > 0).sort((a, b) => a - b);
+  const mid = rtts.length / 2;
+  const medianUs = rtts.length % 2 ? rtts[Math.floor(mid)] : (rtts[mid - 1] + rtts[mid]) / 2;
+  const chrono = info.filter((i) => i.busyTime !== undefined);
+  const first = chrono[0];
+  const busy = top("busyTime") - first.busyTime;
+  const rwnd = top("rwndLimited") - first.rwndLimited;
+  const sndbuf = top("sndbufLimited") - first.sndbufLimited;
+  return {
+    bytes: { sent: top("bytesSent"), received: top("bytesReceived"), acked: top("bytesAcked") },
+    medianMs: medianUs / 1000,
+    minMs: rtts[0] / 1000,
+    busyMs: busy / 1000,
+    rwndShare: rwnd / busy,
+    sndbufShare: sndbuf / busy,
+    congestionShare: Math.max(0, busy - rwnd - sndbuf) / busy,
+    totalRetrans: top("totalRetrans"),
+    segsOut: top("segsOut"),
+    cwndPeak: Math.max(...info.map((i) => i.sndCwnd as number)),
+    cwndFinal: last.sndCwnd,
+  };
+}

@@ -11,6 +11,7 @@ import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.t
 import { runCollector } from "./daemon/daemon.ts";
 import { runCsv } from "./cli/csv.ts";
 import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./cli/query.ts";
+import { REPORT_ARGS, reportOptionsFromArgs, runReport } from "./cli/report.ts";
 import { runSidecar } from "./cli/sidecar.ts";
 import { VERSION } from "./model/version.ts";
 
@@ -89,6 +90,15 @@ const query: Command = {
   },
 };
 
+const report: Command = {
+  name: "report",
+  description: "A connection's summary and what limited it (receiver window, send buffer, network, application), from the index and archives.",
+  args: REPORT_ARGS,
+  run(args) {
+    return runReport(reportOptionsFromArgs(args));
+  },
+};
+
 const sidecar: Command = {
   name: "sidecar",
   description: "Reference eventsocket client: print every open/close event as a JSON line, reconnecting until SIGINT.",
@@ -99,7 +109,7 @@ const sidecar: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [collector, snapshot, csv, query, sidecar];
+const COMMANDS: readonly Command[] = [collector, snapshot, csv, query, report, sidecar];
 
 function fail(status: 1 | 2, message: string, command?: string): never {
   const hint = status === 2 ? `Run '${PROGRAM}${command ? ` ${command}` : ""} --help' for usage.\n` : "";

@@ -27,11 +27,21 @@ function json(body: unknown, headers: Record<string, string>): Response {
   return new Response(stringifyExact(body), { headers: { "content-type": "application/json", ...headers } });
 }
 
-/** The connection and its snapshots as a track; 404 unknown, 410 when every archive is gone. */
-async function loadTrack(deps: ApiDependencies, raw: string): Promise<{ c: ConnectionWithFiles; track: Track; missing: number }> {
-  const c = deps.index.getConnection(uuidParam(raw));
+/** Where a connection's track is read from: the index, the output folder, the archive reader. */
+export interface TrackSource {
+  index: Pick<ApiDependencies["index"], "getConnection">;
+  outputDir: string;
+  readSnapshots: ApiDependencies["readSnapshots"];
+}
+
+/**
+ * The connection and its snapshots as a track; HttpError 404 when unknown, 410 when every
+ * archive is gone. Files removed while reading are skipped, as /snapshots does.
+ */
+export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: ConnectionWithFiles; track: Track; missing: number }> {
+  const c = src.index.getConnection(uuid);
   if (!c) throw new HttpError(404, "no such connection");
-  const paths = c.files.map((f) => insideOutput(resolve(deps.outputDir), f.path));
+  const paths = c.files.map((f) => insideOutput(resolve(src.outputDir), f.path));
   const present = await existingFiles(paths);
   const missing = paths.length - present.length;
   if (paths.length > 0 && present.length === 0) {
@@ -40,9 +50,9 @@ async function loadTrack(deps: ApiDependencies, raw: string): Promise<{ c: Conne
   const b = new TrackBuilder(Math.max(16, c.snapshots));
   for (const p of present) {
     try {
-      for await (const s of deps.readSnapshots([p])) b.add(s);
+      for await (const s of src.readSnapshots([p])) b.add(s);
     } catch (e) {
-      if (!isNotFound(e)) throw e; // removed since the check: analysed without it
+      if (!isNotFound(e)) throw e;
     }
   }
   return { c, track: b.build(), missing };
@@ -73,7 +83,7 @@ export function analysisRoute(path: string, deps: ApiDependencies): AnalysisRout
       param: m[1],
       async handle(url, raw) {
         rejectParameters(url.searchParams);
-        const { c, track, missing } = await loadTrack(deps, raw);
+        const { c, track, missing } = await loadTrack(deps, uuidParam(raw));
         return json(summarize(track, { uuid: c.uuid, endReason: c.endReason }), { "x-missing-files": String(missing) });
       },
     };
@@ -83,7 +93,7 @@ export function analysisRoute(path: string, deps: ApiDependencies): AnalysisRout
     param: m[1],
     async handle(url, raw) {
       const points = parsePoints(url.searchParams);
-      const { c, track, missing } = await loadTrack(deps, raw);
+      const { c, track, missing } = await loadTrack(deps, uuidParam(raw));
       const r = seriesOf(track, points);
       return json({ uuid: c.uuid, total: r.total, points: r.points, t: r.t, series: r.series }, { "x-missing-files": String(missing) });
     },

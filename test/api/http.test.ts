@@ -274,7 +274,8 @@ describe("GET /connections/:uuid/snapshots", () => {
 
 describe("routing", () => {
   test("404 for unknown routes", async () => {
-    for (const p of ["/", "/connection", "/connections/", "/connections/a/b", "/connections/a/snapshots/x", "/metrics/x"]) {
+    // "/" and /connection/:uuid are the web pages (test/web); these are neither.
+    for (const p of ["/index.htm", "/connection", "/connection/a/b", "/assets/nope.js", "/connections/", "/connections/a/b", "/connections/a/snapshots/x", "/metrics/x"]) {
       const res = await fx.get(p);
       expect(`${p} ${res.status}`).toBe(`${p} 404`);
     }

@@ -77,7 +77,7 @@ function drawCharts(data) {
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: true } },
       series: [{}, ...present.map(([, label], i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false, value: isBits ? (_u, v) => fmtBits(v) : undefined }))],
-      axes: [{}, { size: 70, values: isBits ? (_u, vals) => vals.map(fmtBits) : undefined }],
+      axes: [{}, { size: 96, values: isBits ? (_u, vals) => vals.map(fmtBits) : undefined }],
     };
     const columns = [t, ...present.map(([key]) => data.series[key])];
     const plot = new uPlot(opts, columns, wrap);

@@ -35,6 +35,7 @@ import { wholeProcess } from "./scenarios/process.ts";
 import { indexQuery, indexQueryExists } from "./scenarios/index-query.ts";
 import { soak, SOAK_DEFAULTS } from "./scenarios/soak.ts";
 import { apiLoad } from "./scenarios/api-load.ts";
+import { analysis } from "./scenarios/analysis.ts";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -84,6 +85,7 @@ const TITLES: Record<number, string> = {
   8: "index + API (bench/index-query.ts)",
   9: "memory soak: collector RSS under steady churn",
   10: "API load: polls/s and request latency with 8 API clients",
+  11: "a long connection: summary, series and its page in a browser",
 };
 
 async function scenario(n: number, fn: () => Promise<ScenarioOutput>): Promise<void> {
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
   else if (quick) skip(8, "skipped in --quick (index-query.ts has ~20 s of fixed paced phases)");
   else await scenario(8, () => indexQuery(base, indexArgs));
   if (wanted(10)) await withTestbed((tb) => scenario(10, () => apiLoad({ ...base, tb })));
+  await scenario(11, () => analysis(base));
   if (wanted(9)) await withTestbed((tb) => scenario(9, () => soak({ ...base, tb }, { ...SOAK_DEFAULTS, minutes: soakMinutes, periodMs: soakPeriodMs })));
 
   records.sort((a, b) => a.scenario - b.scenario);

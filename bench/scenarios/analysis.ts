@@ -25,7 +25,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const REPEATS = 5;
 
 /** One inet_diag message (from its inet_diag_msg on) of a live loopback connection with a full tcp_info. */
-async function liveMessage(): Promise<Uint8Array> {
+export async function liveMessage(): Promise<Uint8Array> {
   const peers: Socket[] = [];
   const server = createServer((s) => {
     peers.push(s);
@@ -59,7 +59,7 @@ async function liveMessage(): Promise<Uint8Array> {
 }
 
 /** Writes `n` snapshots of one connection, 10 ms apart, its counters moving as a transfer's. */
-function writeArchive(out: string, n: number, msg: Uint8Array): string {
+export function writeArchive(out: string, n: number, msg: Uint8Array): string {
   const uuid = makeUuid("bench_1700000000_unsafe", 0xb11n);
   // The cookie in the message names the file's connection on re-indexing.
   new DataView(msg.buffer, msg.byteOffset).setBigUint64(44, 0xb11n, true);

@@ -2,6 +2,10 @@
 // uses, NaN where a snapshot lacks the field (older kernels send a shorter tcp_info).
 // Summary and series both read these, so 100,000 snapshots cost a few flat arrays,
 // not 100,000 objects kept alive.
+import type { TrackLine } from "../archive/track-reader.ts";
+import { Attr } from "../diag/constants.ts";
+import { SK_MEM_INFO, TCP_INFO } from "../diag/layouts.ts";
+import { fieldSize, readField, type Field } from "../diag/struct.ts";
 import type { Snapshot } from "../diag/snapshot.ts";
 
 /** tcp_info fields kept, by their decoded names (src/diag/layouts.ts). */
@@ -15,6 +19,26 @@ export const TRACK_FIELDS = [
 ] as const;
 
 export type TrackField = (typeof TRACK_FIELDS)[number];
+
+function fieldOf(layout: readonly Field[], name: string): Field {
+  const f = layout.find((x) => x.name === name);
+  if (f === undefined) throw new Error(`no field ${name}`);
+  return f;
+}
+
+/** The tracked fields' places in tcp_info, looked up once. */
+const INFO_FIELDS: readonly Field[] = TRACK_FIELDS.map((k) => fieldOf(TCP_INFO, k));
+const SNDBUF_FIELD = fieldOf(SK_MEM_INFO, "sndbuf");
+/** Attribute types readTrackLines must decode for addLine. */
+export const TRACK_ATTRS: readonly number[] = [Attr.INFO, Attr.CONG, Attr.SKMEMINFO];
+
+/** A field of `bytes` as a number (NaN when the kernel sent too few bytes). */
+function numberAt(bytes: Uint8Array, dv: DataView, f: Field): number {
+  if (f.offset + fieldSize(f) > bytes.byteLength) return NaN;
+  // u64 as two halves: a BigInt per field per line was a third of the reading time.
+  if (f.type === "u64") return dv.getUint32(f.offset, true) + dv.getUint32(f.offset + 4, true) * 2 ** 32;
+  return Number(readField(dv, f.offset, f));
+}
 
 export interface Track {
   /** Snapshots held. */
@@ -75,6 +99,41 @@ export class TrackBuilder {
     const sb = s.skMemInfo?.sndbuf;
     this.sndbuf[i] = sb === undefined ? NaN : Number(sb);
     if (s.congestion !== undefined && s.congestion !== "") this.congestion = s.congestion;
+  }
+
+  /** One archive line as readTrackLines hands it (the same columns add() fills). */
+  addLine(line: TrackLine): void {
+    if (this.n === this.cap) this.grow(this.cap * 2);
+    const i = this.n++;
+    this.t[i] = this.time(line.timestamp);
+    const info = line.attr(Attr.INFO);
+    const dv = info === null ? null : new DataView(info.buffer, info.byteOffset, info.byteLength);
+    for (let k = 0; k < TRACK_FIELDS.length; k++) {
+      this.cols[TRACK_FIELDS[k]][i] = info === null ? NaN : numberAt(info, dv!, INFO_FIELDS[k]);
+    }
+    const sk = line.attr(Attr.SKMEMINFO);
+    this.sndbuf[i] = sk === null ? NaN : numberAt(sk, new DataView(sk.buffer, sk.byteOffset, sk.byteLength), SNDBUF_FIELD);
+    const cong = line.attr(Attr.CONG);
+    if (cong !== null && cong.byteLength > 0) {
+      const end = cong.indexOf(0);
+      const name = new TextDecoder().decode(end < 0 ? cong : cong.subarray(0, end));
+      if (name !== "") this.congestion = name;
+    }
+  }
+
+  // Lines of one second share everything up to the fraction: parse that once.
+  private secondText = "";
+  private secondMs = 0;
+
+  private time(text: string): number {
+    const dot = text.indexOf(".");
+    const head = dot < 0 ? text : text.slice(0, dot);
+    if (head !== this.secondText) {
+      this.secondText = head;
+      this.secondMs = Date.parse(dot < 0 ? text : `${head}Z`);
+    }
+    if (dot < 0) return this.secondMs;
+    return this.secondMs + Number(`0.${text.slice(dot + 1, text.length - 1)}`) * 1000;
   }
 
   build(): Track {

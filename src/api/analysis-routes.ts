@@ -3,7 +3,8 @@
 // rest of the API throws them, so they become the same 4xx JSON.
 import { summarize } from "../analysis/summary.ts";
 import { seriesOf } from "../analysis/series.ts";
-import { TrackBuilder, type Track } from "../analysis/track.ts";
+import { TRACK_ATTRS, TrackBuilder, type Track } from "../analysis/track.ts";
+import { readTrackLines } from "../archive/track-reader.ts";
 import type { ConnectionWithFiles } from "../index-db/index.ts";
 import { resolve } from "node:path";
 import { stringifyExact } from "../util/json.ts";
@@ -50,7 +51,8 @@ export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: Co
   const b = new TrackBuilder(Math.max(16, c.snapshots));
   for (const p of present) {
     try {
-      for await (const s of src.readSnapshots([p])) b.add(s);
+      // Only the attributes the analysis reads, straight into columns (no decoded objects).
+      await readTrackLines([p], TRACK_ATTRS, (line) => b.addLine(line));
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }

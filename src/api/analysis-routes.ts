@@ -5,6 +5,7 @@ import { summarize } from "../analysis/summary.ts";
 import { seriesOf } from "../analysis/series.ts";
 import { TRACK_ATTRS, TrackBuilder, type Track } from "../analysis/track.ts";
 import { readTrackLines } from "../archive/track-reader.ts";
+import { TrackCache } from "./track-cache.ts";
 import type { ConnectionWithFiles } from "../index-db/index.ts";
 import { resolve } from "node:path";
 import { stringifyExact } from "../util/json.ts";
@@ -48,6 +49,9 @@ export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: Co
   if (paths.length > 0 && present.length === 0) {
     throw new HttpError(410, `all ${paths.length} archive file(s) of this connection were removed from disk`, undefined, { "x-missing-files": String(missing) });
   }
+  const key = await cache.keyOf(present);
+  const cached = key === null ? undefined : cache.get(c.uuid, key);
+  if (cached !== undefined) return { c, track: cached, missing };
   const b = new TrackBuilder(Math.max(16, c.snapshots));
   for (const p of present) {
     try {
@@ -57,8 +61,12 @@ export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: Co
       if (!isNotFound(e)) throw e;
     }
   }
-  return { c, track: b.build(), missing };
+  const track = b.build();
+  if (key !== null) cache.set(c.uuid, key, track);
+  return { c, track, missing };
 }
+
+const cache = new TrackCache();
 
 /** `points`, the only parameter /series takes: an integer 2..10000, default 1000. */
 export function parsePoints(params: URLSearchParams): number {

@@ -1,0 +1,54 @@
+// The tracks of the last connections analysed, kept while their files are unchanged: a
+// connection's page asks for its summary and then its series, and people reload it. A
+// closed connection's archives never change; an open one's grow, so the key is every
+// file's path, size and modification time. Bounded in bytes (a 100,000-snapshot track
+// is ~17 MB of columns).
+import { stat } from "node:fs/promises";
+import type { Track } from "../analysis/track.ts";
+
+const MAX_BYTES = 64 * 1024 * 1024;
+
+function trackBytes(t: Track): number {
+  return (Object.keys(t.f).length + 2) * t.n * 8;
+}
+
+export class TrackCache {
+  private readonly entries = new Map<string, { key: string; track: Track; bytes: number }>();
+  private bytes = 0;
+
+  /** The files' identity now (path, size, mtime), or null if one cannot be read. */
+  async keyOf(paths: readonly string[]): Promise<string | null> {
+    try {
+      const stats = await Promise.all(paths.map((p) => stat(p)));
+      return stats.map((s, i) => `${paths[i]}:${s.size}:${s.mtimeMs}`).join("|");
+    } catch {
+      return null;
+    }
+  }
+
+  get(uuid: string, key: string): Track | undefined {
+    const e = this.entries.get(uuid);
+    if (e === undefined || e.key !== key) return undefined;
+    // Most recently used last.
+    this.entries.delete(uuid);
+    this.entries.set(uuid, e);
+    return e.track;
+  }
+
+  set(uuid: string, key: string, track: Track): void {
+    const bytes = trackBytes(track);
+    if (bytes > MAX_BYTES) return;
+    const old = this.entries.get(uuid);
+    if (old !== undefined) {
+      this.bytes -= old.bytes;
+      this.entries.delete(uuid);
+    }
+    while (this.bytes + bytes > MAX_BYTES && this.entries.size > 0) {
+      const [oldest, e] = this.entries.entries().next().value as [string, { bytes: number }];
+      this.entries.delete(oldest);
+      this.bytes -= e.bytes;
+    }
+    this.entries.set(uuid, { key, track, bytes });
+    this.bytes += bytes;
+  }
+}

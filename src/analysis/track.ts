@@ -2,7 +2,7 @@
 // uses, NaN where a snapshot lacks the field (older kernels send a shorter tcp_info).
 // Summary and series both read these, so 100,000 snapshots cost a few flat arrays,
 // not 100,000 objects kept alive.
-import type { TrackLine } from "../archive/track-reader.ts";
+import { fractionMs, type TrackLine } from "../archive/track-reader.ts";
 import { Attr } from "../diag/constants.ts";
 import { SK_MEM_INFO, TCP_INFO } from "../diag/layouts.ts";
 import { fieldSize, readField, type Field } from "../diag/struct.ts";
@@ -32,12 +32,12 @@ const SNDBUF_FIELD = fieldOf(SK_MEM_INFO, "sndbuf");
 /** Attribute types readTrackLines must decode for addLine. */
 export const TRACK_ATTRS: readonly number[] = [Attr.INFO, Attr.CONG, Attr.SKMEMINFO];
 
-/** A field of `bytes` as a number (NaN when the kernel sent too few bytes). */
-function numberAt(bytes: Uint8Array, dv: DataView, f: Field): number {
-  if (f.offset + fieldSize(f) > bytes.byteLength) return NaN;
+/** A field of the struct at dv[at, at + len) as a number (NaN when the kernel sent too few bytes). */
+function fieldAt(dv: DataView, at: number, len: number, f: Field): number {
+  if (f.offset + fieldSize(f) > len) return NaN;
   // u64 as two halves: a BigInt per field per line was a third of the reading time.
-  if (f.type === "u64") return dv.getUint32(f.offset, true) + dv.getUint32(f.offset + 4, true) * 2 ** 32;
-  return Number(readField(dv, f.offset, f));
+  if (f.type === "u64") return dv.getUint32(at + f.offset, true) + dv.getUint32(at + f.offset + 4, true) * 2 ** 32;
+  return Number(readField(dv, at + f.offset, f));
 }
 
 export interface Track {
@@ -59,7 +59,7 @@ export function timestampMs(text: string): number {
   const m = FRACTION.exec(text);
   if (!m) return Date.parse(text);
   const whole = Date.parse(text.slice(0, m.index) + "Z");
-  return whole + Number(`0.${m[1]}`) * 1000;
+  return whole + fractionMs(Number(m[1]), m[1].length);
 }
 
 /** Grows columns as snapshots arrive (doubling), then trims them in build(). */
@@ -105,35 +105,33 @@ export class TrackBuilder {
   addLine(line: TrackLine): void {
     if (this.n === this.cap) this.grow(this.cap * 2);
     const i = this.n++;
-    this.t[i] = this.time(line.timestamp);
-    const info = line.attr(Attr.INFO);
-    const dv = info === null ? null : new DataView(info.buffer, info.byteOffset, info.byteLength);
+    this.t[i] = line.timeMs;
+    const dv = line.view;
+    const info = line.offset(Attr.INFO);
+    const infoLen = line.length(Attr.INFO);
     for (let k = 0; k < TRACK_FIELDS.length; k++) {
-      this.cols[TRACK_FIELDS[k]][i] = info === null ? NaN : numberAt(info, dv!, INFO_FIELDS[k]);
+      this.cols[TRACK_FIELDS[k]][i] = info < 0 ? NaN : fieldAt(dv, info, infoLen, INFO_FIELDS[k]);
     }
-    const sk = line.attr(Attr.SKMEMINFO);
-    this.sndbuf[i] = sk === null ? NaN : numberAt(sk, new DataView(sk.buffer, sk.byteOffset, sk.byteLength), SNDBUF_FIELD);
-    const cong = line.attr(Attr.CONG);
-    if (cong !== null && cong.byteLength > 0) {
-      const end = cong.indexOf(0);
-      const name = new TextDecoder().decode(end < 0 ? cong : cong.subarray(0, end));
-      if (name !== "") this.congestion = name;
-    }
+    const sk = line.offset(Attr.SKMEMINFO);
+    this.sndbuf[i] = sk < 0 ? NaN : fieldAt(dv, sk, line.length(Attr.SKMEMINFO), SNDBUF_FIELD);
+    const cong = line.offset(Attr.CONG);
+    if (cong >= 0 && line.length(Attr.CONG) > 0) this.noteCongestion(line.bytes, cong, line.length(Attr.CONG));
   }
 
-  // Lines of one second share everything up to the fraction: parse that once.
-  private secondText = "";
-  private secondMs = 0;
+  // The congestion control name rarely changes: decoded only when its bytes do.
+  private congBytes = new Uint8Array(0);
 
-  private time(text: string): number {
-    const dot = text.indexOf(".");
-    const head = dot < 0 ? text : text.slice(0, dot);
-    if (head !== this.secondText) {
-      this.secondText = head;
-      this.secondMs = Date.parse(dot < 0 ? text : `${head}Z`);
+  private noteCongestion(bytes: Uint8Array, at: number, len: number): void {
+    let end = at;
+    while (end < at + len && bytes[end] !== 0) end++;
+    const n = end - at;
+    if (n === this.congBytes.length) {
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = bytes[at + i] === this.congBytes[i];
+      if (same) return;
     }
-    if (dot < 0) return this.secondMs;
-    return this.secondMs + Number(`0.${text.slice(dot + 1, text.length - 1)}`) * 1000;
+    this.congBytes = bytes.slice(at, end);
+    if (n > 0) this.congestion = new TextDecoder().decode(this.congBytes);
   }
 
   build(): Track {

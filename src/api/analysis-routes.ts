@@ -49,20 +49,20 @@ export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: Co
   if (paths.length > 0 && present.length === 0) {
     throw new HttpError(410, `all ${paths.length} archive file(s) of this connection were removed from disk`, undefined, { "x-missing-files": String(missing) });
   }
-  const key = await cache.keyOf(present);
-  const cached = key === null ? undefined : cache.get(c.uuid, key);
-  if (cached !== undefined) return { c, track: cached, missing };
-  const b = new TrackBuilder(Math.max(16, c.snapshots));
-  for (const p of present) {
-    try {
-      // Only the attributes the analysis reads, straight into columns (no decoded objects).
-      await readTrackLines([p], TRACK_ATTRS, (line) => b.addLine(line));
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+  const read = async (): Promise<Track> => {
+    const b = new TrackBuilder(Math.max(16, c.snapshots));
+    for (const p of present) {
+      try {
+        // Only the attributes the analysis reads, straight into columns (no decoded objects).
+        await readTrackLines([p], TRACK_ATTRS, (line) => b.addLine(line));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
     }
-  }
-  const track = b.build();
-  if (key !== null) cache.set(c.uuid, key, track);
+    return b.build();
+  };
+  const key = await cache.keyOf(present);
+  const track = key === null ? await read() : await cache.getOrLoad(c.uuid, key, read);
   return { c, track, missing };
 }
 

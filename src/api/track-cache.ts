@@ -15,6 +15,27 @@ function trackBytes(t: Track): number {
 export class TrackCache {
   private readonly entries = new Map<string, { key: string; track: Track; bytes: number }>();
   private bytes = 0;
+  /** Reads under way, so a page's summary and series requests share one. */
+  private readonly loading = new Map<string, Promise<Track>>();
+
+  /** The cached track of `uuid` for files `key`, else `load()`'s, shared with concurrent callers. */
+  async getOrLoad(uuid: string, key: string, load: () => Promise<Track>): Promise<Track> {
+    const hit = this.get(uuid, key);
+    if (hit !== undefined) return hit;
+    const id = `${uuid}\n${key}`;
+    const pending = this.loading.get(id);
+    if (pending !== undefined) return pending;
+    const p = load().then((t) => {
+      this.set(uuid, key, t);
+      return t;
+    });
+    this.loading.set(id, p);
+    try {
+      return await p;
+    } finally {
+      this.loading.delete(id);
+    }
+  }
 
   /** The files' identity now (path, size, mtime), or null if one cannot be read. */
   async keyOf(paths: readonly string[]): Promise<string | null> {

@@ -87,7 +87,13 @@ function drawCharts(data) {
 
 async function main() {
   try {
-    const [conn, summary] = await Promise.all([api.get(`/connections/${encodeURIComponent(uuid)}`), api.get(`/connections/${encodeURIComponent(uuid)}/summary`)]);
+    // All three at once: the server reads the archives once for summary and series.
+    const points = Math.min(4000, Math.max(200, Math.round(document.getElementById("charts").clientWidth * 2)));
+    const [conn, summary, series] = await Promise.all([
+      api.get(`/connections/${encodeURIComponent(uuid)}`),
+      api.get(`/connections/${encodeURIComponent(uuid)}/summary`),
+      api.get(`/connections/${encodeURIComponent(uuid)}/series?points=${points}`),
+    ]);
     document.getElementById("title").textContent = `Connection ${uuid}`;
     document.getElementById("tuple").textContent = `${endpoint(conn.src)} → ${endpoint(conn.dst)} · ${conn.state}`;
     document.title = `tcp-info-bun: ${endpoint(conn.src)} → ${endpoint(conn.dst)}`;
@@ -102,8 +108,6 @@ async function main() {
       li.textContent = `${f.path} (${f.records ?? "?"} lines, opened ${localTime(f.openedAt)}${f.closedAt ? `, closed ${localTime(f.closedAt)}` : ""})`;
       files.append(li);
     }
-    const points = Math.min(4000, Math.max(200, Math.round(document.getElementById("charts").clientWidth * 2)));
-    const series = await api.get(`/connections/${encodeURIComponent(uuid)}/series?points=${points}`);
     drawCharts(series);
     window.seriesPoints = series.points;
     document.body.dataset.ready = "1";

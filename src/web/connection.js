@@ -88,7 +88,8 @@ function drawCharts(data) {
 async function main() {
   try {
     // All three at once: the server reads the archives once for summary and series.
-    const points = Math.min(4000, Math.max(200, Math.round(document.getElementById("charts").clientWidth * 2)));
+    // About one point per pixel: the server keeps each bucket's extremes, so peaks survive.
+    const points = Math.min(4000, Math.max(200, Math.round(document.getElementById("charts").clientWidth)));
     const [conn, summary, series] = await Promise.all([
       api.get(`/connections/${encodeURIComponent(uuid)}`),
       api.get(`/connections/${encodeURIComponent(uuid)}/summary`),

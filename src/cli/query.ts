@@ -1,9 +1,9 @@
 // `query`: lists connections from the index file (read-only) as a table or JSON, with the
 // same filter parameters, validation and output format as GET /connections.
 import type { ArgsDef } from "citty";
-import { existsSync } from "node:fs";
 import { tcpStateName } from "../diag/constants.ts";
-import { ConnectionIndex, type ConnectionRecord } from "../index-db/index.ts";
+import type { ConnectionRecord } from "../index-db/index.ts";
+import { openIndexReadonly } from "./open-index.ts";
 import { stringifyExact } from "../util/json.ts";
 import { FILTER_PARAMETERS, parseFilter, ParameterError, type FilterParameter } from "../api/filter-params.ts";
 import { formatApiTime } from "../api/time.ts";
@@ -87,17 +87,8 @@ export function runQuery(options: QueryOptions): number {
     }
     throw e;
   }
-  if (!existsSync(options.db)) {
-    err.write(`cannot open index ${options.db}: no such file (run the collector first, or give --db)\n`);
-    return 1;
-  }
-  let index: ConnectionIndex;
-  try {
-    index = ConnectionIndex.open(options.db, { readonly: true });
-  } catch (e) {
-    err.write(`cannot open index ${options.db}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
+  const index = openIndexReadonly(options.db, err, "run the collector first, or give --db");
+  if (index === null) return 1;
   try {
     const page = index.queryConnections(filter);
     if (options.json) {

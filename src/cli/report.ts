@@ -1,13 +1,13 @@
 // `report`: a connection's summary and verdict in the terminal (or as JSON, exactly as
 // GET /connections/:uuid/summary returns it), read from the index and archives directly.
 import type { ArgsDef } from "citty";
-import { existsSync } from "node:fs";
 import { readSnapshots } from "../archive/decode-entry.ts";
 import { summarize, type Summary } from "../analysis/summary.ts";
 import { formatBytes } from "../analysis/verdict.ts";
 import { loadTrack } from "../api/analysis-routes.ts";
 import { HttpError } from "../api/routes.ts";
-import { ConnectionIndex, type ConnectionWithFiles } from "../index-db/index.ts";
+import type { ConnectionWithFiles } from "../index-db/index.ts";
+import { openIndexReadonly } from "./open-index.ts";
 import { stringifyExact } from "../util/json.ts";
 import { parseIntArg, UsageError } from "./validate.ts";
 
@@ -85,17 +85,8 @@ export function formatReport(s: Summary, c: ConnectionWithFiles): string {
 export async function runReport(o: ReportOptions): Promise<number> {
   const out = o.out ?? process.stdout;
   const err = o.err ?? process.stderr;
-  if (!existsSync(o.db)) {
-    err.write(`cannot open index ${o.db}: no such file (run the collector first, or give --db / --output)\n`);
-    return 1;
-  }
-  let index: ConnectionIndex;
-  try {
-    index = ConnectionIndex.open(o.db, { readonly: true });
-  } catch (e) {
-    err.write(`cannot open index ${o.db}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
+  const index = openIndexReadonly(o.db, err, "run the collector first, or give --db / --output");
+  if (index === null) return 1;
   try {
     let uuid = o.uuid;
     if (uuid === undefined) {

@@ -4,8 +4,6 @@
 // start-up. Timed: GET /connections/:uuid/summary, GET .../series?points=2000, and the
 // connection page in headless chromium from navigation to every chart drawn.
 import { existsSync, readdirSync, utimesSync } from "node:fs";
-import { once } from "node:events";
-import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 import { ArchiveSet } from "../../src/archive/archive-set.ts";
@@ -16,6 +14,7 @@ import { AttributeIndex } from "../../src/diag/attributes.ts";
 import { Attr, NLMSG_HDRLEN } from "../../src/diag/constants.ts";
 import { INET_DIAG_MSG_SIZE, TCPI_BUSY_TIME_OFFSET, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../../src/diag/layouts.ts";
 import { startCollector, stopCollector } from "../../test/helpers/collector-proc.ts";
+import { loopbackPair } from "../../test/helpers/loopback.ts";
 import { row, type ScenarioOutput } from "../lib/results.ts";
 import { median } from "../lib/stats.ts";
 import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
@@ -25,19 +24,10 @@ const CHROMIUM = "/usr/bin/chromium";
 const REPEATS = 5;
 
 /** One inet_diag message (from its inet_diag_msg on) of a live loopback connection with a full tcp_info. */
-export async function liveMessage(): Promise<Uint8Array> {
-  const peers: Socket[] = [];
-  const server = createServer((s) => {
-    peers.push(s);
-    s.resume();
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  const client = connect(port, "127.0.0.1");
-  await once(client, "connect");
-  client.write(Buffer.alloc(1 << 20));
-  await Bun.sleep(50);
+async function liveMessage(): Promise<Uint8Array> {
+  const pair = await loopbackPair("127.0.0.1");
+  const port = pair.port;
+  await pair.send(pair.clients[0], 1 << 20);
   let found: Uint8Array | null = null;
   const attrs = new AttributeIndex();
   const dumper = new SockDiagDumper();
@@ -50,16 +40,14 @@ export async function liveMessage(): Promise<Uint8Array> {
     });
   } finally {
     dumper.close();
-    client.destroy();
-    for (const p of peers) p.destroy();
-    server.close();
+    await pair.close();
   }
   if (found === null) throw new Error("no tcp_info of the loopback connection in the dump");
   return found;
 }
 
 /** Writes `n` snapshots of one connection, 10 ms apart, its counters moving as a transfer's. */
-export function writeArchive(out: string, n: number, msg: Uint8Array): string {
+function writeArchive(out: string, n: number, msg: Uint8Array): string {
   const uuid = makeUuid("bench_1700000000_unsafe", 0xb11n);
   // The cookie in the message names the file's connection on re-indexing.
   new DataView(msg.buffer, msg.byteOffset).setBigUint64(44, 0xb11n, true);

@@ -4,12 +4,11 @@
 // that count something move when loopback traffic happens.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer, type Socket } from "node:net";
-import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COLLECTOR_ERRORS } from "../../src/model/counted.ts";
 import { startCollector, stopCollector, waitCycles, waitFor, type CollectorProc } from "../helpers/collector-proc.ts";
+import { loopbackPair } from "../helpers/loopback.ts";
 
 /** M-Lab's names, kept so its dashboards work; promtool objects to the type in the name. */
 const LEGACY = [
@@ -52,26 +51,12 @@ function promtool(text: string): { code: number; out: string } {
 
 /** Sends `bytes` over a fresh loopback connection, waits until all arrived, then closes both ends. */
 async function transfer(bytes: number): Promise<void> {
-  let received = 0;
-  let done!: () => void;
-  const all = new Promise<void>((r) => (done = r));
-  const peers: Socket[] = [];
-  const server = createServer((s) => {
-    peers.push(s);
-    s.on("data", (d) => {
-      received += d.length;
-      if (received >= bytes) done();
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const client = connect((server.address() as { port: number }).port, "127.0.0.1");
-  await once(client, "connect");
-  client.write(Buffer.alloc(bytes, 7));
-  await all;
-  client.destroy();
-  for (const p of peers) p.destroy();
-  server.close();
+  const pair = await loopbackPair("127.0.0.1");
+  try {
+    await pair.send(pair.clients[0], bytes);
+  } finally {
+    await pair.close();
+  }
 }
 
 test("promtool finds only M-Lab's legacy names; the series exist from the start and move", async () => {

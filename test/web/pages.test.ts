@@ -4,12 +4,12 @@
 // leaves a screenshot in its temp folder.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer, type Socket } from "node:net";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { getJson, startCollector, stopCollector, waitFor, type CollectorProc } from "../helpers/collector-proc.ts";
+import { loopbackPair } from "../helpers/loopback.ts";
 
 // What the page.evaluate / waitForFunction callbacks touch in the browser.
 declare const document: {
@@ -32,25 +32,19 @@ afterAll(async () => {
 
 /** A loopback connection that moves `chunks` of 64 KiB, one every 20 ms, then closes. Resolves with the server's port. */
 async function connection(chunks: number): Promise<number> {
-  const peers: Socket[] = [];
-  const server = createServer((s) => {
-    peers.push(s);
-    s.resume();
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  const client = connect(port, "127.0.0.1");
-  await once(client, "connect");
-  for (let i = 0; i < chunks; i++) {
-    client.write(Buffer.alloc(64 * 1024, i));
-    await Bun.sleep(20);
+  const pair = await loopbackPair("127.0.0.1");
+  try {
+    const client = pair.clients[0];
+    for (let i = 0; i < chunks; i++) {
+      client.write(Buffer.alloc(64 * 1024, i));
+      await Bun.sleep(20);
+    }
+    client.end();
+    await once(client, "close");
+    return pair.port;
+  } finally {
+    await pair.close();
   }
-  client.end();
-  await once(client, "close");
-  for (const p of peers) p.destroy();
-  server.close();
-  return port;
 }
 
 async function withScreenshot<T>(page: Page, dir: string, what: string, body: () => Promise<T>): Promise<T> {

@@ -60,14 +60,6 @@ export class ReportFanout implements CycleSink {
   private readonly since = new Deltas();
   private readonly rates = new RateObserver();
   private lastPollTime = 0;
-  private lastSnapshots = 0;
-  private lastFiles = 0;
-  private lastWritten = 0;
-  private lastRemnants = 0;
-  private lastLostReports = 0;
-  private lastIndexFailures = 0;
-  private readonly lastLost = new Map<string, number>();
-  private readonly lastErrors = new Map<string, number>();
 
   constructor(private readonly deps: FanoutDeps) {}
 
@@ -98,16 +90,14 @@ export class ReportFanout implements CycleSink {
     const metrics = this.deps.metrics;
     for (const s of ix.writeSeconds) metrics.indexWriteSeconds.observe(s);
     metrics.indexRows.set(ix.rows);
-    if (ix.lostReports > this.lastLostReports) {
-      metrics.indexReportsLost.inc(ix.lostReports - this.lastLostReports);
-      this.countError("index_backlog_dropped", ix.lostReports - this.lastLostReports);
-      this.lastLostReports = ix.lostReports;
-    }
-    if (ix.writeFailures > this.lastIndexFailures) {
-      metrics.indexWriteFailures.inc(ix.writeFailures - this.lastIndexFailures);
-      this.countError("index_write", ix.writeFailures - this.lastIndexFailures);
-      this.lastIndexFailures = ix.writeFailures;
-    }
+    this.since.inc("index-lost", ix.lostReports, (n) => {
+      metrics.indexReportsLost.inc(n);
+      this.countError("index_backlog_dropped", n);
+    });
+    this.since.inc("index-failed", ix.writeFailures, (n) => {
+      metrics.indexWriteFailures.inc(n);
+      this.countError("index_write", n);
+    });
   }
 
   private updateMetrics(report: CycleReport): void {
@@ -121,8 +111,7 @@ export class ReportFanout implements CycleSink {
       metrics.syscallTime.observe({ af }, dump.seconds[i]);
     }
     const s = collector.stats;
-    metrics.snapshots.inc(s.snapshots - this.lastSnapshots);
-    this.lastSnapshots = s.snapshots;
+    this.since.inc("snapshots", s.snapshots, (n) => metrics.snapshots.inc(n));
     metrics.lastPoll.set(report.time / 1000);
     metrics.connectionsTracked.set(collector.tracked);
     this.rates.update(report.time, s.bytes, metrics);
@@ -132,18 +121,11 @@ export class ReportFanout implements CycleSink {
     for (const type of NETLINK_SKIPPED_TYPES) this.since.inc(`skipped:${type}`, s.errors.get(type) ?? 0, (d) => metrics.netlinkSkipped.inc({ type }, d));
     const a = collector.archiveStats();
     metrics.archiveFilesOpen.set(a.liveWriters);
-    metrics.newFiles.inc(a.filesCreated - this.lastFiles);
-    this.lastFiles = a.filesCreated;
-    metrics.archiveLinesWritten.inc(a.recordsWritten - this.lastWritten);
-    this.lastWritten = a.recordsWritten;
+    this.since.inc("files", a.filesCreated, (n) => metrics.newFiles.inc(n));
+    this.since.inc("written", a.recordsWritten, (n) => metrics.archiveLinesWritten.inc(n));
     metrics.archiveLinesBuffered.set(a.pendingRecords);
-    metrics.timewaitRemnants.inc(s.remnants - this.lastRemnants);
-    this.lastRemnants = s.remnants;
-    for (const [reason, n] of Object.entries(a.lostByReason)) {
-      const before = this.lastLost.get(reason) ?? 0;
-      if (n > before) metrics.archiveLinesLost.inc({ reason }, n - before);
-      this.lastLost.set(reason, n);
-    }
+    this.since.inc("remnants", s.remnants, (n) => metrics.timewaitRemnants.inc(n));
+    for (const [reason, n] of Object.entries(a.lostByReason)) this.since.inc(`lost:${reason}`, n, (d) => metrics.archiveLinesLost.inc({ reason }, d));
     this.errorDeltas(s.errors.entries(), "");
     this.errorDeltas(Object.entries(a.errors), "archive_");
     this.indexMetrics();
@@ -152,12 +134,10 @@ export class ReportFanout implements CycleSink {
   private errorDeltas(entries: Iterable<[string, number]>, prefix: string): void {
     for (const [type, n] of entries) {
       const key = prefix + type;
-      const before = this.lastErrors.get(key) ?? 0;
-      if (n > before) {
-        this.deps.metrics.errors.inc({ type: key }, n - before);
-        this.deps.status.errors += n - before;
-        this.lastErrors.set(key, n);
-      }
+      this.since.inc(`error:${key}`, n, (d) => {
+        this.deps.metrics.errors.inc({ type: key }, d);
+        this.deps.status.errors += d;
+      });
     }
   }
 }

@@ -20,8 +20,6 @@ export interface TrackLine {
   /** Where the attribute of `type` starts in `bytes` (-1: absent or not asked for), and its length. */
   offset(type: number): number;
   length(type: number): number;
-  /** The attribute of `type` as a view (allocates: for rare use), or null. */
-  attr(type: number): Uint8Array | null;
 }
 
 /** `digits` fraction digits of a second, as the integer `value`, in ms: one formula for every reader. */
@@ -154,10 +152,6 @@ class LineAttrs implements TrackLine {
     return this.start[type] < 0 ? 0 : this.len[type];
   }
 
-  attr(type: number): Uint8Array | null {
-    const s = this.start[type];
-    return s < 0 ? null : this.scratch.subarray(s, s + this.len[type]);
-  }
 }
 
 /**

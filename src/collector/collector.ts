@@ -4,7 +4,7 @@
 import { AttributeIndex } from "../diag/attributes.ts";
 import { Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
-import { cookieKey, isLocalConnection, readCookie } from "../diag/sock-id.ts";
+import { cookieKey, readCookie } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
 import { Change } from "../diff/change-rule.ts";
@@ -17,7 +17,7 @@ import type { ArchiveSink } from "./archive-sink.ts";
 import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
 import { SyscallError } from "../ffi/errno.ts";
 import { netlinkSource, type DestroySource, type DumpSource, type KernelSource } from "./kernel-source.ts";
-import { anonymizeNetblock, SocketFilter } from "./filters.ts";
+import { anonymizeNetblock, Rejection, SocketFilter } from "./filters.ts";
 import type { CollectorOptions, ResumeInfo } from "./options.ts";
 
 export type { CollectorOptions, ResumeInfo } from "./options.ts";
@@ -224,9 +224,10 @@ export class Collector {
       this.stats.error("short_message");
       return -1;
     }
-    if (!this.filter.accepts(buf, idm)) {
-      // Rare (only excluded sockets pay): why, for the first-poll line and the status.
-      if (!this.opts.includeLocal && isLocalConnection(buf[idm], buf, idm)) this.stats.excluded.local++;
+    const rejected = this.filter.rejection(buf, idm);
+    if (rejected !== Rejection.None) {
+      // Why, for the first-poll line.
+      if (rejected === Rejection.Local) this.stats.excluded.local++;
       else this.stats.excluded.byFlags++;
       return -1;
     }

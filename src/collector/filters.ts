@@ -7,6 +7,13 @@ import { isLocalConnection, sourcePort } from "../diag/sock-id.ts";
 
 export type Anonymization = "none" | "netblock";
 
+/** Why a socket is left out: a local address (without --include-local), or the exclusion flags. */
+export const enum Rejection {
+  None = 0,
+  Local = 1,
+  Flags = 2,
+}
+
 export interface FilterOptions {
   includeLocal: boolean;
   excludeSrcPorts: readonly number[];
@@ -100,12 +107,17 @@ export class SocketFilter {
 
   /** True when the socket at `idm` should be archived. */
   accepts(buf: Uint8Array, idm: number): boolean {
+    return this.rejection(buf, idm) === Rejection.None;
+  }
+
+  /** Why the socket at `idm` is not archived (Rejection.None when it is). */
+  rejection(buf: Uint8Array, idm: number): Rejection {
     const family = buf[idm];
-    if (!this.includeLocal && isLocalConnection(family, buf, idm)) return false;
-    if (this.srcPorts.size > 0 && this.srcPorts.has(sourcePort(buf, idm))) return false;
+    if (!this.includeLocal && isLocalConnection(family, buf, idm)) return Rejection.Local;
+    if (this.srcPorts.size > 0 && this.srcPorts.has(sourcePort(buf, idm))) return Rejection.Flags;
     const prefixes = family === AF_INET ? this.dst4 : this.dst6;
-    for (let i = 0; i < prefixes.length; i++) if (inPrefix(prefixes[i], buf, idm + DST_ADDR_OFFSET)) return false;
-    return true;
+    for (let i = 0; i < prefixes.length; i++) if (inPrefix(prefixes[i], buf, idm + DST_ADDR_OFFSET)) return Rejection.Flags;
+    return Rejection.None;
   }
 }
 

@@ -29,11 +29,10 @@ function json(body: unknown, headers: Record<string, string>): Response {
   return new Response(stringifyExact(body), { headers: { "content-type": "application/json", ...headers } });
 }
 
-/** Where a connection's track is read from: the index, the output folder, the archive reader. */
+/** Where a connection's track is read from: the index and the output folder. */
 export interface TrackSource {
   index: Pick<ApiDependencies["index"], "getConnection">;
   outputDir: string;
-  readSnapshots: ApiDependencies["readSnapshots"];
 }
 
 /**

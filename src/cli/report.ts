@@ -1,7 +1,6 @@
 // `report`: a connection's summary and verdict in the terminal (or as JSON, exactly as
 // GET /connections/:uuid/summary returns it), read from the index and archives directly.
 import type { ArgsDef } from "citty";
-import { readSnapshots } from "../archive/decode-entry.ts";
 import { summarize, type Summary } from "../analysis/summary.ts";
 import { formatBytes } from "../analysis/verdict.ts";
 import { loadTrack } from "../api/analysis-routes.ts";
@@ -102,7 +101,7 @@ export async function runReport(o: ReportOptions): Promise<number> {
       }
       uuid = page.connections[0].uuid;
     }
-    const { c, track } = await loadTrack({ index, outputDir: o.output, readSnapshots }, uuid);
+    const { c, track } = await loadTrack({ index, outputDir: o.output }, uuid);
     const summary = summarize(track, { uuid: c.uuid, endReason: c.endReason });
     out.write(o.json ? stringifyExact(summary) + "\n" : formatReport(summary, c));
     return 0;

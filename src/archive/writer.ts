@@ -134,11 +134,15 @@ export class ArchiveWriter implements ScheduledWriter {
       // out a failure.
       if (nowMs >= this.retryAfter) this.flush(nowMs);
       else this.enforceBounds(nowMs);
-    } else if ((mine + 2 * bytes > ctx.flushBytes || (mine >= EARLY_FLUSH_BYTES && c.pendingBytes > ctx.maxTotalPendingBytes / 2)) && nowMs >= this.retryAfter) {
+      return;
+    }
+    const full = mine + 2 * bytes > ctx.flushBytes;
+    const early = mine >= EARLY_FLUSH_BYTES && c.pendingBytes > ctx.maxTotalPendingBytes / 2;
+    if ((full || early) && nowMs >= this.retryAfter) {
       // A full buffer goes to the front of the queue, written within the manager's time
       // budget: thousands of connections filling up in the same cycle must not stall it.
       ctx.scheduler.dueNow(this);
-    } else if (mine + 2 * bytes > ctx.flushBytes) {
+    } else if (full) {
       this.enforceBounds(nowMs);
     }
   }

@@ -20,7 +20,7 @@ export class CollectorStats {
   remnants = 0;
   /** Timewait entries under a cookie of their own that no destroy event matched: archived as connections. */
   timewaitArchived = 0;
-  endedBy: Record<EndReason, number> = { destroy: 0, vanished: 0, shutdown: 0, restart: 0 };
+  endedBy: Record<EndReason, number> = { destroy: 0, vanished: 0, shutdown: 0, restart: 0, netns_gone: 0 };
   errors = new Map<CollectorError, number>();
   /** Bytes sent and received by archived connections (M-Lab's rate histograms). */
   readonly bytes: ByteTotals = { sent: 0, received: 0 };

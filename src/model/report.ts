@@ -3,13 +3,27 @@
 // the index records it. Plain data, owned by no layer: every layer may import it.
 import type { Endpoint } from "../diag/snapshot.ts";
 
-/** How a connection's archive ended. */
 /**
- * How a connection ended: a destroy event, missing from the dumps (`vanished`), or found
- * gone when the collector restarted (`restart`). `shutdown` is only in indexes written by
- * versions that ended live connections when the collector stopped.
+ * How a connection ended: a destroy event, missing from the dumps (`vanished`), found
+ * gone when the collector restarted (`restart`), or its network namespace went away while
+ * it was tracked (`netns_gone`). `shutdown` is only in indexes written by versions that
+ * ended live connections when the collector stopped.
  */
-export type EndReason = "destroy" | "vanished" | "shutdown" | "restart";
+export type EndReason = "destroy" | "vanished" | "shutdown" | "restart" | "netns_gone";
+
+/**
+ * The network namespace a connection lives in. `inode` identifies it on the host (the
+ * number in a /proc/PID/ns/net link, "net:[N]"); the names are found where they can be.
+ */
+export interface NetnsIdentity {
+  inode: number;
+  /** Its name under /var/run/netns (what `ip netns` shows). */
+  name?: string;
+  /** Container id (docker, containerd, cri-o) of a process in it, from its cgroup path. */
+  container?: string;
+  /** Kubernetes pod UID of a process in it, from its cgroup path. */
+  pod?: string;
+}
 
 /** A connection seen for the first time (by a dump or by a destroy event). */
 export interface OpenedConnection {
@@ -29,6 +43,8 @@ export interface OpenedConnection {
   state: number;
   /** Set when the connection was left open by an earlier run of the collector and continues now. */
   resumed?: boolean;
+  /** The network namespace it was seen in. */
+  netns?: NetnsIdentity;
 }
 
 /** Counters of a connection as of its latest archived snapshot. */

@@ -10,7 +10,7 @@ import { IndexWriter } from "./writer.ts";
 import { IndexRecovery } from "./recovery.ts";
 
 export * from "./types.ts";
-export { FilterError } from "./query.ts";
+export { CONTAINER_ID, FilterError, POD_UID } from "./query.ts";
 export { CursorError, decodeCursor, encodeCursor } from "./cursor.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
 export type { IndexRecovery, OpenFileRow } from "./recovery.ts";

@@ -3,47 +3,10 @@
 // present; every value is a bound parameter.
 import type { Database, Statement } from "bun:sqlite";
 import { CursorError, decodeCursor, encodeCursor } from "./cursor.ts";
-import {
-  DEFAULT_LIMIT,
-  MAX_LIMIT,
-  type ConnectionFilter,
-  type ConnectionPage,
-  type ConnectionRecord,
-  type ConnectionWithFiles,
-  type EndReason,
-  type FileRecord,
-} from "./types.ts";
-import { cookieFromHex, u64FromSql } from "./u64.ts";
+import { COLUMNS, toRecord, type Row } from "./rows.ts";
+import { DEFAULT_LIMIT, MAX_LIMIT, type ConnectionFilter, type ConnectionPage, type ConnectionWithFiles, type FileRecord } from "./types.ts";
 
 type Bind = string | number | bigint | null;
-
-const COLUMNS = `uuid, cookie, family, src_ip, src_port, dst_ip, dst_port, interface, uid, inode,
-  first_seen, last_seen, closed_at, end_reason, first_state, last_state,
-  bytes_sent, bytes_received, bytes_acked, snapshots`;
-
-/** A row as read with safeIntegers: every integer is a bigint. */
-interface Row {
-  uuid: string;
-  cookie: string;
-  family: bigint;
-  src_ip: string;
-  src_port: bigint;
-  dst_ip: string;
-  dst_port: bigint;
-  interface: bigint;
-  uid: bigint;
-  inode: bigint;
-  first_seen: bigint;
-  last_seen: bigint;
-  closed_at: bigint | null;
-  end_reason: string | null;
-  first_state: bigint;
-  last_state: bigint;
-  bytes_sent: bigint | null;
-  bytes_received: bigint | null;
-  bytes_acked: bigint | null;
-  snapshots: bigint;
-}
 
 export class FilterError extends Error {
   constructor(readonly parameter: keyof ConnectionFilter, message: string) {
@@ -69,7 +32,18 @@ function checkFilter(f: ConnectionFilter): void {
     throw new FilterError("limit", `limit must be 1..${MAX_LIMIT}`);
   }
   if (f.state !== undefined && f.state !== "open" && f.state !== "closed") throw new FilterError("state", "state must be open or closed");
+  const ns = f.netns;
+  if (ns !== undefined && !(typeof ns === "number" ? Number.isSafeInteger(ns) && ns >= 0 : typeof ns === "string" && ns !== "")) {
+    throw new FilterError("netns", "netns must be an inode number or a non-empty name");
+  }
+  if (f.container !== undefined && !CONTAINER_ID.test(f.container)) throw new FilterError("container", "container must be 12 to 64 lower-case hex digits");
+  if (f.pod !== undefined && !POD_UID.test(f.pod)) throw new FilterError("pod", "pod must be a UID in lower-case 8-4-4-4-12 hex form");
 }
+
+/** A container id or a prefix of one, as stored (lower-case hex): at least 12 digits, as docker shows them. */
+export const CONTAINER_ID = /^[0-9a-f]{12,64}$/;
+/** A Kubernetes pod UID as stored. */
+export const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const MAPPED_V4 = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;
 const V4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
@@ -82,6 +56,28 @@ export function addressForms(ip: string): string[] {
   const m = MAPPED_V4.exec(ip);
   if (m) return [`::ffff:${m[1]}`, m[1]];
   return V4.test(ip) ? [ip, `::ffff:${ip}`] : [ip];
+}
+
+/** Just past every lower-case hex id starting with `prefix`: "g" sorts after every hex digit. */
+const prefixEnd = (prefix: string): string => `${prefix}g`;
+
+/**
+ * The namespace filters. With a port or address filter as well they only check the rows
+ * that filter's index returns (a unary + keeps SQLite off their own index, which it
+ * otherwise prefers): a host-only collector puts every row in one namespace, where the
+ * netns index is no narrower than the whole table, and `netns=<host>&port=443` must not
+ * become slower than `port=443`.
+ */
+function namespaceConditions(f: ConnectionFilter, add: (cond: string, ...p: Bind[]) => void): void {
+  const secondary = [f.port, f.sport, f.dport, f.ip, f.src, f.dst].some((v) => v !== undefined);
+  const col = (name: string) => (secondary ? `+${name}` : name);
+  // All digits is an inode (the parser decides); anything else a /var/run/netns name.
+  if (typeof f.netns === "number") add(`${col("netns_inode")} = ?`, f.netns);
+  if (typeof f.netns === "string") add(`${col("netns_name")} = ?`, f.netns);
+  if (f.container !== undefined && f.container.length === 64) add(`${col("container")} = ?`, f.container);
+  // A prefix as a range, so the container index is searched rather than scanned.
+  else if (f.container !== undefined) add(`${col("container")} >= ? AND ${col("container")} < ?`, f.container, prefixEnd(f.container));
+  if (f.pod !== undefined) add(`${col("pod")} = ?`, f.pod);
 }
 
 interface Built {
@@ -107,6 +103,7 @@ export function buildListing(f: ConnectionFilter, fetch: number): Built {
   if (f.state === "closed") add("closed_at IS NOT NULL");
   if (f.until !== undefined) add("first_seen <= ?", f.until);
   if (f.since !== undefined) add("(closed_at IS NULL OR closed_at >= ?)", f.since);
+  namespaceConditions(f, add);
   if (f.cursor !== undefined) {
     let key;
     try {
@@ -159,7 +156,13 @@ export class IndexReader {
   private readonly filesStmt: Statement<{ path: string; seq: number; opened_at: number; closed_at: number | null; records: number }, [string]>;
   private readonly oneStmt: Statement<Row, [string]>;
 
+  private readonly containerMin: Statement<{ id: string | null }, [string, string]>;
+  private readonly containerMax: Statement<{ id: string | null }, [string, string]>;
+
   constructor(private readonly db: Database) {
+    // Each one seek in the container index.
+    this.containerMin = db.prepare(`SELECT MIN(container) AS id FROM connections WHERE container >= ?1 AND container < ?2`);
+    this.containerMax = db.prepare(`SELECT MAX(container) AS id FROM connections WHERE container >= ?1 AND container < ?2`);
     this.filesStmt = db.prepare(`SELECT path, seq, opened_at, closed_at, records FROM files WHERE uuid = ?1 ORDER BY seq`);
     this.oneStmt = db.prepare<Row, [string]>(`SELECT ${COLUMNS} FROM connections WHERE uuid = ?1`).safeIntegers(true);
   }
@@ -168,13 +171,28 @@ export class IndexReader {
   queryConnections(filter: ConnectionFilter = {}): ConnectionPage {
     const limit = filter.limit ?? DEFAULT_LIMIT;
     // One extra row tells whether another page exists without a COUNT.
-    const { sql, params } = buildListing({ ...filter, limit }, limit + 1);
+    const { sql, params } = buildListing({ ...this.narrowContainer(filter), limit }, limit + 1);
     // db.query caches the prepared statement per SQL text; there are few distinct shapes.
     const rows = this.db.query<Row, Bind[]>(sql).safeIntegers(true).all(...params);
     const more = rows.length > limit;
     const connections = (more ? rows.slice(0, limit) : rows).map(toRecord);
     const last = connections[connections.length - 1];
     return { connections, next: more && last ? encodeCursor({ firstSeen: last.firstSeen, uuid: last.uuid }) : null };
+  }
+
+  /**
+   * A container prefix that only one stored id starts with (nearly always: 12 hex digits
+   * are 48 bits) is replaced by that id. An equality reads the container index in keyset
+   * order and stops after a page; the range needs every row of the container sorted for
+   * each page, which is what happens when several ids share the prefix. Same rows either way.
+   */
+  private narrowContainer(filter: ConnectionFilter): ConnectionFilter {
+    const prefix = filter.container;
+    // Malformed values are left for buildListing to reject.
+    if (prefix === undefined || prefix.length === 64 || !CONTAINER_ID.test(prefix)) return filter;
+    const lo = this.containerMin.get(prefix, prefixEnd(prefix))?.id ?? null;
+    if (lo === null || lo !== this.containerMax.get(prefix, prefixEnd(prefix))?.id || !CONTAINER_ID.test(lo) || lo.length !== 64) return filter;
+    return { ...filter, container: lo };
   }
 
   /** The connection and its files (ordered by seq), or null. */
@@ -193,31 +211,4 @@ export class IndexReader {
       records: f.records,
     }));
   }
-}
-
-function num(v: bigint): number {
-  return Number(v);
-}
-
-function toRecord(r: Row): ConnectionRecord {
-  return {
-    uuid: r.uuid,
-    cookie: cookieFromHex(r.cookie),
-    family: Number(r.family) === 6 ? 6 : 4,
-    src: { ip: r.src_ip, port: num(r.src_port) },
-    dst: { ip: r.dst_ip, port: num(r.dst_port) },
-    interface: num(r.interface),
-    uid: num(r.uid),
-    inode: num(r.inode),
-    firstSeen: num(r.first_seen),
-    lastSeen: num(r.last_seen),
-    closedAt: r.closed_at === null ? null : num(r.closed_at),
-    endReason: r.end_reason as EndReason | null,
-    firstState: num(r.first_state),
-    lastState: num(r.last_state),
-    bytesSent: u64FromSql(r.bytes_sent),
-    bytesReceived: u64FromSql(r.bytes_received),
-    bytesAcked: u64FromSql(r.bytes_acked),
-    snapshots: num(r.snapshots),
-  };
 }

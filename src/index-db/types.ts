@@ -1,11 +1,13 @@
 // What the index stores and answers, as plain data.
-import type { EndReason, OpenedConnection } from "../model/report.ts";
+import type { EndReason, NetnsIdentity, OpenedConnection } from "../model/report.ts";
 import type { Endpoint } from "../diag/snapshot.ts";
 
-export type { EndReason, Endpoint };
+export type { EndReason, Endpoint, NetnsIdentity };
 
 /** One row of the connections table: the connection as first seen, and how it went. Times are unix ms. */
-export interface ConnectionRecord extends Omit<OpenedConnection, "state"> {
+export interface ConnectionRecord extends Omit<OpenedConnection, "state" | "netns"> {
+  /** Absent when the row has none (written by an older build); only the known fields are present. */
+  netns?: NetnsIdentity;
   lastSeen: number;
   /** Null while the connection is open. */
   closedAt: number | null;
@@ -63,6 +65,15 @@ export interface ConnectionFilter {
   src?: string;
   dst?: string;
   state?: "open" | "closed";
+  /** The network namespace: its inode (a number), or its /var/run/netns name (a string). */
+  netns?: number | string;
+  /**
+   * A container id, lower-case hex: the full 64 digits, or a prefix of at least 12 (as
+   * `docker ps` shows it) matching every id that starts with it.
+   */
+  container?: string;
+  /** A Kubernetes pod UID, lower-case with dashes. */
+  pod?: string;
   /**
    * Unix ms. A connection matches when it was alive at some moment of [since, until]:
    * first_seen <= until, and it is still open or closed_at >= since. Either bound alone

@@ -35,9 +35,16 @@ export class IndexWriter {
     this.insertConn = db.prepare(INSERT_CONNECTION);
     // A uuid names one kernel socket of one boot: seen open again (a restarted collector
     // picking it up) means it is alive, so an earlier close is undone.
+    // Its namespace is what was stored, filled in only where unknown (a row added from an
+    // archive at start-up, or by an older build). Names are taken only for the same
+    // inode so two namespaces' identities are never mixed (SET reads the old row).
     this.reopenConn = db.prepare(
       `UPDATE connections SET closed_at = NULL, end_reason = NULL,
-         last_seen = MAX(last_seen, ?2), last_state = ?3
+         last_seen = MAX(last_seen, ?2), last_state = ?3,
+         netns_inode = COALESCE(netns_inode, ?4),
+         netns_name = CASE WHEN netns_inode IS NULL OR netns_inode = ?4 THEN COALESCE(netns_name, ?5) ELSE netns_name END,
+         container = CASE WHEN netns_inode IS NULL OR netns_inode = ?4 THEN COALESCE(container, ?6) ELSE container END,
+         pod = CASE WHEN netns_inode IS NULL OR netns_inode = ?4 THEN COALESCE(pod, ?7) ELSE pod END
        WHERE uuid = ?1`,
     );
     // COALESCE: a snapshot without (full) tcp_info must not erase the last known counters.
@@ -115,7 +122,7 @@ export class IndexWriter {
       const res = this.insertConn.run(...connectionParams(c, c.firstSeen, c.state));
       if (res.changes > 0) inserted++;
       else {
-        this.reopenConn.run(c.uuid, c.firstSeen, c.state);
+        this.reopenConn.run(c.uuid, c.firstSeen, c.state, ...netnsParams(c));
         reopened++;
       }
     }
@@ -177,11 +184,21 @@ export class IndexWriter {
 /** A new connection row (nothing happens if the uuid is known); bind with connectionParams. */
 export const INSERT_CONNECTION = `INSERT OR IGNORE INTO connections
      (uuid, cookie, family, src_ip, src_port, dst_ip, dst_port, interface, uid, inode,
-      first_seen, last_seen, first_state, last_state, snapshots)
-   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)`;
+      first_seen, last_seen, first_state, last_state, snapshots,
+      netns_inode, netns_name, container, pod)
+   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?16, ?17, ?18)`;
 
 export function connectionParams(c: OpenedConnection, lastSeen: number, lastState: number): Bind[] {
-  return [c.uuid, cookieHex(c.cookie), c.family, c.src.ip, c.src.port, c.dst.ip, c.dst.port, c.interface, c.uid, c.inode, c.firstSeen, lastSeen, c.state, lastState];
+  return [
+    c.uuid, cookieHex(c.cookie), c.family, c.src.ip, c.src.port, c.dst.ip, c.dst.port, c.interface, c.uid, c.inode, c.firstSeen, lastSeen, c.state, lastState,
+    ...netnsParams(c),
+  ];
+}
+
+/** netns_inode, netns_name, container, pod: NULL for what is not known. */
+function netnsParams(c: OpenedConnection): [Bind, Bind, Bind, Bind] {
+  const n = c.netns;
+  return n === undefined ? [null, null, null, null] : [n.inode, n.name ?? null, n.container ?? null, n.pod ?? null];
 }
 
 function progressParams(p: ConnectionProgress | ClosedConnection): [string, number, number, Bind, Bind, Bind] {

@@ -94,6 +94,9 @@ export interface CollectorMetrics {
   readonly connectionsTracked: Gauge;
   /** tcpinfo_archive_files_open: connections with an archive file being written. */
   readonly archiveFilesOpen: Gauge;
+  /** tcpinfo_netns_polled / _scan_seconds_total: network namespaces polled now, and the cost of finding them (--netns). */
+  readonly netnsPolled: Gauge;
+  readonly netnsScanSeconds: Counter;
   /** tcpinfo_poll_duration_seconds: how long each poll cycle took (dump, diff, hand-off). */
   readonly pollDuration: Histogram;
   /** tcpinfo_last_poll_timestamp_seconds: Unix time of the last successful poll. */
@@ -239,6 +242,8 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
     }),
     connectionsTracked: new Gauge({ name: "tcpinfo_connections_tracked", help: "Connections the collector follows now.", registers }),
     archiveFilesOpen: new Gauge({ name: "tcpinfo_archive_files_open", help: "Connections with an archive file being written.", registers }),
+    netnsPolled: new Gauge({ name: "tcpinfo_netns_polled", help: "Network namespaces polled (1 with --netns host).", registers }),
+    netnsScanSeconds: new Counter({ name: "tcpinfo_netns_scan_seconds_total", help: "Seconds spent finding network namespaces (--netns all or paths), apart from polling them.", registers }),
     pollDuration: new Histogram({
       name: "tcpinfo_poll_duration_seconds",
       help: "Duration of each poll cycle: the dumps, the diff and the hand-off of its snapshots (seconds).",

@@ -8,12 +8,14 @@ import { DEFAULT_LISTEN, parseListen } from "../api/http.ts";
 import { DEFAULT_SOCKET_MODE } from "../api/eventsocket.ts";
 import { fromEnv, parseChoice, parseIntArg, repeatedFlag, UsageError } from "./validate.ts";
 import { LOG_FORMATS, type LogFormat } from "../daemon/logger.ts";
+import { parseNetnsMode, type NetnsMode } from "../collector/netns-watch.ts";
 
 export const COLLECTOR_ARGS = {
   interval: { type: "string", description: "Poll interval in ms [env TCPINFO_INTERVAL] (default 10)", valueHint: "MS" },
   reps: { type: "string", description: "Stop after N polls; 0 = run until SIGINT/SIGTERM [env TCPINFO_REPS] (default 0)", valueHint: "N" },
   output: { type: "string", description: "Archive folder [env TCPINFO_OUTPUT] (default ./data)", valueHint: "DIR" },
   "uuid-prefix-file": { type: "string", description: "File whose contents prefix every UUID [env TCPINFO_UUID_PREFIX_FILE] (default <hostname>_<boot time>_unsafe)", valueHint: "PATH" },
+  netns: { type: "string", description: "Network namespaces to poll: host (the collector's own), all (every one on the host, rescanned every 2 s), or paths such as /var/run/netns/NAME or /proc/PID/ns/net; paths repeatable [env TCPINFO_NETNS, comma-separated] (default host)", valueHint: "host|all|PATH" },
   "include-local": { type: "boolean", description: "Also archive loopback, link-local, multicast and unspecified connections [env TCPINFO_INCLUDE_LOCAL=1]" },
   "exclude-srcport": { type: "string", description: "Skip connections with this source port; repeatable [env TCPINFO_EXCLUDE_SRCPORT, comma-separated]", valueHint: "P" },
   "exclude-dstip": { type: "string", description: "Skip connections to this address or CIDR prefix (10.0.0.0/8, 2001:db8::/32); an IPv4 one also matches IPv4-mapped IPv6 peers; repeatable [env TCPINFO_EXCLUDE_DSTIP, comma-separated]", valueHint: "IP[/BITS]" },
@@ -41,6 +43,7 @@ export interface CollectorCliOptions {
   output: string;
   uuidPrefixFile: string | undefined;
   includeLocal: boolean;
+  netns: NetnsMode;
   excludeSrcPorts: number[];
   excludeDstIps: string[];
   anonymize: "none" | "netblock";
@@ -118,6 +121,14 @@ export function readApiToken(what: string, path: string): string {
   return token;
 }
 
+function parseNetnsOption(values: string[], what: string): NetnsMode {
+  try {
+    return parseNetnsMode(values.join(","));
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^--netns/, what));
+  }
+}
+
 /** The flag's name if it was given on the command line, else the environment variable's. */
 function source(raw: string[], flag: string, env: string): string {
   return raw.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)) ? `--${flag}` : env;
@@ -145,6 +156,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     output,
     uuidPrefixFile: fromEnv(str("uuid-prefix-file"), "TCPINFO_UUID_PREFIX_FILE"),
     includeLocal: args["include-local"] === true || (args["include-local"] === undefined && envBool("TCPINFO_INCLUDE_LOCAL") === true),
+    netns: parseNetnsOption(listFromEnv(repeatedFlag(raw, "netns"), "TCPINFO_NETNS"), source(raw, "netns", "TCPINFO_NETNS")),
     excludeSrcPorts,
     excludeDstIps,
     anonymize,

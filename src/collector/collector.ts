@@ -7,6 +7,9 @@ import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { cookieKey, readCookie } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf, type Bytes } from "../diff/bytes.ts";
+import type { NetnsIdentity } from "../model/report.ts";
+import { ownNetnsInode } from "../netns/discover.ts";
+import { closeSlot, DumpTotals, newSlot, type NetnsSlot } from "./netns-slot.ts";
 import { Change } from "../diff/change-rule.ts";
 import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
 import { formatTimeNs, subMsNs, type RecordTime } from "../archive/time.ts";
@@ -16,7 +19,7 @@ import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { ArchiveSink } from "./archive-sink.ts";
 import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
 import { SyscallError } from "../ffi/errno.ts";
-import { netlinkSource, type DestroySource, type DumpSource, type KernelSource } from "./kernel-source.ts";
+import { netlinkSource, type KernelSource } from "./kernel-source.ts";
 import { anonymizeNetblock, Rejection, SocketFilter } from "./filters.ts";
 import type { CollectorOptions, ResumeInfo } from "./options.ts";
 
@@ -40,16 +43,20 @@ interface HeldEntry {
   since: number;
   /** A copy of its message (header included), archived if it turns out to be a connection of its own. */
   message: Uint8Array;
+  slot: NetnsSlot;
 }
 
 export class Collector {
   readonly stats = new CollectorStats();
   private readonly cache = new SnapshotCache<Connection>();
   private readonly attrs = new AttributeIndex();
-  private readonly dumper: DumpSource;
-  private readonly destroy: DestroySource | null;
-  private readonly rx: Bytes;
-  private readonly dx: Bytes | null;
+  /** Every network namespace polled, in order. */
+  private readonly slots: NetnsSlot[] = [];
+  /** The namespace whose messages are being read now, and its buffers. */
+  private cur!: NetnsSlot;
+  private rx!: Bytes;
+  private dx: Bytes | null = null;
+  private readonly totals = new DumpTotals();
   private readonly filter: SocketFilter;
   /** Connections ended recently: what the kernel still shows of them is not a new connection. */
   private readonly ended = new RecentlyEnded();
@@ -67,24 +74,63 @@ export class Collector {
   private readonly progress: ProgressQueue;
 
   /**
-   * `source`: where kernel messages come from; by default the netlink sockets (a dump of
-   * COLLECTOR_STATES, destroy events if opts.destroyEvents). Tests pass recorded messages.
+   * `source`: where the first namespace's kernel messages come from; by default the
+   * netlink sockets of this thread's own namespace (a dump of COLLECTOR_STATES, destroy
+   * events if opts.destroyEvents); null: none until addNamespace. Tests pass recorded
+   * messages. `identity`: that namespace's (default: this thread's own).
    */
-  constructor(private readonly opts: CollectorOptions, private readonly archive: ArchiveSink, source?: KernelSource) {
-    const src = source ?? netlinkSource(COLLECTOR_STATES, opts.destroyEvents, opts.dumpTimeoutMs);
-    this.dumper = src.dumper;
-    this.rx = bytesOf(this.dumper.buffer);
-    this.destroy = src.destroy;
-    this.dx = this.destroy ? bytesOf(this.destroy.buffer) : null;
+  constructor(
+    private readonly opts: CollectorOptions,
+    private readonly archive: ArchiveSink,
+    source?: KernelSource | null,
+    identity?: NetnsIdentity,
+  ) {
+    if (source !== null) {
+      const src = source ?? netlinkSource(COLLECTOR_STATES, opts.destroyEvents, opts.dumpTimeoutMs);
+      this.addNamespace(identity ?? { inode: ownNetnsInode() }, src);
+    }
     this.filter = new SocketFilter(opts);
     this.resume = new Map(opts.resume ?? []);
     this.progress = new ProgressQueue(opts.progressEveryMs ?? 0);
     this.report = this.emptyReport(0);
   }
 
-  /** The last dump, per address family: the dumper's reused arrays (read, don't keep). */
+  /** The last cycle's dumps, per address family, summed over namespaces (reused arrays: read, don't keep). */
   get lastDump(): { families: readonly number[]; messages: readonly number[]; seconds: readonly number[] } {
-    return { families: this.dumper.families, messages: this.dumper.lastMessages, seconds: this.dumper.lastSeconds };
+    return this.totals;
+  }
+
+  /** Starts polling a network namespace with the next cycle. */
+  addNamespace(identity: NetnsIdentity, source: KernelSource): void {
+    const slot = newSlot(identity, source);
+    this.slots.push(slot);
+    if (this.slots.length === 1) this.use(slot);
+  }
+
+  /**
+   * The namespace is gone: the next poll reads it one last time (its sockets may still
+   * answer), then ends its remaining connections as netns_gone and closes its sockets.
+   */
+  removeNamespace(inode: number): boolean {
+    const slot = this.slots.find((s) => s.identity.inode === inode && !s.gone);
+    if (slot === undefined) return false;
+    slot.gone = true;
+    return true;
+  }
+
+  /** The namespaces polled now. */
+  get namespaces(): readonly NetnsIdentity[] {
+    return this.slots.map((s) => s.identity);
+  }
+
+  get namespaceCount(): number {
+    return this.slots.length;
+  }
+
+  private use(slot: NetnsSlot): void {
+    this.cur = slot;
+    this.rx = slot.rx;
+    this.dx = slot.dx;
   }
 
   archiveStats(): ArchiveSetStats {
@@ -111,25 +157,20 @@ export class Collector {
     this.drainDestroyEvents(now);
     this.stats.excluded.local = 0;
     this.stats.excluded.byFlags = 0;
-    try {
-      const r = this.dumper.dump(this.onDumpMessage);
-      this.stats.sockets = r.messages;
-      if (r.malformed > 0) this.stats.error("malformed_dump", r.malformed);
-      this.sweepVanished(now);
-      this.ended.expire(now);
-    } catch (e) {
-      // A failed dump must not end connections: nothing is known about them this cycle.
-      const timedOut = e instanceof DumpTimeoutError || (e instanceof SyscallError && e.code === "EAGAIN");
-      this.stats.error(timedOut ? "dump_timeout" : "dump_failed");
-      this.stats.lastError = (e as Error).message;
-      try {
-        this.dumper.reset();
-      } catch (r) {
-        this.stats.lastError = `${(e as Error).message}; reopening the netlink socket failed: ${(r as Error).message}`;
-      }
+    let sockets = 0;
+    let failed = false;
+    this.totals.reset(this.slots.length > 0 ? this.slots[0].dumper.families : []);
+    for (let i = 0; i < this.slots.length; i++) {
+      const n = this.dumpSlot(this.slots[i], cycle);
+      if (n < 0) failed = true;
+      else sockets += n;
     }
+    this.stats.sockets = sockets;
+    this.sweepVanished(now, cycle, failed);
+    this.ended.expire(now);
     // Destroy events raised while we dumped: their final snapshots belong to this cycle.
     this.drainDestroyEvents(now);
+    this.retireGone(now);
     // The first dump has shown which connections of a previous run are still alive.
     if (this.resume.size > 0) {
       for (const r of this.resume.values()) this.notResumed.push(r);
@@ -147,18 +188,65 @@ export class Collector {
     return this.archive.flushDue(now, budgetMs);
   }
 
+  /** One namespace's dump: the sockets it showed, or -1 when it failed. */
+  private dumpSlot(slot: NetnsSlot, cycle: number): number {
+    this.use(slot);
+    try {
+      const r = slot.dumper.dump(this.onDumpMessage);
+      if (r.malformed > 0) this.stats.error("malformed_dump", r.malformed);
+      this.totals.add(slot.dumper);
+      return r.messages;
+    } catch (e) {
+      // A failed dump must not end connections: nothing is known about them this cycle.
+      slot.failedCycle = cycle;
+      const timedOut = e instanceof DumpTimeoutError || (e instanceof SyscallError && e.code === "EAGAIN");
+      this.stats.error(timedOut ? "dump_timeout" : "dump_failed");
+      this.stats.lastError = `netns ${slot.identity.inode}: ${(e as Error).message}`;
+      try {
+        slot.dumper.reset();
+      } catch (r) {
+        this.stats.lastError += `; reopening the netlink socket failed: ${(r as Error).message}`;
+      }
+      return -1;
+    }
+  }
+
   /** Reads queued destroy events between polls, so the kernel's buffer never fills. */
   drainDestroyEvents(now: number): void {
-    if (!this.destroy) return;
-    this.setClock(now);
-    try {
-      const r = this.destroy.drain(this.onDestroyMessage);
-      this.stats.destroyEvents += r.messages;
-      if (r.overruns > 0) this.stats.error("destroy_overrun", r.overruns);
-      if (r.malformed > 0) this.stats.error("malformed_destroy", r.malformed);
-    } catch (e) {
-      this.stats.error("destroy_failed");
-      this.stats.lastError = (e as Error).message;
+    let clockSet = false;
+    for (let i = 0; i < this.slots.length; i++) {
+      const slot = this.slots[i];
+      if (slot.destroy === null) continue;
+      if (!clockSet) {
+        this.setClock(now);
+        clockSet = true;
+      }
+      this.use(slot);
+      try {
+        const r = slot.destroy.drain(this.onDestroyMessage);
+        this.stats.destroyEvents += r.messages;
+        if (r.overruns > 0) this.stats.error("destroy_overrun", r.overruns);
+        if (r.malformed > 0) this.stats.error("malformed_destroy", r.malformed);
+      } catch (e) {
+        this.stats.error("destroy_failed");
+        this.stats.lastError = `netns ${slot.identity.inode}: ${(e as Error).message}`;
+      }
+    }
+  }
+
+  /** Namespaces found gone: polled one last time this cycle; their connections end as netns_gone. */
+  private retireGone(now: number): void {
+    for (let i = this.slots.length - 1; i >= 0; i--) {
+      const slot = this.slots[i];
+      if (!slot.gone) continue;
+      for (const [key, held] of [...this.held]) if (held.slot === slot) this.releaseHeld(key, held, now);
+      for (const entry of [...this.cache.values()]) {
+        const conn = entry.data;
+        if (conn !== undefined && conn !== REMNANT && conn.slot === slot) this.end(entry, "netns_gone", now);
+      }
+      closeSlot(slot);
+      this.slots.splice(i, 1);
+      this.stats.namespacesGone++;
     }
   }
 
@@ -196,8 +284,8 @@ export class Collector {
   endShutdown(now: number): CycleReport {
     // Counted in the archive's stats (lost lines by reason), where every account reads it.
     this.archive.abandon();
-    this.dumper.close();
-    this.destroy?.close();
+    for (const slot of this.slots) closeSlot(slot);
+    this.slots.length = 0;
     return this.takeReport(now, true);
   }
 
@@ -263,10 +351,10 @@ export class Collector {
     if (this.ended.wasDestroyed(entry.key)) return this.markRemnant(entry);
     if (looksLikeTimewait(buf, idm, this.attrs.offset[Attr.INFO] >= 0)) {
       if (this.ended.tupleDestroyed(buf, idm)) return this.markRemnant(entry);
-      if (this.destroy) {
+      if (this.cur.destroy) {
         const held = this.held.get(entry.key);
         if (held === undefined) {
-          this.held.set(entry.key, { since: this.now, message: buf.slice(off, off + len) });
+          this.held.set(entry.key, { since: this.now, message: buf.slice(off, off + len), slot: this.cur });
           return;
         }
         if (this.now - held.since < this.opts.vanishGraceMs) return;
@@ -318,6 +406,7 @@ export class Collector {
     const startMs = resumed?.startMs ?? this.now;
     const startSubMs = resumed ? resumed.startSubMs : this.subMs;
     const info = describeConnection(buf, idm, uuid, startMs);
+    info.netns = this.cur.identity;
     // A resumed connection continues its sequence; the writer never overwrites a file.
     info.firstSeenSubMs = startSubMs;
     const writer = this.archive.open(uuid, startMs, resumed?.nextSeq ?? 0, startSubMs);
@@ -327,15 +416,21 @@ export class Collector {
     } else this.stats.opened++;
     // Resumed ones too: sidecars and the index learn that they are open in this run.
     this.report.opened.push(info);
-    return newConnection(uuid, info.state, writer, resumed?.snapshots ?? 0, this.now);
+    const conn = newConnection(uuid, info.state, writer, resumed?.snapshots ?? 0, this.now);
+    conn.slot = this.cur;
+    return conn;
   }
 
-  /** Sockets missing from this dump wait `vanishGraceMs` for a destroy event, then end. */
-  private sweepVanished(now: number): void {
+  /**
+   * Sockets missing from this cycle's dumps wait `vanishGraceMs` for a destroy event, then
+   * end. Nothing is concluded about a namespace whose dump failed; entries not yet tied to
+   * a namespace (held, remnants) wait for a cycle in which every dump worked.
+   */
+  private sweepVanished(now: number, cycle: number, anyFailed: boolean): void {
     if (!this.cache.hasUnseen()) return;
-    const grace = this.destroy ? this.opts.vanishGraceMs : 0;
     for (const entry of this.cache.unseen()) {
       const conn = entry.data;
+      if (anyFailed && (conn === undefined || conn === REMNANT || conn.slot === null || conn.slot.failedCycle === cycle)) continue;
       if (conn === undefined) {
         this.cache.delete(entry);
         const held = this.held.get(entry.key);
@@ -347,6 +442,7 @@ export class Collector {
         continue;
       }
       if (conn.vanishedAt === 0) conn.vanishedAt = now;
+      const grace = conn.slot !== null && conn.slot.destroy !== null ? this.opts.vanishGraceMs : 0;
       if (now - conn.vanishedAt >= grace) this.end(entry, "vanished", now);
     }
   }
@@ -358,6 +454,7 @@ export class Collector {
    */
   private releaseHeld(key: CookieKey, held: HeldEntry, now: number, end = true): void {
     this.held.delete(key);
+    this.use(held.slot);
     const buf = held.message;
     const idm = NLMSG_HDRLEN;
     if (this.ended.tupleDestroyed(buf, idm)) {

@@ -7,6 +7,7 @@ import { Attr } from "../diag/constants.ts";
 import { TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
 import type { ConnectionProgress } from "../model/report.ts";
 import type { ArchiveLineSink } from "./archive-sink.ts";
+import type { NetnsSlot } from "./netns-slot.ts";
 
 export interface Connection {
   ended: boolean;
@@ -27,13 +28,15 @@ export interface Connection {
   /** The progress epoch in which the connection was last queued for a report. */
   reportedEpoch: number;
   lastArchivedMs: number;
+  /** The namespace it lives in; null only for REMNANT. */
+  slot: NetnsSlot | null;
 }
 
 /** A connection seen for the first time: no counters known yet. */
 export function newConnection(uuid: string, state: number, writer: ArchiveLineSink, snapshots: number, nowMs: number): Connection {
   return {
     ended: false, uuid, lastState: state, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
-    writer, snapshots, vanishedAt: 0, reportedEpoch: -1, lastArchivedMs: nowMs,
+    writer, snapshots, vanishedAt: 0, reportedEpoch: -1, lastArchivedMs: nowMs, slot: null,
   };
 }
 

@@ -24,10 +24,16 @@ export class DestroyListener {
   private readonly split = newSplitState();
   readonly receiveBuffer: number;
 
-  constructor(rcvbuf = DESTROY_RCVBUF) {
-    this.sock = new NetlinkSocket(undefined, TCP_DESTROY_GROUPS);
-    this.receiveBuffer = this.sock.setReceiveBuffer(rcvbuf);
-    this.buffer = new Uint8Array(64 * 1024);
+  /** `enter` runs socket creation where the events belong (a network namespace); `buffer` may be shared. */
+  constructor(rcvbuf = DESTROY_RCVBUF, enter: <T>(make: () => T) => T = (make) => make(), buffer?: Uint8Array) {
+    this.sock = enter(() => new NetlinkSocket(undefined, TCP_DESTROY_GROUPS));
+    try {
+      this.receiveBuffer = this.sock.setReceiveBuffer(rcvbuf);
+    } catch (e) {
+      this.sock.close();
+      throw e;
+    }
+    this.buffer = buffer ?? new Uint8Array(64 * 1024);
   }
 
   /**

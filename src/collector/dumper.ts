@@ -24,6 +24,13 @@ export interface DumpResult {
   malformed: number;
 }
 
+/** Where a dumper's sockets are made and what it reads into (several dumpers may share one buffer). */
+export interface DumperPlacement {
+  /** Runs socket creation where the dump belongs (a network namespace); default: here. */
+  enter?: <T>(make: () => T) => T;
+  buffer?: Uint8Array;
+}
+
 export class SockDiagDumper {
   /** The families dumped, in order (AF_INET6 first, as M-Lab). */
   readonly families: readonly number[];
@@ -32,7 +39,8 @@ export class SockDiagDumper {
   readonly lastSeconds: number[];
   private sock: NetlinkSocket;
   /** The receive buffer every message view points into; reused for every chunk. */
-  readonly buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
+  readonly buffer: Uint8Array;
+  private readonly enter: <T>(make: () => T) => T;
   private readonly requests: Uint8Array[];
   private readonly split = newSplitState();
   private seq = 1;
@@ -48,8 +56,15 @@ export class SockDiagDumper {
     return this.status === SplitStatus.Done || this.status === SplitStatus.Error ? ChunkVerdict.Done : ChunkVerdict.More;
   };
 
-  constructor(families: readonly number[] = [AF_INET6, AF_INET], states?: number, readonly timeoutMs = DEFAULT_DUMP_TIMEOUT_MS) {
+  constructor(
+    families: readonly number[] = [AF_INET6, AF_INET],
+    states?: number,
+    readonly timeoutMs = DEFAULT_DUMP_TIMEOUT_MS,
+    placement: DumperPlacement = {},
+  ) {
     this.families = families;
+    this.buffer = placement.buffer ?? new Uint8Array(RECEIVE_BUFFER_SIZE);
+    this.enter = placement.enter ?? ((make) => make());
     this.lastMessages = families.map(() => 0);
     this.lastSeconds = families.map(() => 0);
     this.sock = this.openSocket();
@@ -67,8 +82,13 @@ export class SockDiagDumper {
   }
 
   private openSocket(): NetlinkSocket {
-    const sock = new NetlinkSocket();
-    sock.setReceiveTimeout(this.timeoutMs);
+    const sock = this.enter(() => new NetlinkSocket());
+    try {
+      sock.setReceiveTimeout(this.timeoutMs);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
     return sock;
   }
 

@@ -3,8 +3,9 @@
 // through the same interface, so every path above it (vanish, destroy, resume, a failing
 // dump) runs without a socket.
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
-import { DestroyListener, type DrainResult } from "./destroy-listener.ts";
-import { SockDiagDumper, type DumpResult } from "./dumper.ts";
+import { inNetns } from "../ffi/netns.ts";
+import { DESTROY_RCVBUF, DestroyListener, type DrainResult } from "./destroy-listener.ts";
+import { RECEIVE_BUFFER_SIZE, SockDiagDumper, type DumpResult } from "./dumper.ts";
 
 export type { DrainResult } from "./destroy-listener.ts";
 export type { DumpResult } from "./dumper.ts";
@@ -39,11 +40,30 @@ export interface KernelSource {
   destroy: DestroySource | null;
 }
 
-/** The real netlink sockets: a dump of the given TCP states, and destroy events if asked. */
-export function netlinkSource(states: number, destroyEvents: boolean, dumpTimeoutMs?: number): KernelSource {
-  const dumper = new SockDiagDumper(undefined, states, dumpTimeoutMs);
+/** Where a source's sockets live: a network namespace (entered to create them) and shared read buffers. */
+export interface SourcePlacement {
+  /** A path naming the namespace (/proc/PID/ns/net or /var/run/netns/NAME) and its inode; null: this thread's own. */
+  netns: { path: string; inode: number } | null;
+  /** Reused by every source polled one after the other (no view outlives a visit). */
+  dumpBuffer?: Uint8Array;
+  destroyBuffer?: Uint8Array;
+}
+
+/** Buffers for sources that are read one after the other. */
+export function sharedBuffers(): Required<Pick<SourcePlacement, "dumpBuffer" | "destroyBuffer">> {
+  return { dumpBuffer: new Uint8Array(RECEIVE_BUFFER_SIZE), destroyBuffer: new Uint8Array(64 * 1024) };
+}
+
+/**
+ * The real netlink sockets: a dump of the given TCP states, and destroy events if asked,
+ * made inside `placement.netns` when given (they stay bound to it).
+ */
+export function netlinkSource(states: number, destroyEvents: boolean, dumpTimeoutMs?: number, placement?: SourcePlacement): KernelSource {
+  const ns = placement?.netns ?? null;
+  const enter = ns === null ? <T>(make: () => T): T => make() : <T>(make: () => T): T => inNetns(ns.path, ns.inode, make);
+  const dumper = new SockDiagDumper(undefined, states, dumpTimeoutMs, { enter, buffer: placement?.dumpBuffer });
   try {
-    return { dumper, destroy: destroyEvents ? new DestroyListener() : null };
+    return { dumper, destroy: destroyEvents ? new DestroyListener(DESTROY_RCVBUF, enter, placement?.destroyBuffer) : null };
   } catch (e) {
     dumper.close();
     throw e;

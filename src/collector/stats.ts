@@ -36,6 +36,11 @@ export class CollectorStats {
   lastPoll = 0;
   /** Duration of the last poll cycle, ms. */
   lastCycleMs = 0;
+  /** Network namespaces found gone and retired (their connections ended as netns_gone). */
+  namespacesGone = 0;
+  /** Namespace scans (--netns all or paths) and their total cost, apart from the polls'. */
+  netnsScans = 0;
+  netnsScanSeconds = 0;
 
   error(type: CollectorError, count = 1): void {
     this.errors.set(type, (this.errors.get(type) ?? 0) + count);

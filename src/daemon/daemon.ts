@@ -4,7 +4,8 @@
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { Collector, type ResumeInfo } from "../collector/collector.ts";
+import { COLLECTOR_STATES, Collector, type ResumeInfo } from "../collector/collector.ts";
+import { NetnsWatch } from "../collector/netns-watch.ts";
 import { runLoop, statusLine, type CycleSink } from "./loop.ts";
 import { CycleTimes } from "./cycle-times.ts";
 import type { CollectorCliOptions } from "../cli/collector-options.ts";
@@ -21,7 +22,7 @@ import { StorageClient } from "./storage-client.ts";
 import { reconcileArchives, reconcileSummary, type ReconcileResult } from "./reconcile.ts";
 import { uuidPrefixFor } from "../cli/uuid-prefix.ts";
 import { createLogger, type LogFn } from "./logger.ts";
-import { effectiveCapabilities, privilegeWarning } from "./privileges.ts";
+import { effectiveCapabilities, netnsPrivilegeWarning, privilegeWarning } from "./privileges.ts";
 
 /** Exit status of a shutdown that lost archive lines or index reports (0: nothing lost). */
 export const EXIT_DATA_LOST = 3;
@@ -138,7 +139,16 @@ export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Pr
       progressEveryMs: Math.max(1000, opts.indexBatchMs),
     },
     storage,
+    // --netns all / paths: the watch adds every namespace, this thread's own included.
+    opts.netns.kind === "host" ? undefined : null,
   );
+  const watch = opts.netns.kind === "host" ? null : new NetnsWatch({ mode: opts.netns, states: COLLECTOR_STATES, destroyEvents: opts.destroyEvents, log }, collector);
+  if (watch !== null) {
+    watch.refresh();
+    if (watch.count === 0 && opts.netns.kind === "paths") {
+      throw new Error(`--netns: none of ${opts.netns.paths.join(", ")} names a network namespace this process can enter`);
+    }
+  }
   const events = opts.eventsocket
     ? await EventSocketServer.start(opts.eventsocket, { metrics, log, maxQueueBytes: opts.eventsocketMaxQueue, mode: opts.eventsocketMode }).catch((e: Error) => {
         throw new Error(`cannot serve the eventsocket at ${opts.eventsocket}: ${e.message}`);
@@ -178,17 +188,22 @@ export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Pr
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   const exposed = exposureWarning(opts.listen, opts.apiToken !== null);
   if (exposed) log(exposed, "warn");
-  const unprivileged = privilegeWarning(effectiveCapabilities());
+  const caps = effectiveCapabilities();
+  const unprivileged = privilegeWarning(caps);
   if (unprivileged) log(unprivileged, "warn");
+  const noSetns = opts.netns.kind === "host" ? null : netnsPrivilegeWarning(caps);
+  if (noSetns) log(noSetns, "warn");
   log(
     `collector: writing ${opts.includeLocal ? "all" : "non-local"} TCP connections to ${output} ` +
       `every ${opts.intervalMs} ms (uuid prefix ${uuidPrefix}, destroy events ${opts.destroyEvents ? "on" : "off"}, ` +
-      `anonymize ${opts.anonymize}, rotate every ${opts.rotateMinutes} min${opts.reps ? `, ${opts.reps} reps` : ""}); ` +
+      `anonymize ${opts.anonymize}, netns ${opts.netns.kind === "paths" ? opts.netns.paths.join(",") : opts.netns.kind}` +
+      `${watch !== null ? ` (${watch.count} now)` : ""}, rotate every ${opts.rotateMinutes} min${opts.reps ? `, ${opts.reps} reps` : ""}); ` +
       `index ${resolve(opts.db)}; api ${api ? api.url : "off"}; eventsocket ${opts.eventsocket ?? "off"}`,
   );
   const times = new CycleTimes();
   try {
-    await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log, times }, stop.signal);
+    const beforePoll = watch === null ? undefined : () => void watch.refresh();
+    await runLoop(collector, sink, { intervalMs: opts.intervalMs, reps: opts.reps, statusSeconds: opts.statusSeconds, log, times, beforePoll }, stop.signal);
   } finally {
     // The last destroy events and every live connection's latest counters, then the
     // worker writes what it holds (bounded; a second signal stops it sooner).

@@ -20,6 +20,8 @@ export interface LoopOptions {
   log: LogFn;
   /** Where each cycle's duration and start time go (the status line reports them). */
   times?: CycleTimes;
+  /** Runs before each poll, outside its timing (the namespace rescan of --netns). */
+  beforePoll?: () => void;
 }
 
 const LOG_EVERY_MS = 10_000;
@@ -73,8 +75,14 @@ export async function runLoop(collector: Collector, sink: CycleSink, opts: LoopO
   let lastStatus = performance.now();
   let announced = false;
   for (let rep = 0; (opts.reps === 0 || rep < opts.reps) && !stop.aborted; rep++) {
-    const t0 = performance.now();
     const cycle = collector.stats.cycles + 1;
+    try {
+      opts.beforePoll?.();
+    } catch (e) {
+      collector.stats.error("poll_exception");
+      pollFailures.report(cycle, e);
+    }
+    const t0 = performance.now();
     let report: CycleReport | null = null;
     try {
       realtime(time);

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 
 const CAP_NET_ADMIN = 12;
+const CAP_SYS_ADMIN = 21;
 
 /** The process's effective capabilities (/proc/self/status CapEff), or null if unreadable. */
 export function effectiveCapabilities(status?: string): bigint | null {
@@ -22,4 +23,10 @@ export function effectiveCapabilities(status?: string): bigint | null {
 export function privilegeWarning(caps: bigint | null): string | null {
   if (caps === null || (caps & (1n << BigInt(CAP_NET_ADMIN))) !== 0n) return null;
   return "warning: running without CAP_NET_ADMIN: INET_DIAG_MARK (the socket mark) is absent from every snapshot; run as root or add CAP_NET_ADMIN to archive it";
+}
+
+/** With --netns all or paths: entering another namespace (setns) needs CAP_SYS_ADMIN. */
+export function netnsPrivilegeWarning(caps: bigint | null): string | null {
+  if (caps === null || (caps & (1n << BigInt(CAP_SYS_ADMIN))) !== 0n) return null;
+  return "warning: running without CAP_SYS_ADMIN: setns() into other network namespaces is refused (EPERM), so only this process's own namespace is polled; run as root or add CAP_SYS_ADMIN";
 }

@@ -114,6 +114,8 @@ export class ReportFanout implements CycleSink {
     this.since.inc("snapshots", s.snapshots, (n) => metrics.snapshots.inc(n));
     metrics.lastPoll.set(report.time / 1000);
     metrics.connectionsTracked.set(collector.tracked);
+    metrics.netnsPolled.set(collector.namespaceCount);
+    this.since.inc("netnsScan", s.netnsScanSeconds, (n) => metrics.netnsScanSeconds.inc(n));
     this.rates.update(report.time, s.bytes, metrics);
     this.since.inc("destroy", s.destroyEvents, (n) => metrics.destroyEvents.inc(n));
     this.since.inc("overrun", s.errors.get("destroy_overrun") ?? 0, (n) => metrics.destroyOverruns.inc(n));

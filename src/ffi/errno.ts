@@ -1,7 +1,7 @@
 // errno values (x86-64 / generic Linux) that a netlink socket can report, by name,
 // so errors say "ENOBUFS" rather than "105".
 const NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
+  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
   13: "EACCES", 14: "EFAULT", 16: "EBUSY", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE",
   90: "EMSGSIZE", 93: "EPROTONOSUPPORT", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT",
   105: "ENOBUFS", 110: "ETIMEDOUT", 111: "ECONNREFUSED",
@@ -19,6 +19,7 @@ const MESSAGES: Record<string, string> = {
   EINVAL: "invalid argument",
   ENOMEM: "out of memory",
   ENOENT: "no such entry",
+  ESRCH: "no such process",
 };
 
 export const EINTR = 4;

@@ -12,6 +12,8 @@ const lib = dlopen("libc.so.6", {
   setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
   getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
   close: { args: [i32], returns: i32 },
+  open: { args: [ptr, i32], returns: i32 },
+  setns: { args: [i32, i32], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 });
 

@@ -18,6 +18,7 @@ export const COLLECTOR_ERRORS = [
   "idle_exception",
   "index_backlog_dropped",
   "index_write",
+  "netns_enter",
 ] as const;
 export type CollectorError = (typeof COLLECTOR_ERRORS)[number];
 

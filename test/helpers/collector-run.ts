@@ -10,11 +10,11 @@ export interface RunningCollector {
 }
 
 /** Starts `collector` with the given flags (plus `--listen 127.0.0.1:0 --status-seconds 0` unless given) and waits for its API. */
-export async function startCollector(args: string[], env: Record<string, string> = {}): Promise<RunningCollector> {
+export async function startCollector(args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<RunningCollector> {
   const full = ["collector", ...args];
   if (!args.includes("--listen")) full.push("--listen", "127.0.0.1:0");
   if (!args.includes("--status-seconds")) full.push("--status-seconds", "0");
-  const run = startCli(full, env);
+  const run = startCli(full, env, wrap);
   let line: string;
   try {
     line = await run.waitForStderr(/^collector: writing/, 20_000);

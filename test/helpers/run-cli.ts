@@ -17,8 +17,9 @@ export interface CliRun {
   exited: Promise<number>;
 }
 
-export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
-  const proc = Bun.spawn([BUN, join(ROOT, "src", "index.ts"), ...args], {
+/** `wrap`: a command that runs the CLI (e.g. setpriv dropping a capability). */
+export function startCli(args: string[], env: Record<string, string> = {}, wrap: string[] = []): CliRun {
+  const proc = Bun.spawn([...wrap, BUN, join(ROOT, "src", "index.ts"), ...args], {
     cwd: ROOT,
     stdin: "ignore",
     stdout: "pipe",

@@ -9,8 +9,9 @@ export interface SsSocket {
   fields: Map<string, string>;
 }
 
-export function ssSockets(filter: string[]): SsSocket[] {
-  const r = Bun.spawnSync(["ss", "-atinmeHO", ...filter]);
+/** `netns`: a name under /var/run/netns to run ss in (default: this process's namespace). */
+export function ssSockets(filter: string[], netns?: string): SsSocket[] {
+  const r = Bun.spawnSync([...(netns ? ["ip", "netns", "exec", netns] : []), "ss", "-atinmeHO", ...filter]);
   if (r.exitCode !== 0) throw new Error(`ss failed: ${r.stderr.toString()}`);
   const out: SsSocket[] = [];
   for (const line of r.stdout.toString().split("\n")) {

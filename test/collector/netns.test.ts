@@ -1,0 +1,169 @@
+// --netns all against real network namespaces: connections in each are archived once
+// with their namespace, a namespace made mid-run is picked up, one deleted under live
+// sockets ends them as netns_gone, cookies stay unique across namespaces, and the API
+// filters by namespace. Without CAP_SYS_ADMIN the collector keeps polling its own.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ssSockets } from "../helpers/ss.ts";
+import { startCollector, waitUntil, describeRun, metricsText, metricSum, killIfRunning, stopWith, type RunningCollector } from "../helpers/collector-run.ts";
+
+const HOLDER = join(import.meta.dir, "..", "helpers", "netns-holder.py");
+const tag = `tibn${process.pid % 100000}`;
+const ns = { a: `${tag}-a`, b: `${tag}-b`, c: `${tag}-c` };
+const made: string[] = [];
+const holders: Bun.Subprocess<"pipe", "pipe", "inherit">[] = [];
+let out = "";
+let collector: RunningCollector | undefined;
+
+function sh(...cmd: string[]): void {
+  const r = Bun.spawnSync(cmd);
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+}
+
+function addNetns(name: string): number {
+  sh("ip", "netns", "add", name);
+  made.push(name);
+  sh("ip", "-n", name, "link", "set", "lo", "up");
+  return statSync(`/var/run/netns/${name}`).ino;
+}
+
+/** Starts a holder of `count` loopback connections in `name` on `port`; resolves when they are up. */
+async function hold(name: string, count: number, port: number, leave = false): Promise<Bun.Subprocess<"pipe", "pipe", "inherit">> {
+  const p = Bun.spawn(["python3", HOLDER, `/var/run/netns/${name}`, String(count), String(port), ...(leave ? ["--leave"] : [])], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  holders.push(p);
+  const reader = p.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  if (!new TextDecoder().decode(value).startsWith("READY")) throw new Error(`holder in ${name} did not start`);
+  return p;
+}
+
+interface Row {
+  uuid: string;
+  cookie: string;
+  src: { ip: string; port: number };
+  dst: { ip: string; port: number };
+  netns?: { inode: number; name?: string };
+  state: string;
+  endReason: string | null;
+}
+
+async function rows(query: string): Promise<Row[]> {
+  const r = await fetch(`${collector!.api}/connections?limit=1000&${query}`);
+  if (r.status !== 200) throw new Error(`GET /connections?${query}: ${r.status} ${await r.text()}; ${describeRun(collector!.run)}`);
+  return ((await r.json()) as { connections: Row[] }).connections;
+}
+
+/** Waits until the listing has exactly `n` rows (and `check` holds for them). */
+function waitRows(query: string, n: number, check: (rs: Row[]) => boolean = () => true, timeoutMs = 15_000): Promise<Row[]> {
+  return waitUntil(`${n} rows for ${query}`, async () => {
+    const rs = await rows(query);
+    return rs.length === n && check(rs) ? rs : undefined;
+  }, timeoutMs, 50);
+}
+
+const cookieSet = (rs: Row[]) => new Set(rs.map((r) => BigInt(`0x${r.cookie}`)));
+
+beforeAll(() => {
+  out = mkdtempSync(join(tmpdir(), "tib-netns-"));
+});
+
+afterAll(async () => {
+  await killIfRunning(collector?.run);
+  for (const h of holders) h.kill("SIGKILL");
+  for (const name of made) Bun.spawnSync(["ip", "netns", "del", name]);
+  rmSync(out, { recursive: true, force: true });
+});
+
+test("--netns all: every namespace's connections, each once and with its namespace; new namespaces picked up, deleted ones end as netns_gone", async () => {
+  const inodeA = addNetns(ns.a);
+  const inodeB = addNetns(ns.b);
+  const holderA = await hold(ns.a, 3, 5101);
+  // B's holder leaves B once its sockets are up: no process shows B in /proc, so deleting
+  // B's name leaves a namespace that only its sockets (and the collector's) keep alive.
+  await hold(ns.b, 2, 5102, true);
+  collector = await startCollector(["--netns", "all", "--include-local", "--output", out]);
+
+  // A listener and both ends of each connection, in each namespace.
+  const a = await waitRows(`netns=${ns.a}`, 7);
+  const b = await waitRows(`netns=${ns.b}`, 5);
+  for (const r of a) expect(r.netns).toEqual({ inode: inodeA, name: ns.a });
+  for (const r of b) expect(r.netns).toEqual({ inode: inodeB, name: ns.b });
+  // The same sockets ss sees inside each namespace: cookies equal, nothing missing or extra.
+  expect(cookieSet(a)).toEqual(new Set(ssSockets([], ns.a).map((s) => s.cookie)));
+  expect(cookieSet(b)).toEqual(new Set(ssSockets([], ns.b).map((s) => s.cookie)));
+  expect(new Set(a.map((r) => r.src.port === 5101 || r.dst.port === 5101))).toEqual(new Set([true]));
+  // The inode filter finds the same rows as the name.
+  expect(cookieSet(await rows(`netns=${inodeA}`))).toEqual(cookieSet(a));
+
+  const polledBefore = metricSum(await metricsText(collector.api), "tcpinfo_netns_polled");
+  expect(polledBefore).toBeGreaterThanOrEqual(3); // host, A, B
+
+  // A namespace made mid-run is polled within a rescan.
+  const inodeC = addNetns(ns.c);
+  await hold(ns.c, 2, 5103);
+  const c = await waitRows(`netns=${ns.c}`, 5);
+  for (const r of c) expect(r.netns).toEqual({ inode: inodeC, name: ns.c });
+  expect(metricSum(await metricsText(collector.api), "tcpinfo_netns_polled")).toBe(polledBefore + 1);
+
+  // Cookies are unique on the host across namespaces: one row per cookie over everything.
+  const all = await rows("");
+  expect(cookieSet(all).size).toBe(all.length);
+  for (const r of [...a, ...b, ...c]) expect(all.filter((x) => x.uuid === r.uuid).length).toBe(1);
+
+  // B is deleted while its sockets live: polled once more, its connections end as netns_gone.
+  sh("ip", "netns", "del", ns.b);
+  made.splice(made.indexOf(ns.b), 1);
+  const gone = await waitRows(`netns=${ns.b}`, 5, (rs) => rs.every((r) => r.state === "closed"));
+  for (const r of gone) expect(r.endReason).toBe("netns_gone");
+  expect(metricSum(await metricsText(collector.api), "tcpinfo_netns_polled")).toBe(polledBefore);
+
+  // A's connections closed by their owner end by destroy events, in A.
+  holderA.stdin.write("close\n");
+  holderA.stdin.flush();
+  const closedA = await waitRows(`netns=${ns.a}`, 7, (rs) => rs.filter((r) => r.dst.port !== 0).every((r) => r.state === "closed"));
+  const conns = closedA.filter((r) => r.dst.port !== 0);
+  expect(conns.length).toBe(6);
+  for (const r of conns) expect(r.endReason).toBe("destroy");
+  // Nothing of A, B or C reached another namespace's listing.
+  expect((await rows(`netns=${ns.c}`)).length).toBe(5);
+
+  const stopped = await stopWith(collector.run);
+  expect(stopped.code).toBe(0);
+}, 90_000);
+
+test("--netns all without CAP_SYS_ADMIN: setns is refused, counted and logged once per namespace; the collector's own namespace is still polled", async () => {
+  const out2 = mkdtempSync(join(tmpdir(), "tib-netns-eperm-"));
+  let run: RunningCollector | undefined;
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const inodeA = made.includes(ns.a) ? statSync(`/var/run/netns/${ns.a}`).ino : addNetns(ns.a);
+    const noSysAdmin = ["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", "--"];
+    run = await startCollector(["--netns", "all", "--include-local", "--output", out2], {}, noSysAdmin);
+    const c = run;
+    const refused = (l: string) => l.includes(`netns ${inodeA} name=${ns.a}`) && l.includes("cannot be polled") && l.includes("EPERM");
+    await run.run.waitForStderr(/without CAP_SYS_ADMIN/);
+    await run.run.waitForStderr(new RegExp(`netns ${inodeA} name=${ns.a}.*cannot be polled`));
+    // Retried at each rescan (counted each time), logged once.
+    const first = metricSum(await metricsText(c.api), "tcpinfo_error_total", { type: "netns_enter" });
+    expect(first).toBeGreaterThanOrEqual(1);
+    await waitUntil("a rescan", async () => (metricSum(await metricsText(c.api), "tcpinfo_error_total", { type: "netns_enter" }) >= 2 * first ? true : undefined), 15_000, 100);
+    expect(run.run.stderrLines.filter(refused).length).toBe(1);
+    // The collector's own namespace is still polled, under its own inode.
+    const own = statSync("/proc/self/ns/net").ino;
+    const mine = await waitUntil("the test's listener in the listing", async () => {
+      const r = await fetch(`${c.api}/connections?port=${server.port}`);
+      const body = (await r.json()) as { connections: Row[] };
+      return body.connections.length === 1 ? body.connections[0] : undefined;
+    });
+    expect(mine.netns?.inode).toBe(own);
+    expect(metricSum(await metricsText(c.api), "tcpinfo_netns_polled")).toBe(1);
+    expect((await stopWith(run.run)).code).toBe(0);
+  } finally {
+    server.stop(true);
+    await killIfRunning(run?.run);
+    rmSync(out2, { recursive: true, force: true });
+  }
+}, 60_000);

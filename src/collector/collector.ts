@@ -350,7 +350,7 @@ export class Collector {
     const idm = off + NLMSG_HDRLEN;
     if (this.ended.wasDestroyed(entry.key)) return this.markRemnant(entry);
     if (looksLikeTimewait(buf, idm, this.attrs.offset[Attr.INFO] >= 0)) {
-      if (this.ended.tupleDestroyed(buf, idm)) return this.markRemnant(entry);
+      if (this.ended.tupleDestroyed(buf, idm, this.cur.identity.inode)) return this.markRemnant(entry);
       if (this.cur.destroy) {
         const held = this.held.get(entry.key);
         if (held === undefined) {
@@ -382,7 +382,7 @@ export class Collector {
     if (entry.data === REMNANT) return;
     // The kernel's last word on this socket is always archived.
     this.archiveSnapshot(entry, buf, idm);
-    this.ended.addDestroyed(entry.key, buf, idm, this.now);
+    this.ended.addDestroyed(entry.key, buf, idm, this.now, this.cur.identity.inode);
     this.end(entry, "destroy", this.now);
   };
 
@@ -457,7 +457,7 @@ export class Collector {
     this.use(held.slot);
     const buf = held.message;
     const idm = NLMSG_HDRLEN;
-    if (this.ended.tupleDestroyed(buf, idm)) {
+    if (this.ended.tupleDestroyed(buf, idm, this.cur.identity.inode)) {
       this.stats.remnants++;
       return;
     }

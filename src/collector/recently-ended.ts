@@ -77,10 +77,13 @@ export class RecentlyEnded {
     this.tuples = new ExpiringKeys(keepMs, limit);
   }
 
-  /** A destroy event ended the connection whose final message is at `idm`. */
-  addDestroyed(key: CookieKey, buf: Uint8Array, idm: number, nowMs: number): void {
+  /**
+   * A destroy event ended the connection whose final message is at `idm`, in network
+   * namespace `netns` (the same 4-tuple may live in two namespaces at once).
+   */
+  addDestroyed(key: CookieKey, buf: Uint8Array, idm: number, nowMs: number, netns = 0): void {
     this.destroyed.add(key, nowMs);
-    this.tuples.add(tupleKey(buf, idm), nowMs);
+    this.tuples.add(tupleKey(buf, idm) + netns, nowMs);
   }
 
   addOther(key: CookieKey, nowMs: number): void {
@@ -96,8 +99,8 @@ export class RecentlyEnded {
     return this.destroyed.has(key) || this.other.has(key);
   }
 
-  tupleDestroyed(buf: Uint8Array, idm: number): boolean {
-    return this.tuples.has(tupleKey(buf, idm));
+  tupleDestroyed(buf: Uint8Array, idm: number, netns = 0): boolean {
+    return this.tuples.has(tupleKey(buf, idm) + netns);
   }
 
   /** Drops what has been kept long enough (once per cycle is plenty). */

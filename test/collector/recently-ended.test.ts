@@ -56,8 +56,13 @@ test("destroyed cookies and their 4-tuples are remembered for keepMs, vanished o
   expect(r.has("8:1")).toBe(true);
   expect(r.tupleDestroyed(idm(5, 1000, 2000, [10, 0, 0, 1], [10, 0, 0, 2]), 0)).toBe(true);
   expect(r.tupleDestroyed(idm(5, 1001, 2000, [10, 0, 0, 1], [10, 0, 0, 2]), 0)).toBe(false);
+  // The same 4-tuple in another network namespace is another connection.
+  const n = idm(1, 3000, 4000, [10, 0, 0, 1], [10, 0, 0, 2]);
+  r.addDestroyed(9, n, 0, 10_000, 4026532001);
+  expect(r.tupleDestroyed(idm(5, 3000, 4000, [10, 0, 0, 1], [10, 0, 0, 2]), 0, 4026532001)).toBe(true);
+  expect(r.tupleDestroyed(idm(5, 3000, 4000, [10, 0, 0, 1], [10, 0, 0, 2]), 0, 4026532002)).toBe(false);
   r.expire(10_999);
-  expect(r.size).toBe(3);
+  expect(r.size).toBe(5);
   r.expire(11_000);
   expect(r.size).toBe(0);
   expect(r.has(7)).toBe(false);

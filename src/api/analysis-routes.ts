@@ -1,12 +1,13 @@
 // GET /connections/:uuid/summary and /connections/:uuid/series: a connection's archives
 // read whole into columns (src/analysis/track.ts) and analysed. Errors are thrown as the
 // rest of the API throws them, so they become the same 4xx JSON.
-import { summarize } from "../analysis/summary.ts";
+import { summarize, type Summary } from "../analysis/summary.ts";
 import { seriesOf } from "../analysis/series.ts";
 import { TRACK_ATTRS, TrackBuilder, type Track } from "../analysis/track.ts";
 import { readTrackLines } from "../archive/track-reader.ts";
 import { TrackCache } from "./track-cache.ts";
-import type { ConnectionWithFiles } from "../index-db/index.ts";
+import type { ConnectionWithFiles, NetnsIdentity } from "../index-db/index.ts";
+import { netnsView } from "./views.ts";
 import { resolve } from "node:path";
 import { stringifyExact } from "../util/json.ts";
 import { ParameterError, rejectParameters } from "./filter-params.ts";
@@ -67,6 +68,17 @@ export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: Co
 
 const cache = new TrackCache();
 
+export type ConnectionSummary = Summary & { netns?: NetnsIdentity };
+
+/**
+ * The summary of the snapshots with what only the index knows: the namespace the
+ * connection lived in (after uuid; left out when unknown). `report --json` prints this too.
+ */
+export function connectionSummary(c: ConnectionWithFiles, track: Track): ConnectionSummary {
+  const { uuid, ...rest } = summarize(track, { uuid: c.uuid, endReason: c.endReason });
+  return c.netns === undefined ? { uuid, ...rest } : { uuid, netns: netnsView(c.netns), ...rest };
+}
+
 /** `points`, the only parameter /series takes: an integer 2..10000, default 1000. */
 export function parsePoints(params: URLSearchParams): number {
   let points = DEFAULT_POINTS;
@@ -93,7 +105,7 @@ export function analysisRoute(path: string, deps: ApiDependencies): AnalysisRout
       async handle(url, raw) {
         rejectParameters(url.searchParams);
         const { c, track, missing } = await loadTrack(deps, uuidParam(raw));
-        return json(summarize(track, { uuid: c.uuid, endReason: c.endReason }), { "x-missing-files": String(missing) });
+        return json(connectionSummary(c, track), { "x-missing-files": String(missing) });
       },
     };
   }

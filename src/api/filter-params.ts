@@ -2,10 +2,10 @@
 // ConnectionFilter, so the HTTP API and the query command accept and reject exactly
 // the same things.
 import { formatAddress, parseAddress } from "../diag/address.ts";
-import { decodeCursor, MAX_LIMIT, type ConnectionFilter } from "../index-db/index.ts";
+import { CONTAINER_ID, decodeCursor, MAX_LIMIT, POD_UID, type ConnectionFilter } from "../index-db/index.ts";
 import { parseTime } from "./time.ts";
 
-export const FILTER_PARAMETERS = ["port", "sport", "dport", "ip", "src", "dst", "state", "since", "until", "limit", "cursor"] as const;
+export const FILTER_PARAMETERS = ["port", "sport", "dport", "ip", "src", "dst", "state", "netns", "container", "pod", "since", "until", "limit", "cursor"] as const;
 export type FilterParameter = (typeof FILTER_PARAMETERS)[number];
 
 /** A rejected parameter: becomes HTTP 400 `{"error": message, "parameter": parameter}`. */
@@ -39,6 +39,36 @@ function time(name: string, text: string): number {
   const t = parseTime(text);
   if (t === null || !Number.isSafeInteger(t)) throw new ParameterError(name, `${name} must be an RFC 3339 time or unix milliseconds`);
   return t;
+}
+
+/**
+ * All digits: an inode (what /proc/PID/ns/net shows as net:[N]). Anything else: a name
+ * under /var/run/netns, which must be one file name (what `ip netns add` accepts).
+ */
+function netns(text: string): number | string {
+  if (/^\d+$/.test(text)) {
+    const n = text.length <= 16 ? Number(text) : NaN;
+    if (!(Number.isSafeInteger(n) && n > 0)) throw new ParameterError("netns", "netns must be an inode number (1 or more) or a namespace name");
+    return n;
+  }
+  if (Buffer.byteLength(text) > 255 || text.includes("/") || text.includes("\0") || text === "." || text === "..") {
+    throw new ParameterError("netns", "netns must be an inode number or a namespace name (as in /var/run/netns: no '/', at most 255 bytes)");
+  }
+  return text;
+}
+
+/** Full id or a prefix of at least 12 hex digits (docker's short form); stored lower-case. */
+function container(text: string): string {
+  const id = text.toLowerCase();
+  if (!CONTAINER_ID.test(id)) throw new ParameterError("container", "container must be a container id: 12 to 64 hex digits (a prefix matches every id starting with it)");
+  return id;
+}
+
+/** A pod UID; the underscores of a systemd cgroup path (pod1234_5678_…) are accepted for dashes. */
+function pod(text: string): string {
+  const uid = text.toLowerCase().replaceAll("_", "-");
+  if (!POD_UID.test(uid)) throw new ParameterError("pod", "pod must be a pod UID (8-4-4-4-12 hex digits)");
+  return uid;
 }
 
 /**
@@ -78,6 +108,15 @@ export function parseFilter(params: Iterable<[string, string]>): ConnectionFilte
       case "state":
         if (v !== "open" && v !== "closed") throw new ParameterError(name, "state must be open or closed");
         f.state = v;
+        break;
+      case "netns":
+        f.netns = netns(v);
+        break;
+      case "container":
+        f.container = container(v);
+        break;
+      case "pod":
+        f.pod = pod(v);
         break;
       case "since":
       case "until":

@@ -3,7 +3,7 @@
 // bigint (written as exact JSON integers by util/json stringifyExact).
 import { tcpStateName } from "../diag/constants.ts";
 import { cookieHex } from "../diag/sock-id.ts";
-import type { ConnectionRecord, ConnectionWithFiles, FileRecord } from "../index-db/index.ts";
+import type { ConnectionRecord, ConnectionWithFiles, FileRecord, NetnsIdentity } from "../index-db/index.ts";
 import { formatApiTime } from "./time.ts";
 
 const time = (ms: number | null) => (ms === null ? null : formatApiTime(ms));
@@ -18,6 +18,8 @@ export function connectionView(c: ConnectionRecord) {
     interface: c.interface,
     uid: c.uid,
     inode: c.inode,
+    // Left out when unknown (rows written by older builds).
+    ...(c.netns === undefined ? {} : { netns: netnsView(c.netns) }),
     state: c.closedAt === null ? "open" : "closed",
     firstSeen: formatApiTime(c.firstSeen),
     lastSeen: formatApiTime(c.lastSeen),
@@ -30,6 +32,15 @@ export function connectionView(c: ConnectionRecord) {
     bytesAcked: c.bytesAcked,
     snapshots: c.snapshots,
   };
+}
+
+/** {inode, name?, container?, pod?}, in that order, with only the known keys. */
+export function netnsView(n: NetnsIdentity): NetnsIdentity {
+  const v: NetnsIdentity = { inode: n.inode };
+  if (n.name !== undefined) v.name = n.name;
+  if (n.container !== undefined) v.container = n.container;
+  if (n.pod !== undefined) v.pod = n.pod;
+  return v;
 }
 
 export function fileView(f: FileRecord) {

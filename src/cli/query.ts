@@ -20,7 +20,7 @@ export interface QueryOptions {
   err?: { write(text: string): unknown };
 }
 
-/** citty argument definitions for the `query` command. */
+/** citty argument definitions for the `query` command; the type makes every FILTER_PARAMETERS name a flag. */
 export const QUERY_ARGS = {
   db: { type: "string", description: "index file (SQLite)", required: true },
   json: { type: "boolean", description: "print JSON (as GET /connections) instead of a table", default: false },
@@ -31,11 +31,14 @@ export const QUERY_ARGS = {
   src: { type: "string", description: "source address" },
   dst: { type: "string", description: "destination address" },
   state: { type: "string", description: "open | closed" },
+  netns: { type: "string", description: "network namespace: its inode (digits) or its name under /var/run/netns" },
+  container: { type: "string", description: "container id: all 64 hex digits, or a prefix of 12 or more (as docker ps shows)" },
+  pod: { type: "string", description: "Kubernetes pod UID" },
   since: { type: "string", description: "alive at or after (RFC 3339 or unix ms)" },
   until: { type: "string", description: "alive at or before (RFC 3339 or unix ms)" },
   limit: { type: "string", description: "rows per page, 1..1000 (default 100)" },
   cursor: { type: "string", description: "the `next` printed by a previous page" },
-} satisfies ArgsDef;
+} satisfies ArgsDef & Record<FilterParameter, { type: "string"; description: string }>;
 
 /** Maps parsed citty args (or any record) to QueryOptions; non-string values are stringified. */
 export function queryOptionsFromArgs(args: Record<string, unknown>): QueryOptions {
@@ -51,8 +54,20 @@ function endpoint(e: { ip: string; port: number }): string {
   return e.ip.includes(":") ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
 }
 
+/**
+ * Namespace columns, each only when some row of the page has it (a host-only collector's
+ * table gains NETNS alone): the inode with its name, docker's 12-digit short container
+ * id, the pod UID. `--json` has them in full.
+ */
+const NETNS_COLUMNS: [string, (c: ConnectionRecord) => string | undefined][] = [
+  ["NETNS", (c) => c.netns && (c.netns.name === undefined ? String(c.netns.inode) : `${c.netns.inode} (${c.netns.name})`)],
+  ["CONTAINER", (c) => c.netns?.container?.slice(0, 12)],
+  ["POD", (c) => c.netns?.pod],
+];
+
 function table(rows: ConnectionRecord[]): string {
-  const header = ["FIRST SEEN", "STATUS", "LAST STATE", "SOURCE", "DESTINATION", "BYTES SENT", "BYTES RECEIVED", "SNAPSHOTS", "UUID"];
+  const extra = NETNS_COLUMNS.filter(([, cell]) => rows.some((c) => cell(c) !== undefined));
+  const header = ["FIRST SEEN", "STATUS", "LAST STATE", "SOURCE", "DESTINATION", "BYTES SENT", "BYTES RECEIVED", "SNAPSHOTS", ...extra.map(([h]) => h), "UUID"];
   const body = rows.map((c) => [
     formatApiTime(c.firstSeen),
     c.closedAt === null ? "open" : `closed (${c.endReason ?? "?"})`,
@@ -62,6 +77,7 @@ function table(rows: ConnectionRecord[]): string {
     c.bytesSent?.toString() ?? "-",
     c.bytesReceived?.toString() ?? "-",
     String(c.snapshots),
+    ...extra.map(([, cell]) => cell(c) ?? "-"),
     c.uuid,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));

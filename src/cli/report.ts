@@ -1,11 +1,11 @@
 // `report`: a connection's summary and verdict in the terminal (or as JSON, exactly as
 // GET /connections/:uuid/summary returns it), read from the index and archives directly.
 import type { ArgsDef } from "citty";
-import { summarize, type Summary } from "../analysis/summary.ts";
+import type { Summary } from "../analysis/summary.ts";
 import { formatBytes } from "../analysis/verdict.ts";
-import { loadTrack } from "../api/analysis-routes.ts";
+import { connectionSummary, loadTrack } from "../api/analysis-routes.ts";
 import { HttpError } from "../api/routes.ts";
-import type { ConnectionWithFiles } from "../index-db/index.ts";
+import type { ConnectionWithFiles, NetnsIdentity } from "../index-db/index.ts";
 import { openIndexReadonly } from "./open-index.ts";
 import { stringifyExact } from "../util/json.ts";
 import { parseIntArg, UsageError } from "./validate.ts";
@@ -59,11 +59,20 @@ function line(label: string, parts: [string, number | undefined, (v: number) => 
   return known.length ? `${label.padEnd(14)}${known.map(([k, v, f]) => `${k} ${f(v)}`).join(", ")}` : null;
 }
 
+/** `4026532001 (blue) container 0123456789ab pod …`: the container as docker ps shortens it. */
+export function netnsLine(n: NetnsIdentity): string {
+  const parts = [n.name === undefined ? String(n.inode) : `${n.inode} (${n.name})`];
+  if (n.container !== undefined) parts.push(`container ${n.container.slice(0, 12)}`);
+  if (n.pod !== undefined) parts.push(`pod ${n.pod}`);
+  return `netns         ${parts.join(" ")}`;
+}
+
 export function formatReport(s: Summary, c: ConnectionWithFiles): string {
   const l = s.limited;
   const lines = [
     `connection    ${s.uuid}`,
     `endpoints     ${endpoint(c.src)} -> ${endpoint(c.dst)}`,
+    c.netns === undefined ? null : netnsLine(c.netns),
     s.start === undefined ? null : `time          ${s.start} to ${s.end} (${s.durationSeconds!.toFixed(3)} s)${s.endReason ? `, ended: ${s.endReason}` : ", open"}`,
     `snapshots     ${s.snapshots}`,
     line("bytes", [["sent", s.bytes.sent, String], ["received", s.bytes.received, String], ["acked", s.bytes.acked, String]]),
@@ -102,7 +111,7 @@ export async function runReport(o: ReportOptions): Promise<number> {
       uuid = page.connections[0].uuid;
     }
     const { c, track } = await loadTrack({ index, outputDir: o.output }, uuid);
-    const summary = summarize(track, { uuid: c.uuid, endReason: c.endReason });
+    const summary = connectionSummary(c, track);
     out.write(o.json ? stringifyExact(summary) + "\n" : formatReport(summary, c));
     return 0;
   } catch (e) {

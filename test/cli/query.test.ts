@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { queryOptionsFromArgs, runQuery } from "../../src/cli/query.ts";
+import { FILTER_PARAMETERS } from "../../src/api/filter-params.ts";
+import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "../../src/cli/query.ts";
 import { ConnectionIndex } from "../../src/index-db/index.ts";
-import { tempDir } from "../index-db/helpers.ts";
-import { BIG, CLI, seed, SSH, WEB } from "../api/helpers.ts";
+import { opened, report, tempDir } from "../index-db/helpers.ts";
+import { BIG, CLI, seed, SSH, T0, WEB } from "../api/helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let db: string;
@@ -91,5 +92,59 @@ describe("query command", () => {
 
   test("no matches says so", () => {
     expect(run({ port: "9" }).out).toBe("no connections match\n");
+  });
+});
+
+describe("query command: network namespaces", () => {
+  const BLUE = { inode: 4026532001, name: "blue" };
+  const CONTAINER = "a1b2c3d4e5f6" + "0".repeat(52);
+  const POD = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+  const blue = opened(0xb1n, { firstSeen: T0 + 10_000, netns: BLUE });
+  const app = opened(0xa1n, { firstSeen: T0 + 11_000, netns: { inode: 4026532300, container: CONTAINER, pod: POD } });
+  let nsDb = "";
+  beforeAll(async () => {
+    nsDb = join(tmp.dir, "netns.sqlite");
+    const idx = ConnectionIndex.open(nsDb);
+    seed(idx); // rows without a namespace, as an older build wrote them
+    idx.applyCycle(report({ opened: [blue, app] }));
+    await idx.close();
+  });
+  const runNs = (args: Record<string, unknown>) => run({ db: nsDb, ...args });
+
+  test("every filter parameter is a flag with help text", () => {
+    for (const name of FILTER_PARAMETERS) expect(QUERY_ARGS[name].description.length).toBeGreaterThan(0);
+  });
+
+  test("--netns (inode or name), --container (prefix), --pod select; the table shows the namespace columns", () => {
+    expect(runNs({ netns: "4026532001", json: true }).out).toContain(blue.uuid);
+    const named = runNs({ netns: "blue" });
+    expect(named.code).toBe(0);
+    const [header, row, ...rest] = named.out.trimEnd().split("\n");
+    expect(rest).toEqual([]);
+    expect(header).toMatch(/\bSNAPSHOTS\s+NETNS\s+UUID$/);
+    expect(row).toContain("4026532001 (blue)");
+    const byContainer = runNs({ container: CONTAINER.slice(0, 12).toUpperCase() });
+    expect(byContainer.out).toMatch(/\bNETNS\s+CONTAINER\s+POD\s+UUID\n/);
+    expect(byContainer.out).toContain(`4026532300  a1b2c3d4e5f6  ${POD}  ${app.uuid}`);
+    expect(runNs({ pod: POD, json: true }).out).toContain(app.uuid);
+    // Rows without one show "-"; a page of only those has no namespace columns at all.
+    const cliRow = runNs({ limit: "3" }).out.split("\n").find((l) => l.endsWith(CLI.uuid));
+    expect(cliRow).toMatch(/ {2}- +- +- +\S+$/);
+    const plain = runNs({ port: "22" });
+    expect(plain.out).toContain(SSH.uuid);
+    expect(plain.out).not.toContain("NETNS");
+  });
+
+  test("--json has the netns object as GET /connections does", () => {
+    const body = JSON.parse(runNs({ container: CONTAINER, json: true }).out) as { connections: { netns?: unknown }[] };
+    expect(body.connections.map((c) => c.netns)).toEqual([{ inode: 4026532300, container: CONTAINER, pod: POD }]);
+  });
+
+  test("bad namespace values exit 2 naming the flag", () => {
+    for (const [args, flag] of [[{ netns: "a/b" }, "--netns"], [{ container: "abc" }, "--container"], [{ pod: "x" }, "--pod"], [{ netns: "0" }, "--netns"]] as const) {
+      const r = runNs(args);
+      expect({ flag, code: r.code }).toEqual({ flag, code: 2 });
+      expect(r.err.startsWith(`${flag}: `)).toBe(true);
+    }
   });
 });

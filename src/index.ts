@@ -7,7 +7,7 @@ import { parseChoice, parseIntArg, rejectUnknownFlags, repeatedFlag, UsageError 
 import { commandHelp, helpStyle, PROGRAM, programHelp, type HelpCommand } from "./cli/help.ts";
 import { snapshotLines, snapshotStates, STATE_NAMES, takeSnapshots } from "./cli/snapshot.ts";
 import { uuidPrefixFor } from "./cli/uuid-prefix.ts";
-import { COLLECTOR_ARGS, parseCollectorOptions } from "./cli/collector-options.ts";
+import { COLLECTOR_ARGS, parseCollectorOptions, parseNetnsFlag } from "./cli/collector-options.ts";
 import { runCollector } from "./daemon/daemon.ts";
 import { runCsv } from "./cli/csv.ts";
 import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./cli/query.ts";
@@ -51,13 +51,16 @@ const snapshot: Command = {
     "include-local": { type: "boolean", description: "Include loopback, link-local, multicast and unspecified addresses" },
     family: { type: "string", description: "Only IPv4 (4) or IPv6 (6) sockets", valueHint: "4|6" },
     "uuid-prefix-file": { type: "string", description: "File holding the UUID prefix (default <hostname>_<boot time>_unsafe)", valueHint: "PATH" },
+    netns: { type: "string", description: "Network namespaces to dump: host (this process's), all, or paths (/var/run/netns/NAME, /proc/PID/ns/net); repeatable (default host)", valueHint: "host|all|PATH" },
   },
   run(args, raw) {
+    const netns = parseNetnsFlag(repeatedFlag(raw, "netns"));
     const ports = repeatedFlag(raw, "port").map((p) => parseIntArg("--port", p, 0, 65535));
     const states = snapshotStates(repeatedFlag(raw, "state"), args.all === true);
     const family = args.family === undefined ? undefined : (Number(parseChoice("--family", String(args.family), ["4", "6"])) as 4 | 6);
     const uuidPrefix = uuidPrefixFor(args["uuid-prefix-file"] as string | undefined);
-    process.stdout.write(snapshotLines(takeSnapshots({ ports, states, family, includeLocal: args["include-local"] === true, uuidPrefix })));
+    const onSkip = (what: string) => process.stderr.write(`snapshot: skipped ${what}\n`);
+    process.stdout.write(snapshotLines(takeSnapshots({ ports, states, family, includeLocal: args["include-local"] === true, uuidPrefix, netns, onSkip })));
   },
 };
 

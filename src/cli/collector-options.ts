@@ -121,7 +121,8 @@ export function readApiToken(what: string, path: string): string {
   return token;
 }
 
-function parseNetnsOption(values: string[], what: string): NetnsMode {
+/** --netns values (each may list several, comma-separated) as a mode; a UsageError names `what`. */
+export function parseNetnsFlag(values: string[], what = "--netns"): NetnsMode {
   try {
     return parseNetnsMode(values.join(","));
   } catch (e) {
@@ -156,7 +157,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     output,
     uuidPrefixFile: fromEnv(str("uuid-prefix-file"), "TCPINFO_UUID_PREFIX_FILE"),
     includeLocal: args["include-local"] === true || (args["include-local"] === undefined && envBool("TCPINFO_INCLUDE_LOCAL") === true),
-    netns: parseNetnsOption(listFromEnv(repeatedFlag(raw, "netns"), "TCPINFO_NETNS"), source(raw, "netns", "TCPINFO_NETNS")),
+    netns: parseNetnsFlag(listFromEnv(repeatedFlag(raw, "netns"), "TCPINFO_NETNS"), source(raw, "netns", "TCPINFO_NETNS")),
     excludeSrcPorts,
     excludeDstIps,
     anonymize,

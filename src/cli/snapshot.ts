@@ -6,6 +6,9 @@ import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { destPort, isLocalConnection, sourcePort } from "../diag/sock-id.ts";
 import { decodeMessage, type Snapshot } from "../diag/snapshot.ts";
 import { SockDiagDumper } from "../collector/dumper.ts";
+import { enterFor } from "../collector/kernel-source.ts";
+import { namespacesAt, type NetnsMode } from "../collector/netns-watch.ts";
+import { NetnsScanner, ownNetnsInode, type FoundNetns } from "../netns/discover.ts";
 import { stringifyExact } from "../util/json.ts";
 import { formatTime } from "../archive/time.ts";
 import { UsageError } from "./validate.ts";
@@ -21,6 +24,17 @@ export interface SnapshotOptions {
   family?: 4 | 6;
   uuidPrefix: string;
   timestampMs?: number;
+  /** Which network namespaces to dump (default: this process's own). */
+  netns?: NetnsMode;
+  /** Hears of each namespace that could not be dumped (the others still are). */
+  onSkip?: (what: string) => void;
+}
+
+/** The namespaces a --netns mode names now. */
+function namespaces(mode: NetnsMode, onSkip: (what: string) => void): FoundNetns[] {
+  if (mode.kind === "host") return [{ identity: { inode: ownNetnsInode() }, path: "/proc/thread-self/ns/net" }];
+  if (mode.kind === "all") return [...new NetnsScanner().scan().found.values()];
+  return [...namespacesAt(mode.paths, (path, e) => onSkip(`netns ${path}: ${e.message}`)).values()];
 }
 
 /** TCP states by the names `ss state` takes (the kernel's numbers, include/net/tcp_states.h). */
@@ -61,22 +75,38 @@ export function snapshotStates(values: readonly string[], all: boolean): Readonl
 export function takeSnapshots(opts: SnapshotOptions): Snapshot[] {
   const families = opts.family === 4 ? [AF_INET] : opts.family === 6 ? [AF_INET6] : [AF_INET, AF_INET6];
   const ports = new Set([...(opts.ports ?? []), ...(opts.port === undefined ? [] : [opts.port])]);
-  const dumper = new SockDiagDumper(families);
   const attrs = new AttributeIndex();
   const timestamp = formatTime(opts.timestampMs ?? Date.now());
   const out: Snapshot[] = [];
-  try {
-    dumper.dump((buf, off, len) => {
-      const idm = off + NLMSG_HDRLEN;
-      if (len - NLMSG_HDRLEN < INET_DIAG_MSG_SIZE) return;
-      if (opts.states !== undefined && !opts.states.has(buf[idm + 1])) return;
-      if (ports.size > 0 && !ports.has(sourcePort(buf, idm)) && !ports.has(destPort(buf, idm))) return;
-      if (!opts.includeLocal && isLocalConnection(buf[idm], buf, idm)) return;
-      const snap = decodeMessage(buf, off, len, attrs, { timestamp, uuidPrefix: opts.uuidPrefix });
-      if (snap) out.push(snap);
-    });
-  } finally {
-    dumper.close();
+  const onSkip = opts.onSkip ?? (() => {});
+  const own = ownNetnsInode();
+  for (const ns of namespaces(opts.netns ?? { kind: "host" }, onSkip)) {
+    const identity = ns.identity;
+    let dumper: SockDiagDumper;
+    try {
+      dumper = new SockDiagDumper(families, undefined, undefined, { enter: enterFor(identity.inode === own ? null : { path: ns.path, inode: identity.inode }) });
+    } catch (e) {
+      onSkip(`netns ${identity.inode} (${ns.path}): ${(e as Error).message}`);
+      continue;
+    }
+    try {
+      dumper.dump((buf, off, len) => {
+        const idm = off + NLMSG_HDRLEN;
+        if (len - NLMSG_HDRLEN < INET_DIAG_MSG_SIZE) return;
+        if (opts.states !== undefined && !opts.states.has(buf[idm + 1])) return;
+        if (ports.size > 0 && !ports.has(sourcePort(buf, idm)) && !ports.has(destPort(buf, idm))) return;
+        if (!opts.includeLocal && isLocalConnection(buf[idm], buf, idm)) return;
+        const snap = decodeMessage(buf, off, len, attrs, { timestamp, uuidPrefix: opts.uuidPrefix });
+        if (snap) {
+          snap.netns = identity;
+          out.push(snap);
+        }
+      });
+    } catch (e) {
+      onSkip(`netns ${identity.inode} (${ns.path}): ${(e as Error).message}`);
+    } finally {
+      dumper.close();
+    }
   }
   return out;
 }

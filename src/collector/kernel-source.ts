@@ -49,6 +49,11 @@ export interface SourcePlacement {
   destroyBuffer?: Uint8Array;
 }
 
+/** Runs socket creation inside `ns` (null: right here, in this thread's own namespace). */
+export function enterFor(ns: { path: string; inode: number } | null): <T>(make: () => T) => T {
+  return ns === null ? (make) => make() : (make) => inNetns(ns.path, ns.inode, make);
+}
+
 /** Buffers for sources that are read one after the other. */
 export function sharedBuffers(): Required<Pick<SourcePlacement, "dumpBuffer" | "destroyBuffer">> {
   return { dumpBuffer: new Uint8Array(RECEIVE_BUFFER_SIZE), destroyBuffer: new Uint8Array(64 * 1024) };
@@ -59,8 +64,7 @@ export function sharedBuffers(): Required<Pick<SourcePlacement, "dumpBuffer" | "
  * made inside `placement.netns` when given (they stay bound to it).
  */
 export function netlinkSource(states: number, destroyEvents: boolean, dumpTimeoutMs?: number, placement?: SourcePlacement): KernelSource {
-  const ns = placement?.netns ?? null;
-  const enter = ns === null ? <T>(make: () => T): T => make() : <T>(make: () => T): T => inNetns(ns.path, ns.inode, make);
+  const enter = enterFor(placement?.netns ?? null);
   const dumper = new SockDiagDumper(undefined, states, dumpTimeoutMs, { enter, buffer: placement?.dumpBuffer });
   try {
     return { dumper, destroy: destroyEvents ? new DestroyListener(DESTROY_RCVBUF, enter, placement?.destroyBuffer) : null };

@@ -103,20 +103,10 @@ export class NetnsWatch {
 
   /** Each path's namespace now; a path that no longer names one is left out (its namespace is gone). */
   private statPaths(paths: readonly string[]): Map<number, FoundNetns> {
-    const found = new Map<number, FoundNetns>();
-    for (const path of paths) {
-      try {
-        const inode = statSync(path).ino;
-        const identity: NetnsIdentity = { inode };
-        if (dirname(path) === "/var/run/netns" || dirname(path) === "/run/netns") identity.name = basename(path);
-        found.set(inode, { identity, path });
-        this.badPaths.delete(path);
-      } catch (e) {
-        if (!this.badPaths.has(path)) this.opts.log(`netns ${path}: ${(e as Error).message}; polling the others`, "warn");
-        this.badPaths.add(path);
-      }
-    }
-    return found;
+    return namespacesAt(paths, (path, e) => {
+      if (!this.badPaths.has(path)) this.opts.log(`netns ${path}: ${e.message}; polling the others`, "warn");
+      this.badPaths.add(path);
+    }, (path) => this.badPaths.delete(path));
   }
 
   private add(f: FoundNetns): void {
@@ -141,6 +131,23 @@ export class NetnsWatch {
     this.refused.delete(inode);
     this.collector.addNamespace(identity, source);
   }
+}
+
+/** The namespaces `paths` name now, by inode; `failed` hears of each path that names none. */
+export function namespacesAt(paths: readonly string[], failed: (path: string, e: Error) => void, ok?: (path: string) => void): Map<number, FoundNetns> {
+  const found = new Map<number, FoundNetns>();
+  for (const path of paths) {
+    try {
+      const inode = statSync(path).ino;
+      const identity: NetnsIdentity = { inode };
+      if (dirname(path) === "/var/run/netns" || dirname(path) === "/run/netns") identity.name = basename(path);
+      found.set(inode, { identity, path });
+      ok?.(path);
+    } catch (e) {
+      failed(path, e as Error);
+    }
+  }
+  return found;
 }
 
 function describe(inode: number, id: NetnsIdentity | null): string {

@@ -5,6 +5,7 @@ import { AF_INET, Attr, NLMSG_HDRLEN, tcpStateName } from "./constants.ts";
 import { BBR_INFO, DCTCP_INFO, INET_DIAG_MSG, INET_DIAG_MSG_SIZE, MEM_INFO, SK_MEM_INFO, SOCKOPT, TCP_INFO, VEGAS_INFO } from "./layouts.ts";
 import { decodeStruct, type Decoded, type StructLayout } from "./struct.ts";
 import { cookieHex, dstAddress, readCookie, srcAddress } from "./sock-id.ts";
+import type { NetnsIdentity } from "../model/report.ts";
 
 export interface Endpoint {
   ip: string;
@@ -30,6 +31,8 @@ export interface InetDiagMsg {
 
 export interface Snapshot {
   timestamp: string;
+  /** The network namespace the socket lives in (set by the caller that dumped it). */
+  netns?: NetnsIdentity;
   cookie: string;
   uuid: string;
   family: 4 | 6;

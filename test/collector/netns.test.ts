@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ssSockets } from "../helpers/ss.ts";
+import { ROOT } from "../helpers/run-cli.ts";
 import { startCollector, waitUntil, describeRun, metricsText, metricSum, killIfRunning, stopWith, type RunningCollector } from "../helpers/collector-run.ts";
 
 const HOLDER = join(import.meta.dir, "..", "helpers", "netns-holder.py");
@@ -97,6 +98,12 @@ test("--netns all: every namespace's connections, each once and with its namespa
   expect(new Set(a.map((r) => r.src.port === 5101 || r.dst.port === 5101))).toEqual(new Set([true]));
   // The inode filter finds the same rows as the name.
   expect(cookieSet(await rows(`netns=${inodeA}`))).toEqual(cookieSet(a));
+  // `snapshot --netns PATH` dumps that namespace, each socket carrying its namespace.
+  const snap = Bun.spawnSync([process.execPath, join(ROOT, "src", "index.ts"), "snapshot", "--netns", `/var/run/netns/${ns.a}`, "--include-local"]);
+  expect(snap.exitCode).toBe(0);
+  const snaps = snap.stdout.toString().trim().split("\n").map((l) => JSON.parse(l) as { cookie: string; netns: { inode: number; name: string } });
+  expect(new Set(snaps.map((s) => BigInt(`0x${s.cookie}`)))).toEqual(cookieSet(a));
+  for (const s of snaps) expect(s.netns).toEqual({ inode: inodeA, name: ns.a });
 
   const polledBefore = metricSum(await metricsText(collector.api), "tcpinfo_netns_polled");
   expect(polledBefore).toBeGreaterThanOrEqual(3); // host, A, B

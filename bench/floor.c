@@ -21,13 +21,20 @@
  *                    poll loop does: a cycle that overruns is followed at
  *                    once, never by a burst of catch-up cycles).
  *
+ * Network namespaces: each --netns PATH (repeatable; /var/run/netns/NAME,
+ * /proc/PID/ns/net, /proc/self/ns/net for its own) adds a namespace: a socket
+ * is made inside each (setns, socket, setns back, as the collector does) and
+ * a cycle dumps every namespace in turn. Without --netns, only its own.
+ *
  * Usage: floor [--family 4|6|both] [--reps N] [--states HEX]
- *              [--interval-ms M | --period-ms M]
+ *              [--interval-ms M | --period-ms M] [--netns PATH]...
  * Output: one JSON line on stdout at the end.
  * Build:  cc -O2 -o bench/build/floor bench/floor.c
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -64,7 +71,7 @@ static uint64_t now_ns(clockid_t clock)
 
 static void __attribute__((noreturn)) usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--family 4|6|both] [--reps N] [--states HEX] [--interval-ms M | --period-ms M]\n", argv0);
+	fprintf(stderr, "usage: %s [--family 4|6|both] [--reps N] [--states HEX] [--interval-ms M | --period-ms M] [--netns PATH]...\n", argv0);
 	exit(2);
 }
 
@@ -180,6 +187,8 @@ int main(int argc, char **argv)
 	long interval_ms = 0;
 	long period_ms = 0;
 	uint32_t states = 0xFFFFFFFFu;
+	const char **netns = calloc((size_t)argc, sizeof(char *));
+	int nnetns = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
@@ -194,6 +203,8 @@ int main(int argc, char **argv)
 			period_ms = parse_count(argv[++i], "--period-ms");
 		else if (strcmp(argv[i], "--states") == 0)
 			states = parse_mask(argv[++i], "--states");
+		else if (strcmp(argv[i], "--netns") == 0)
+			netns[nnetns++] = argv[++i];
 		else
 			usage(argv[0]);
 	}
@@ -230,10 +241,36 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0) {
-		perror("floor: socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
+	/* One sock_diag socket per namespace, made inside it: a netlink socket
+	 * stays bound to the namespace it was created in. */
+	int nfds = nnetns > 0 ? nnetns : 1;
+	int *fds = calloc((size_t)nfds, sizeof(int));
+	int home = nnetns > 0 ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+	if (nnetns > 0 && home < 0) {
+		perror("floor: open(/proc/self/ns/net)");
 		return 1;
+	}
+	for (int n = 0; n < nfds; n++) {
+		int nsfd = -1;
+		if (nnetns > 0) {
+			nsfd = open(netns[n], O_RDONLY | O_CLOEXEC);
+			if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) {
+				fprintf(stderr, "floor: entering %s: %s\n", netns[n], strerror(errno));
+				return 1;
+			}
+		}
+		fds[n] = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (fds[n] < 0) {
+			perror("floor: socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
+			return 1;
+		}
+		if (nnetns > 0) {
+			if (setns(home, CLONE_NEWNET) != 0) {
+				perror("floor: setns(home)");
+				return 1;
+			}
+			close(nsfd);
+		}
 	}
 
 	uint32_t seq = 1;
@@ -260,26 +297,27 @@ int main(int argc, char **argv)
 		}
 		uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 		uint64_t msgs = 0, bytes = 0;
-		for (int f = 0; f < nfamilies; f++) {
-			struct dump_result res;
-			if (dump_once(fd, families[f], states, seq++, &res) != 0) {
-				close(fd);
-				return 1;
+		for (int n = 0; n < nfds; n++) {
+			for (int f = 0; f < nfamilies; f++) {
+				struct dump_result res;
+				if (dump_once(fds[n], families[f], states, seq++, &res) != 0)
+					return 1;
+				msgs += res.messages;
+				bytes += res.bytes;
 			}
-			msgs += res.messages;
-			bytes += res.bytes;
 		}
 		cycle_ns[r] = now_ns(CLOCK_MONOTONIC) - t0;
 		last_messages = msgs;
 		last_bytes = bytes;
 	}
-	close(fd);
+	for (int n = 0; n < nfds; n++)
+		close(fds[n]);
 
 	uint64_t cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 	/* Single JSON line; built with printf because the shape is fixed. */
-	printf("{\"reps\":%ld,\"family\":\"%s\",\"states\":%u,\"sockets\":%llu,\"bytes\":%llu,\"cycleNs\":[",
-	       reps, family_arg, states, (unsigned long long)last_messages, (unsigned long long)last_bytes);
+	printf("{\"reps\":%ld,\"family\":\"%s\",\"states\":%u,\"namespaces\":%d,\"sockets\":%llu,\"bytes\":%llu,\"cycleNs\":[",
+	       reps, family_arg, states, nfds, (unsigned long long)last_messages, (unsigned long long)last_bytes);
 	for (long r = 0; r < reps; r++)
 		printf("%s%llu", r ? "," : "", (unsigned long long)cycle_ns[r]);
 	printf("],\"cpuNs\":%llu}\n", (unsigned long long)cpu_ns);

@@ -36,6 +36,7 @@ import { indexQuery, indexQueryExists } from "./scenarios/index-query.ts";
 import { soak, SOAK_DEFAULTS } from "./scenarios/soak.ts";
 import { apiLoad } from "./scenarios/api-load.ts";
 import { analysis } from "./scenarios/analysis.ts";
+import { manyNamespaces } from "./scenarios/netns-many.ts";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -86,6 +87,7 @@ const TITLES: Record<number, string> = {
   9: "memory soak: collector RSS under steady churn",
   10: "API load: polls/s and request latency with 8 API clients",
   11: "a long connection: summary, series and its page in a browser",
+  12: "every network namespace: 100 namespaces x 100 idle connections, --netns all vs floor",
 };
 
 async function scenario(n: number, fn: () => Promise<ScenarioOutput>): Promise<void> {
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
   else await scenario(8, () => indexQuery(base, indexArgs));
   if (wanted(10)) await withTestbed((tb) => scenario(10, () => apiLoad({ ...base, tb })));
   await scenario(11, () => analysis(base));
+  await scenario(12, () => manyNamespaces(base));
   if (wanted(9)) await withTestbed((tb) => scenario(9, () => soak({ ...base, tb }, { ...SOAK_DEFAULTS, minutes: soakMinutes, periodMs: soakPeriodMs })));
 
   records.sort((a, b) => a.scenario - b.scenario);

@@ -20,11 +20,14 @@ export interface FloorArgs {
   family?: "4" | "6" | "both";
   /** Fixed-rate start-to-start period (the collector loop's schedule); 0 = back to back. */
   periodMs?: number;
+  /** Network namespaces to dump each cycle (paths); default: the floor's own only. */
+  netns?: readonly string[];
 }
 
 export function floorArgv(bin: string, a: FloorArgs): string[] {
   const argv = [bin, "--family", a.family ?? "both", "--reps", String(a.reps), "--states", hex(a.states)];
   if (a.periodMs !== undefined && a.periodMs > 0) argv.push("--period-ms", String(a.periodMs));
+  for (const p of a.netns ?? []) argv.push("--netns", p);
   return argv;
 }
 

@@ -47,7 +47,7 @@ function cadence(status: string, key: string): Cadence | null {
   return m ? { p50: Number(m[1]), p99: Number(m[2]), max: Number(m[3]) } : null;
 }
 
-function field(status: string, key: string): number {
+export function field(status: string, key: string): number {
   const m = new RegExp(`\\b${key}=(\\d+)`).exec(status);
   return m ? Number(m[1]) : Number.NaN;
 }
@@ -55,7 +55,7 @@ function field(status: string, key: string): number {
 const TICK_MS = 1000 / 100; // USER_HZ
 
 /** user + system CPU of every thread of `pid`, ms. */
-function processCpuMs(pid: number): number {
+export function processCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;

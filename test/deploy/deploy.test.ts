@@ -46,7 +46,28 @@ test("the systemd unit passes systemd-analyze verify and scores OK on its securi
   expect(Number(m![1])).toBeLessThanOrEqual(3);
 });
 
-test("the DaemonSet runs in the host network with only NET_ADMIN, limits, probes and a host folder", () => {
+test("the --netns all drop-in verifies with the unit, allows setns, and adds only what it needs", () => {
+  const unit = readFileSync(join(ROOT, "deploy/systemd/tcp-info.service"), "utf8");
+  const dropIn = readFileSync(join(ROOT, "deploy/systemd/tcp-info.service.d/all-netns.conf"), "utf8");
+  expect(dropIn).toContain("Environment=TCPINFO_NETNS=all");
+  // A drop-in's [Service] settings merge with the unit's, as a second section does.
+  const d = tmp("dropin");
+  const path = join(d, "tcp-info.service");
+  writeFileSync(path, `${unit}\n${dropIn}`.replaceAll("/opt/tcp-info-bun", ROOT));
+  const v = run(["systemd-analyze", "verify", path]);
+  expect(v.out.trim()).toBe("");
+  expect(v.code).toBe(0);
+  // setns must pass the unit's system call filter (@system-service includes @process).
+  expect(unit).toContain("SystemCallFilter=@system-service");
+  expect(run(["systemd-analyze", "syscall-filter", "@process"]).out).toMatch(/^\s+setns$/m);
+  const s = run(["systemd-analyze", "security", "--offline=yes", path]);
+  const m = /Overall exposure level for tcp-info\.service: ([\d.]+)/.exec(s.out);
+  expect(m).not.toBeNull();
+  // More open than the host-only unit (two capabilities, namespaces, /proc), still bounded.
+  expect(Number(m![1])).toBeLessThanOrEqual(5);
+});
+
+test("the DaemonSet runs in the host network and PID namespace with the capabilities --netns all needs, limits, probes and host folders", () => {
   const docs = readFileSync(join(ROOT, "deploy/kubernetes/daemonset.yaml"), "utf8")
     .split(/^---$/m)
     .map((d) => Bun.YAML.parse(d) as Record<string, any>);
@@ -55,14 +76,19 @@ test("the DaemonSet runs in the host network with only NET_ADMIN, limits, probes
   const spec = ds!.spec.template.spec;
   expect(ds!.spec.selector.matchLabels).toEqual(ds!.spec.template.metadata.labels);
   expect(spec.hostNetwork).toBe(true);
+  expect(spec.hostPID).toBe(true);
   expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(60);
   const c = spec.containers[0];
-  expect(c.securityContext.capabilities).toEqual({ drop: ["ALL"], add: ["NET_ADMIN"] });
+  expect(c.securityContext.capabilities).toEqual({ drop: ["ALL"], add: ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"] });
   expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
   expect(c.resources.limits.memory).toBeDefined();
   expect(c.resources.limits.cpu).toBeDefined();
   const env = Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]));
   expect(env.TCPINFO_LISTEN).toBe("127.0.0.1:9990");
+  expect(env.TCPINFO_NETNS).toBe("all");
+  const netns = c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === "/var/run/netns");
+  expect(netns.mountPropagation).toBe("HostToContainer");
+  expect(spec.volumes.find((v: { name: string }) => v.name === netns.name).hostPath.path).toBe("/var/run/netns");
   for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) {
     expect(c[probe].exec.command).toEqual(["bun", "src/healthcheck.ts"]);
   }

@@ -92,9 +92,11 @@ export class ArchiveWriter implements ScheduledWriter {
   }
 
   /** Buffers the snapshot line of the message at `idm` in `msg` (attributes indexed in `attrs`). */
-  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): boolean {
     const p = this.prepare(nowMs);
-    if (p !== null) this.appended(p.appendRecord(time.text, msg, idm, attrs), nowMs);
+    if (p === null) return false;
+    this.appended(p.appendRecord(time.text, msg, idm, attrs), nowMs);
+    return true;
   }
 
   /** The buffer a line taken at `nowMs` goes to (rotating first if due), or null once closed. */

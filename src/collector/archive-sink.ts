@@ -11,9 +11,10 @@ export interface ArchiveLineSink {
    * Buffers the snapshot line of the message whose inet_diag_msg is at `idm` in `msg`
    * (attributes indexed in `attrs`, up to attrs.end), stamped `time`, taken at `nowMs`.
    * The sink encodes it where it keeps it (see encodeRecordInto), or hands the raw
-   * message on to be encoded there: no string per line.
+   * message on to be encoded there: no string per line. False: dropped (and counted)
+   * without being buffered.
    */
-  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void;
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): boolean;
 }
 
 export interface ArchiveSink {

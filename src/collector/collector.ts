@@ -389,7 +389,14 @@ export class Collector {
   private archiveSnapshot(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): void {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
-    conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now);
+    if (!conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now)) {
+      // Dropped (counted by the sink): the next poll takes it again even if nothing
+      // changed, so an idle connection whose first line fell to back-pressure still gets
+      // its archive once the pressure is gone.
+      entry.hasInfo = false;
+      this.stats.retakes++;
+      return;
+    }
     noteCounters(conn, buf, idm, this.attrs, this.stats.bytes);
     countOversize(this.attrs, this.stats.oversize);
     conn.snapshots++;

@@ -44,7 +44,7 @@ export function newConnection(uuid: string, state: number, writer: ArchiveLineSi
  * The cache entry of a kernel remnant of an ended connection (a timewait entry, or a dump
  * entry under a destroyed cookie): seen by the dumps, never archived, never reported.
  */
-export const REMNANT: Connection = Object.freeze({ ...newConnection("", 0, { appendRecord() {} }, 0, 0), ended: true });
+export const REMNANT: Connection = Object.freeze({ ...newConnection("", 0, { appendRecord: () => true }, 0, 0), ended: true });
 
 function u32le(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;

@@ -38,6 +38,8 @@ export class CollectorStats {
   lastCycleMs = 0;
   /** Network namespaces found gone and retired (their connections ended as netns_gone). */
   namespacesGone = 0;
+  /** Snapshots the archive refused (back-pressure), taken again at the next poll. */
+  retakes = 0;
   /** Namespace scans (--netns all or paths) and their total cost, apart from the polls'. */
   netnsScans = 0;
   netnsScanSeconds = 0;

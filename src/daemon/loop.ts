@@ -147,7 +147,7 @@ export function statusLine(c: Collector, times?: CycleTimes): string {
   return (
     `status: cycles=${s.cycles} sockets=${s.sockets} tracked=${c.tracked} snapshots=${s.snapshots} ` +
     `lines_written=${a.recordsWritten} lines_buffered=${a.pendingRecords} lines_lost=${a.droppedRecords} ` +
-    `opened=${s.opened} resumed=${s.resumed} closed=${s.closed} timewait_remnants=${s.remnants} ` +
+    `opened=${s.opened} resumed=${s.resumed} closed=${s.closed} timewait_remnants=${s.remnants} retakes=${s.retakes} ` +
     `files_open=${a.liveWriters} files_created=${a.filesCreated} destroy_events=${s.destroyEvents} ` +
     `last_cycle_ms=${s.lastCycleMs.toFixed(2)} ` +
     (times ? `cycle_ms=${formatQuantiles(times.duration())} period_ms=${formatQuantiles(times.period())} ` : "") +

@@ -15,8 +15,8 @@ import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToSto
 
 class Handle implements ArchiveLineSink {
   constructor(private readonly client: StorageClient, readonly id: number) {}
-  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): void {
-    this.client.record(this.id, time, msg, idm, attrs.end, nowMs);
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): boolean {
+    return this.client.record(this.id, time, msg, idm, attrs.end, nowMs);
   }
 }
 
@@ -105,10 +105,11 @@ export class StorageClient implements ArchiveSink {
    * copied as it is; the worker encodes the line. Dropped (counted) while the worker is
    * too far behind.
    */
-  record(id: number, time: RecordTime, msg: Uint8Array, idm: number, end: number, nowMs: number): void {
+  /** False: dropped (counted as back-pressure). */
+  record(id: number, time: RecordTime, msg: Uint8Array, idm: number, end: number, nowMs: number): boolean {
     if (this.sent + this.bytes - (this.last?.acked ?? 0) > this.maxInFlightBytes) {
       this.lostBackpressure++;
-      return;
+      return false;
     }
     const n = end - idm;
     const out = this.room(n);
@@ -116,6 +117,7 @@ export class StorageClient implements ArchiveSink {
     this.ops.push(Op.Line, id, nowMs, n, time.sec, time.nsec);
     this.bytes += n;
     this.linesSent++;
+    return true;
   }
 
   /** The line buffer, with room for `n` more bytes. */

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ArchiveSet } from "../../src/archive/archive-set.ts";
 import { readArchiveSync } from "../../src/archive/reader.ts";
 import { Collector, type CollectorOptions, type ResumeInfo } from "../../src/collector/collector.ts";
+import type { ArchiveSink } from "../../src/collector/archive-sink.ts";
 import { AttributeIndex } from "../../src/diag/attributes.ts";
 import { Attr, NLMSG_HDRLEN } from "../../src/diag/constants.ts";
 import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET } from "../../src/diag/layouts.ts";
@@ -148,4 +149,53 @@ test("a connection left open by an earlier run resumes: same UUID, next file seq
   expect(c.takeUnresumed().map((x) => x.uuid)).toEqual(["replay_1_unsafe_0000000000000055"]);
   c.shutdown(t + 10);
   expect(archived().map((a) => [a.uuid, a.seq])).toEqual([["replay_1_unsafe_0000000000000044", 3]]);
+});
+
+test("a snapshot the archive refused (back-pressure) is taken again at the next poll, though nothing changed", () => {
+  const steps = [[message(0x33n, { acked: 7n })], [message(0x33n, { acked: 7n })], [message(0x33n, { acked: 7n })]];
+  const r = replaySource(steps, true);
+  const set = new ArchiveSet({ outputDir: dir });
+  let refuse = 1;
+  // The archive, refusing the first line as a storage worker over its in-flight bound does.
+  const sink: ArchiveSink = Object.create(set) as ArchiveSink;
+  const open: ArchiveSink["open"] = (uuid, startMs, firstSeq, startSubMs) => {
+    const inner = set.open(uuid, startMs, firstSeq, startSubMs);
+    return { appendRecord: (...a) => (refuse-- > 0 ? false : inner.appendRecord(...a)) };
+  };
+  sink.open = open;
+  const opts: CollectorOptions = { uuidPrefix: "replay_1_unsafe", includeLocal: true, excludeSrcPorts: [], excludeDstIps: [], anonymize: "none", destroyEvents: true, vanishGraceMs: 250 };
+  const c = new Collector(opts, sink, r.source);
+  const t = 1_700_000_000_000;
+  c.poll(t);
+  expect(c.stats.retakes).toBe(1);
+  expect(c.stats.snapshots).toBe(0);
+  expect(c.poll(t + 10).updated.map((u) => u.snapshots)).toEqual([1]);
+  // Archived once it was taken in: then unchanged snapshots are not archived again.
+  expect(c.poll(t + 20).updated).toEqual([]);
+  c.shutdown(t + 30);
+  expect(archived().map((a) => a.acked)).toEqual([7n]);
+});
+
+test("namespaces: a failed dump spares only its namespace's connections; a namespace found gone is polled once more and ends its own as netns_gone", () => {
+  const { c } = collector([[message(0x41n)], [message(0x41n)], [message(0x41n)], [message(0x41n)]], {});
+  const other = replaySource([[message(0x42n, { acked: 1n })], new DumpTimeoutError(5000), [message(0x42n, { acked: 2n })], []], true);
+  c.addNamespace({ inode: 4026532999, name: "other" }, other.source);
+  const t = 1_700_000_000_000;
+  const first = c.poll(t);
+  expect(first.opened.map((o) => [o.cookie, o.netns?.inode])).toEqual([[0x41n, expect.any(Number)], [0x42n, 4026532999]]);
+  expect(first.opened[1].netns?.name).toBe("other");
+  // The other namespace's dump fails: its connection is not ended, and nothing else is.
+  const failed = c.poll(t + 300);
+  expect(failed.closed).toEqual([]);
+  expect(c.stats.errors.get("dump_timeout")).toBe(1);
+  expect(c.stats.lastError).toContain("netns 4026532999");
+  expect(c.tracked).toBe(2);
+  // Found gone: the next poll still reads it (its last snapshot archived), then ends its connection.
+  expect(c.removeNamespace(4026532999)).toBe(true);
+  const gone = c.poll(t + 600);
+  expect(gone.closed.map((x) => [x.reason, x.bytesAcked])).toEqual([["netns_gone", 2n]]);
+  expect(c.namespaceCount).toBe(1);
+  expect(c.tracked).toBe(1);
+  expect(c.poll(t + 900).closed).toEqual([]);
+  c.shutdown(t + 1000);
 });

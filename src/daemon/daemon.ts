@@ -99,7 +99,11 @@ export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Pr
 
   // This thread's handle reconciles before polling starts, then only serves the API's
   // reads; every write while polling is the storage worker's, through its own handle.
-  const index = startup(`cannot open the index ${resolve(opts.db)}`, () => ConnectionIndex.open(resolve(opts.db)));
+  const index = startup(`cannot open the index ${resolve(opts.db)}`, () =>
+    ConnectionIndex.open(resolve(opts.db), {
+      onMigrate: (from, to, rows) => log(`index: migrating ${resolve(opts.db)} from schema version ${from} to ${to} (${rows} connections; about 30 s per million on a small host; once)`),
+    }),
+  );
   const recovery = index.recovery();
   const reconciled = startup(`cannot reconcile the index with ${output}`, () => reconcileArchives(recovery, output, Date.now()));
   if (reconciled.checked + reconciled.filesAdded + reconciled.missing + reconciled.staleTemp > 0) log(reconcileSummary(reconciled));

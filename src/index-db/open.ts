@@ -9,6 +9,8 @@ export interface OpenIndexOptions {
   busyTimeoutMs?: number;
   /** SQLite page cache of this connection, MiB. Default 8. */
   cacheMiB?: number;
+  /** Told before migrations run (a large index takes a while: ~30 s per million rows for version 4). */
+  onMigrate?: (from: number, to: number, rows: number) => void;
 }
 
 export function openIndexDatabase(path: string, options: OpenIndexOptions = {}): Database {
@@ -38,6 +40,11 @@ export function openIndexDatabase(path: string, options: OpenIndexOptions = {}):
     // from the archives, the poll loop's latency cannot be bought back.
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
+    const from = schemaVersion(db);
+    if (from > 0 && from < SCHEMA_VERSION && options.onMigrate) {
+      const rows = db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM connections").get()?.n ?? 0;
+      options.onMigrate(from, SCHEMA_VERSION, rows);
+    }
     migrate(db);
     return db;
   } catch (e) {

@@ -51,7 +51,10 @@ function writeVersion3(path: string): { rows: unknown[]; indexes: string[] } {
 describe("migration 4", () => {
   test("a version-3 index with rows is brought forward: rows, files and meta kept", async () => {
     const before = writeVersion3(tmpIndex.path);
-    const idx = ConnectionIndex.open(tmpIndex.path);
+    const told: number[][] = [];
+    const idx = ConnectionIndex.open(tmpIndex.path, { onMigrate: (from, to, rows) => told.push([from, to, rows]) });
+    // The collector says so before a migration that may take a while.
+    expect(told).toEqual([[3, 4, 50]]);
     expect(SCHEMA_VERSION).toBe(4);
     expect(idx.db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version).toBe(4);
     // Every old column of every row, rowid included, exactly; the new ones NULL.

@@ -174,3 +174,41 @@ test("--netns all without CAP_SYS_ADMIN: setns is refused, counted and logged on
     rmSync(out2, { recursive: true, force: true });
   }
 }, 60_000);
+
+test("hundreds of empty namespaces beside one with a thousand sockets: every socket tracked under its namespace, no error", async () => {
+  const out3 = mkdtempSync(join(tmpdir(), "tib-netns-many-"));
+  const empty = Array.from({ length: 200 }, (_, i) => `${tag}-e${i}`);
+  let run: RunningCollector | undefined;
+  try {
+    for (const n of empty) addNetns(n);
+    const busy = `${tag}-busy`;
+    const inodeBusy = addNetns(busy);
+    await hold(busy, 500, 5104);
+    run = await startCollector(["--netns", "all", "--include-local", "--output", out3]);
+    const c = run;
+    const all = await waitUntil("the busy namespace's 1,001 sockets", async () => {
+      const r = await fetch(`${c.api}/connections?netns=${busy}&limit=1000`);
+      const body = (await r.json()) as { connections: Row[]; next: string | null };
+      return body.connections.length === 1000 && body.next !== null ? body : undefined;
+    }, 60_000, 200);
+    const rest = (await (await fetch(`${c.api}/connections?netns=${busy}&limit=1000&cursor=${encodeURIComponent(all.next!)}`)).json()) as { connections: Row[] };
+    const rows = [...all.connections, ...rest.connections];
+    expect(rows.length).toBe(1001);
+    expect(cookieSet(rows)).toEqual(new Set(ssSockets([], busy).map((s) => s.cookie)));
+    for (const r of rows) expect(r.netns?.inode).toBe(inodeBusy);
+    const text = await metricsText(c.api);
+    expect(metricSum(text, "tcpinfo_netns_polled")).toBeGreaterThanOrEqual(empty.length + 2);
+    expect(metricSum(text, "tcpinfo_error_total", { type: "netns_enter" })).toBe(0);
+    expect(metricSum(text, "tcpinfo_error_total", { type: "dump_failed" }) + metricSum(text, "tcpinfo_error_total", { type: "dump_timeout" })).toBe(0);
+    expect((await stopWith(run.run)).code).toBe(0);
+  } finally {
+    await killIfRunning(run?.run);
+    for (const h of holders.splice(0)) h.kill("SIGKILL");
+    for (const n of [...made]) if (n.startsWith(`${tag}-e`) || n === `${tag}-busy`) {
+      Bun.spawnSync(["ip", "netns", "del", n]);
+      made.splice(made.indexOf(n), 1);
+    }
+    rmSync(out3, { recursive: true, force: true });
+  }
+}, 120_000);
+

@@ -13,6 +13,7 @@ import { runCsv } from "./cli/csv.ts";
 import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./cli/query.ts";
 import { REPORT_ARGS, reportOptionsFromArgs, runReport } from "./cli/report.ts";
 import { runSidecar } from "./cli/sidecar.ts";
+import { EXPORT_ARGS, exportOptionsFromArgs, runExportCommand } from "./cli/export.ts";
 import { VERSION } from "./model/version.ts";
 
 type Args = Record<string, unknown> & { _: string[] };
@@ -112,7 +113,17 @@ const sidecar: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [collector, snapshot, csv, query, report, sidecar];
+const exportCommand: Command = {
+  name: "export",
+  description: "Write closed connections and their snapshots as hive-partitioned, zstd Parquet (incremental: each run takes what closed since the last).",
+  exitStatus: "Exit status: 0 exported (archives that were missing or corrupt are named on stderr), 1 the export failed (earlier batches stay complete; nothing partial is left), 2 usage error.",
+  args: EXPORT_ARGS,
+  run(args) {
+    return runExportCommand(exportOptionsFromArgs(args));
+  },
+};
+
+const COMMANDS: readonly Command[] = [collector, snapshot, csv, query, report, exportCommand, sidecar];
 
 function fail(status: 1 | 2, message: string, command?: string): never {
   const hint = status === 2 ? `Run '${PROGRAM}${command ? ` ${command}` : ""} --help' for usage.\n` : "";

@@ -13,6 +13,8 @@ export * from "./types.ts";
 export { CONTAINER_ID, FilterError, POD_UID } from "./query.ts";
 export { CursorError, decodeCursor, encodeCursor } from "./cursor.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
+export { ExportState } from "./export-state.ts";
+import { ExportState } from "./export-state.ts";
 export type { IndexRecovery, OpenFileRow } from "./recovery.ts";
 
 /** What the API needs: listings and lookups. */
@@ -111,6 +113,11 @@ export class ConnectionIndex implements ConnectionSource {
 
   getConnection(uuid: string): ConnectionWithFiles | null {
     return this.reader.getConnection(uuid);
+  }
+
+  /** What the Parquet export has taken (schema 5's exported_at). */
+  exportState(): ExportState {
+    return new ExportState(this.db);
   }
 
   /** Closes the database (after stopping the checkpoint worker, if one runs). */

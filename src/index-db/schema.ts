@@ -138,6 +138,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX connections_by_container  ON connections (container, first_seen, uuid) WHERE container IS NOT NULL;
   CREATE INDEX connections_by_pod        ON connections (pod, first_seen, uuid) WHERE pod IS NOT NULL;
   `,
+  // 5: Parquet export (src/export): when each connection was exported, so a second run
+  // exports only what closed since; a partial index holds just the ones still due.
+  `
+  ALTER TABLE connections ADD COLUMN exported_at INTEGER;
+  CREATE INDEX connections_export_due ON connections (closed_at, uuid) WHERE closed_at IS NOT NULL AND exported_at IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

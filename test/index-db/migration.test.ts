@@ -54,12 +54,12 @@ describe("migration 4", () => {
     const told: number[][] = [];
     const idx = ConnectionIndex.open(tmpIndex.path, { onMigrate: (from, to, rows) => told.push([from, to, rows]) });
     // The collector says so before a migration that may take a while.
-    expect(told).toEqual([[3, 4, 50]]);
-    expect(SCHEMA_VERSION).toBe(4);
-    expect(idx.db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version).toBe(4);
+    expect(told).toEqual([[3, SCHEMA_VERSION, 50]]);
+    expect(SCHEMA_VERSION).toBe(5);
+    expect(idx.db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version).toBe(SCHEMA_VERSION);
     // Every old column of every row, rowid included, exactly; the new ones NULL.
     const after = idx.db.query<Record<string, unknown>, []>(OLD_ROWS).all();
-    expect(after.map(({ netns_inode, netns_name, container, pod, ...old }) => old)).toEqual(before.rows as Record<string, unknown>[]);
+    expect(after.map(({ netns_inode, netns_name, container, pod, exported_at, ...old }) => old)).toEqual(before.rows as Record<string, unknown>[]);
     expect(after.every((r) => r.netns_inode === null && r.netns_name === null && r.container === null && r.pod === null)).toBe(true);
     expect(idx.rowCount).toBe(50);
     const c = idx.getConnection("u001")!;
@@ -75,7 +75,8 @@ describe("migration 4", () => {
     const idx = ConnectionIndex.open(tmpIndex.path);
     const names = indexNames(idx.db);
     expect(names).toEqual(
-      [...before.indexes, "connections_by_container", "connections_by_netns", "connections_by_netns_name", "connections_by_pod"].sort(),
+      // Migration 4's namespace indexes, and migration 5's (the export's).
+      [...before.indexes, "connections_by_container", "connections_by_netns", "connections_by_netns_name", "connections_by_pod", "connections_export_due"].sort(),
     );
     expect(idx.db.query("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
     // The uuid primary key still holds.

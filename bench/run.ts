@@ -37,6 +37,7 @@ import { soak, SOAK_DEFAULTS } from "./scenarios/soak.ts";
 import { apiLoad } from "./scenarios/api-load.ts";
 import { analysis } from "./scenarios/analysis.ts";
 import { manyNamespaces } from "./scenarios/netns-many.ts";
+import { exportScenario } from "./scenarios/export.ts";
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -88,6 +89,7 @@ const TITLES: Record<number, string> = {
   10: "API load: polls/s and request latency with 8 API clients",
   11: "a long connection: summary, series and its page in a browser",
   12: "every network namespace: 100 namespaces x 100 idle connections, --netns all vs floor",
+  13: "export: archives to Parquet, snapshots per CPU-second and size",
 };
 
 async function scenario(n: number, fn: () => Promise<ScenarioOutput>): Promise<void> {
@@ -161,6 +163,7 @@ async function main(): Promise<void> {
   if (wanted(10)) await withTestbed((tb) => scenario(10, () => apiLoad({ ...base, tb })));
   await scenario(11, () => analysis(base));
   await scenario(12, () => manyNamespaces(base));
+  await scenario(13, () => exportScenario(base));
   if (wanted(9)) await withTestbed((tb) => scenario(9, () => soak({ ...base, tb }, { ...SOAK_DEFAULTS, minutes: soakMinutes, periodMs: soakPeriodMs })));
 
   records.sort((a, b) => a.scenario - b.scenario);

@@ -24,7 +24,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const REPEATS = 5;
 
 /** One inet_diag message (from its inet_diag_msg on) of a live loopback connection with a full tcp_info. */
-async function liveMessage(): Promise<Uint8Array> {
+export async function liveMessage(): Promise<Uint8Array> {
   const pair = await loopbackPair("127.0.0.1");
   const port = pair.port;
   await pair.send(pair.clients[0], 1 << 20);

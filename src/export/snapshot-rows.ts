@@ -3,12 +3,31 @@
 import { Table } from "apache-arrow";
 import type { SnapshotEntry } from "../archive/parse-line.ts";
 import { AF_INET } from "../diag/constants.ts";
-import { readCookie, srcAddress, dstAddress, sourcePort, destPort } from "../diag/sock-id.ts";
-import { fieldSize, readField } from "../diag/struct.ts";
+import { COOKIE_OFFSET } from "../diag/layouts.ts";
+import { srcAddress, dstAddress, sourcePort, destPort } from "../diag/sock-id.ts";
+import { fieldSize } from "../diag/struct.ts";
 import { builders, type ColumnBuilder } from "./column-builder.ts";
 import { SCALAR_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_HEAD, STRUCT_COLUMNS } from "./columns.ts";
 
 const HEAD = SNAPSHOT_HEAD.length;
+
+// The struct columns as flat arrays: the per-row loop reads numbers, not objects.
+const N_STRUCT = STRUCT_COLUMNS.length;
+const ATTR = Int32Array.from(STRUCT_COLUMNS, (c) => c.attr);
+const OFFSET = Int32Array.from(STRUCT_COLUMNS, (c) => c.field.offset);
+const WIDTH = Int32Array.from(STRUCT_COLUMNS, (c) => fieldSize(c.field));
+/** 1: little-endian and whole, copied as bytes; 0: a bitfield or big-endian, read. */
+const COPY = Uint8Array.from(STRUCT_COLUMNS, (c) => (c.field.bits === undefined && c.field.type !== "be16" && c.field.type !== "be32" ? 1 : 0));
+for (const c of STRUCT_COLUMNS) {
+  if (c.field.bits === undefined && (c.field.type === "be16" || c.field.type === "be32")) throw new Error(`${c.name}: a big-endian struct field needs a reader here`);
+}
+
+/** A little-endian bitfield (struct.ts's `bits`: first bit, width) of a `width`-byte unit. */
+function bitfield(b: Uint8Array, at: number, width: number, bits: readonly [number, number]): number {
+  let v = 0;
+  for (let j = width - 1; j >= 0; j--) v = v * 256 + b[at + j];
+  return Math.floor(v / 2 ** bits[0]) % 2 ** bits[1];
+}
 
 function cstring(b: Uint8Array): string {
   const end = b.indexOf(0);
@@ -22,14 +41,17 @@ export class SnapshotRows {
     return this.cols[0].length;
   }
 
-  /** One row: the snapshot in `e` of connection `uuid`, standing for `represents` snapshots. */
+  /**
+   * One row: the snapshot in `e` of connection `uuid`, standing for `represents` snapshots.
+   * Everything is read from the bytes directly: a DataView (or `.buffer`) on the decoder's
+   * fresh arrays costs more than the rest of the row.
+   */
   add(uuid: string, e: SnapshotEntry, represents: number): void {
     const c = this.cols;
     const m = e.rawIdm;
-    const dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
     const family = m[0];
     c[0].pushString(uuid);
-    c[1].pushBig(readCookie(m, 0));
+    c[1].pushBytes(m, COOKIE_OFFSET, 8);
     c[2].pushBig(BigInt(e.timestamp) * 1_000_000n + BigInt(e.timestampSubMs));
     c[3].push(represents);
     c[4].push(family === AF_INET ? 4 : 6);
@@ -38,47 +60,37 @@ export class SnapshotRows {
     c[7].push(sourcePort(m, 0));
     c[8].pushString(dstAddress(family, m, 0));
     c[9].push(destPort(m, 0));
-    c[10].push(dv.getUint32(40, false));
+    c[10].push(((m[40] << 24) | (m[41] << 16) | (m[42] << 8) | m[43]) >>> 0);
     c[11].push(m[2]);
     c[12].push(m[3]);
-    c[13].push(dv.getUint32(52, true));
-    c[14].push(dv.getUint32(56, true));
-    c[15].push(dv.getUint32(60, true));
-    c[16].push(dv.getUint32(64, true));
-    c[17].push(dv.getUint32(68, true));
+    for (let k = 0; k < 5; k++) c[13 + k].pushBytes(m, 52 + 4 * k, 4); // expires, rqueue, wqueue, uid, inode
     let i = HEAD;
     let lastAttr = -1;
     let bytes: Uint8Array | null = null;
-    let view: DataView | null = null;
-    for (const col of STRUCT_COLUMNS) {
+    let length = 0;
+    for (let k = 0; k < N_STRUCT; k++) {
       const b = c[i++];
-      if (col.attr !== lastAttr) {
-        lastAttr = col.attr;
-        bytes = e.attributes[col.attr] ?? null;
-        view = bytes === null ? null : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const a = ATTR[k];
+      if (a !== lastAttr) {
+        lastAttr = a;
+        bytes = e.attributes[a] ?? null;
+        length = bytes === null ? 0 : bytes.byteLength;
       }
+      const off = OFFSET[k];
+      const width = WIDTH[k];
       // A field past what the kernel sent (an older kernel's shorter struct) is absent, not 0.
-      if (view === null || col.field.offset + fieldSize(col.field) > view.byteLength) {
-        b.pushNull();
-        continue;
-      }
-      const v = readField(view, col.field.offset, col.field);
-      if (typeof v === "bigint") b.pushBig(v);
-      else b.push(v);
+      if (bytes === null || off + width > length) b.pushNull();
+      else if (COPY[k] === 1) b.pushBytes(bytes, off, width);
+      else b.push(bitfield(bytes, off, width, STRUCT_COLUMNS[k].field.bits!));
     }
-    for (const col of SCALAR_COLUMNS) {
+    for (let k = 0; k < SCALAR_COLUMNS.length; k++) {
+      const col = SCALAR_COLUMNS[k];
       const b = c[i++];
       const a = e.attributes[col.attr];
-      const need = col.type === "u64" ? 8 : col.type === "u32" ? 4 : 1;
-      if (a === null || a === undefined || (col.type !== "utf8" && a.byteLength < need)) {
-        b.pushNull();
-        continue;
-      }
-      const v = new DataView(a.buffer, a.byteOffset, a.byteLength);
-      if (col.type === "utf8") b.pushString(cstring(a));
-      else if (col.type === "u64") b.pushBig(v.getBigUint64(0, true));
-      else if (col.type === "u32") b.push(v.getUint32(0, true));
-      else b.push(a[0]);
+      const width = col.type === "u64" ? 8 : col.type === "u32" ? 4 : 1;
+      if (a === null || a === undefined || (col.type !== "utf8" && a.byteLength < width)) b.pushNull();
+      else if (col.type === "utf8") b.pushString(cstring(a));
+      else b.pushBytes(a, 0, width);
     }
   }
 

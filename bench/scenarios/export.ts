@@ -1,0 +1,128 @@
+// Scenario 13: `export` throughput. The collector's own path makes the input: a Collector
+// over a generated dump (a real tcp_info message of this kernel, taken from a loopback
+// connection, its counters moving every poll as transfers' would) writes the archives
+// through an ArchiveSet and the index through ConnectionIndex, every connection ending
+// as vanished. Then one runExport over all of it, timed (CPU of this process: the export
+// runs on one thread) and sized against the archives.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { ArchiveSet } from "../../src/archive/archive-set.ts";
+import { Collector } from "../../src/collector/collector.ts";
+import type { DumpResult, DumpSource } from "../../src/collector/kernel-source.ts";
+import { AttributeIndex } from "../../src/diag/attributes.ts";
+import { AF_INET, AF_INET6, Attr, NLMSG_HDRLEN, SOCK_DIAG_BY_FAMILY } from "../../src/diag/constants.ts";
+import type { MessageVisitor } from "../../src/diag/netlink-messages.ts";
+import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../../src/diag/layouts.ts";
+import { runExport } from "../../src/export/export.ts";
+import { ConnectionIndex } from "../../src/index-db/index.ts";
+import { row, type ScenarioOutput } from "../lib/results.ts";
+import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
+import { liveMessage } from "./analysis.ts";
+import type { BenchContext } from "./context.ts";
+
+const RTT_OFFSET = 68;
+
+/** Every poll, `conns` copies of `base` (cookies 1..conns) with counters moved by the poll number; then empty dumps. */
+class GeneratedDump implements DumpSource {
+  readonly buffer: Uint8Array;
+  readonly families = [AF_INET6, AF_INET];
+  readonly lastMessages = [0, 0];
+  readonly lastSeconds = [0, 0];
+  private poll = 0;
+  private readonly len: number;
+  private readonly info: number;
+
+  constructor(private readonly base: Uint8Array, private readonly conns: number, private readonly polls: number) {
+    this.len = (NLMSG_HDRLEN + base.byteLength + 3) & ~3;
+    this.buffer = new Uint8Array(this.len * conns);
+    const attrs = new AttributeIndex();
+    if (!attrs.index(base, INET_DIAG_MSG_SIZE, base.byteLength) || attrs.offset[Attr.INFO] < 0) throw new Error("no tcp_info in the message");
+    this.info = NLMSG_HDRLEN + attrs.offset[Attr.INFO];
+    for (let i = 0; i < conns; i++) {
+      const off = i * this.len;
+      const dv = new DataView(this.buffer.buffer, off);
+      dv.setUint32(0, NLMSG_HDRLEN + base.byteLength, true);
+      dv.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
+      this.buffer.set(base, off + NLMSG_HDRLEN);
+      dv.setBigUint64(NLMSG_HDRLEN + 44, BigInt(i + 1), true);
+    }
+  }
+
+  dump(visit: MessageVisitor): DumpResult {
+    const p = this.poll++;
+    if (p >= this.polls) return { messages: 0, bytes: 0, chunks: 1, malformed: 0 };
+    for (let i = 0; i < this.conns; i++) {
+      const off = i * this.len;
+      const dv = new DataView(this.buffer.buffer, off);
+      const at = this.info;
+      dv.setBigUint64(at + TCPI_BYTES_ACKED_OFFSET, BigInt(p * 14_480 + i), true);
+      dv.setBigUint64(at + TCPI_BYTES_SENT_OFFSET, BigInt(p * 14_480 + i + 2_896), true);
+      dv.setUint32(at + RTT_OFFSET, 200 + ((p * 7 + i) % 50), true);
+      visit(this.buffer, off, NLMSG_HDRLEN + this.base.byteLength, SOCK_DIAG_BY_FAMILY);
+    }
+    return { messages: this.conns, bytes: this.buffer.byteLength, chunks: 1, malformed: 0 };
+  }
+
+  reset(): void {}
+  close(): void {}
+}
+
+function treeBytes(dir: string, suffix: string): number {
+  let n = 0;
+  for (const p of readdirSync(dir, { recursive: true }) as string[]) if (p.endsWith(suffix)) n += statSync(join(dir, p)).size;
+  return n;
+}
+
+/** Archives (under dir/data) and an index (dir/index.sqlite) of `conns` closed connections of `polls` snapshots each. */
+export async function makeExportInput(dir: string, conns: number, polls: number): Promise<{ index: ConnectionIndex; archives: string }> {
+  const base = await liveMessage();
+  const index = ConnectionIndex.open(join(dir, "index.sqlite"));
+  const archives = join(dir, "data");
+  const source = { dumper: new GeneratedDump(base, conns, polls), destroy: null };
+  const c = new Collector(
+    { uuidPrefix: "bench_1700000000_unsafe", includeLocal: true, excludeSrcPorts: [], excludeDstIps: [], anonymize: "none", destroyEvents: false, vanishGraceMs: 0 },
+    new ArchiveSet({ outputDir: archives, rotateMinutes: 0 }),
+    source,
+  );
+  const t0 = Date.now() - (polls + 10) * 10;
+  for (let p = 0; p <= polls; p++) index.applyCycle(c.poll(t0 + p * 10));
+  index.applyCycle(c.shutdown(t0 + (polls + 1) * 10));
+  return { index, archives };
+}
+
+export async function exportScenario(ctx: BenchContext): Promise<ScenarioOutput> {
+  const conns = ctx.quick ? 200 : 1000;
+  const polls = ctx.quick ? 250 : 500;
+  const dir = makeTmpDir("export");
+  try {
+    const { index, archives } = await makeExportInput(dir, conns, polls);
+    const snapshots = conns * polls;
+    const archiveBytes = treeBytes(archives, ".jsonl.zst");
+    ctx.log(`s13: ${conns} connections x ${polls} snapshots archived (${(archiveBytes / 1e6).toFixed(1)} MB); exporting`);
+
+    const cpu0 = process.cpuUsage();
+    const w0 = performance.now();
+    const s = runExport(index, { outDir: join(dir, "export"), archiveDir: archives, host: "bench" });
+    const wall = (performance.now() - w0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuS = (cpu.user + cpu.system) / 1e6;
+    if (s.snapshots !== snapshots) throw new Error(`exported ${s.snapshots} snapshots, archived ${snapshots}`);
+    const perM = (bytes: number) => bytes / 1e6 / (snapshots / 1e6);
+    const name = `export ${snapshots.toLocaleString("en")} snapshots (${conns} connections)`;
+    await index.close();
+    return {
+      rows: [
+        row({ scenario: 13, key: "s13.export.rate", name, metric: "snapshots per CPU-second", unit: "/s", value: snapshots / cpuS, floor: null, target: { op: ">=", value: 200_000, on: "value" }, details: { wallSeconds: wall, cpuSeconds: cpuS, files: s.files.length } }),
+        row({ scenario: 13, key: "s13.export.parquet-size", name, metric: "Parquet MB per million snapshots", unit: "MB", value: perM(s.bytes), floor: null, target: null }),
+        row({ scenario: 13, key: "s13.export.archive-size", name, metric: "archive MB per million snapshots (zstd JSONL)", unit: "MB", value: perM(archiveBytes), floor: null, target: null }),
+      ],
+      notes: [
+        `s13: ${snapshots} snapshots of ${conns} connections exported in ${wall.toFixed(2)} s wall, ${cpuS.toFixed(2)} s CPU (${Math.round(snapshots / cpuS).toLocaleString("en")}/CPU-s); ` +
+          `Parquet ${(s.bytes / 1e6).toFixed(1)} MB in ${s.files.length} files against ${(archiveBytes / 1e6).toFixed(1)} MB of archives ` +
+          `(${perM(s.bytes).toFixed(1)} vs ${perM(archiveBytes).toFixed(1)} MB per million snapshots). Input: a real tcp_info of this kernel, counters moving every poll.`,
+      ],
+    };
+  } finally {
+    removeTmp(dir);
+  }
+}

@@ -9,6 +9,7 @@ import { DEFAULT_SOCKET_MODE } from "../api/eventsocket.ts";
 import { fromEnv, parseChoice, parseIntArg, repeatedFlag, UsageError } from "./validate.ts";
 import { LOG_FORMATS, type LogFormat } from "../daemon/logger.ts";
 import { parseNetnsMode, type NetnsMode } from "../collector/netns-watch.ts";
+import { parseDuration } from "./export.ts";
 
 export const COLLECTOR_ARGS = {
   interval: { type: "string", description: "Poll interval in ms [env TCPINFO_INTERVAL] (default 10)", valueHint: "MS" },
@@ -34,6 +35,8 @@ export const COLLECTOR_ARGS = {
   "max-buffer-mib": { type: "string", description: "MiB of archive lines held in memory in all, written early past it, dropped (counted) while writes fail; snapshots not yet taken in by the storage worker may add a quarter (at least 4 MiB), past which they are dropped (counted as backpressure) [env TCPINFO_MAX_BUFFER_MIB] (default 32)", valueHint: "MIB" },
   "shutdown-timeout": { type: "string", description: "At stop, seconds to write buffered lines before the rest counts as lost; a second signal stops sooner [env TCPINFO_SHUTDOWN_TIMEOUT] (default 60)", valueHint: "S" },
   "status-seconds": { type: "string", description: "Seconds between status lines on stderr; 0 = none [env TCPINFO_STATUS_SECONDS] (default 60)", valueHint: "S" },
+  "export-dir": { type: "string", description: "Also export closed connections as Parquet to this folder every --export-interval (as the export command does, in a child process) [env TCPINFO_EXPORT_DIR] (default off)", valueHint: "DIR" },
+  "export-interval": { type: "string", description: "How often --export-dir runs, e.g. 15m, 1h [env TCPINFO_EXPORT_INTERVAL] (default 1h)", valueHint: "DURATION" },
   "log-format": { type: "string", description: "Log lines on stderr as logfmt text or one JSON object each [env TCPINFO_LOG_FORMAT] (default text)", valueHint: "text|json" },
 } as const satisfies ArgsDef;
 
@@ -67,6 +70,9 @@ export interface CollectorCliOptions {
   eventsocketMaxQueue: number;
   indexBatchMs: number;
   indexRetentionHours: number;
+  /** null: the collector does not export by itself. */
+  exportDir: string | null;
+  exportIntervalMs: number;
 }
 
 function envBool(name: string): boolean | undefined {
@@ -176,5 +182,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     eventsocketMaxQueue: int("eventsocket-max-queue", "TCPINFO_EVENTSOCKET_MAX_QUEUE", 1 << 20, 1024, 1 << 30),
     indexRetentionHours: int("index-retention-hours", "TCPINFO_INDEX_RETENTION_HOURS", 0, 0, 24 * 365 * 10),
     indexBatchMs: int("index-batch-ms", "TCPINFO_INDEX_BATCH_MS", 250, 0, 60_000),
+    exportDir: fromEnv(str("export-dir"), "TCPINFO_EXPORT_DIR") ?? null,
+    exportIntervalMs: parseDuration(source(raw, "export-interval", "TCPINFO_EXPORT_INTERVAL"), fromEnv(str("export-interval"), "TCPINFO_EXPORT_INTERVAL") ?? "1h"),
   };
 }

@@ -22,6 +22,7 @@ import { StorageClient } from "./storage-client.ts";
 import { reconcileArchives, reconcileSummary, type ReconcileResult } from "./reconcile.ts";
 import { uuidPrefixFor } from "../cli/uuid-prefix.ts";
 import { createLogger, type LogFn } from "./logger.ts";
+import { ExportTimer } from "./export-timer.ts";
 import { effectiveCapabilities, netnsPrivilegeWarning, privilegeWarning } from "./privileges.ts";
 
 /** Exit status of a shutdown that lost archive lines or index reports (0: nothing lost). */
@@ -202,8 +203,11 @@ export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Pr
       `every ${opts.intervalMs} ms (uuid prefix ${uuidPrefix}, destroy events ${opts.destroyEvents ? "on" : "off"}, ` +
       `anonymize ${opts.anonymize}, netns ${opts.netns.kind === "paths" ? opts.netns.paths.join(",") : opts.netns.kind}` +
       `${watch !== null ? ` (${watch.count} now)` : ""}, rotate every ${opts.rotateMinutes} min${opts.reps ? `, ${opts.reps} reps` : ""}); ` +
-      `index ${resolve(opts.db)}; api ${api ? api.url : "off"}; eventsocket ${opts.eventsocket ?? "off"}`,
+      `index ${resolve(opts.db)}; api ${api ? api.url : "off"}; eventsocket ${opts.eventsocket ?? "off"}` +
+      (opts.exportDir === null ? "" : `; export to ${resolve(opts.exportDir)} every ${opts.exportIntervalMs / 1000} s`),
   );
+  const exporter = opts.exportDir === null ? null : new ExportTimer({ exportDir: resolve(opts.exportDir), intervalMs: opts.exportIntervalMs, outputDir: output, db: resolve(opts.db), log });
+  exporter?.start();
   const times = new CycleTimes();
   try {
     const beforePoll = watch === null ? undefined : () => void watch.refresh();
@@ -214,6 +218,7 @@ export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Pr
     collector.beginShutdown(Date.now());
     sink.onReport(collector.endShutdown(Date.now()), 0);
   }
+  await exporter?.stop();
   const stored = await storage.shutdown(opts.shutdownTimeoutSeconds * 1000, force.signal);
   await api?.stop();
   await events?.stop();

@@ -73,9 +73,23 @@ function timeAt(buf: Uint8Array, at: number, end: number): number {
   return whole + fractionMs(digits(buf, at + 20, n), n);
 }
 
+/** A snapshot line as scanArchiveSync hands it: also its exact time and its inet_diag_msg. */
+export interface ScannedLine extends TrackLine {
+  /** The Timestamp exactly: Unix seconds and nanoseconds. */
+  sec: number;
+  nsec: number;
+  /** Where the decoded RawIDM lies in `bytes`. */
+  idmOffset: number;
+  idmLength: number;
+}
+
 /** Decoded attribute bytes, by type, for the current line. */
-class LineAttrs implements TrackLine {
+class LineAttrs implements ScannedLine {
   timeMs = 0;
+  sec = 0;
+  nsec = 0;
+  idmOffset = 0;
+  idmLength = 0;
   private readonly scratch = new Uint8Array(64 * 1024);
   readonly bytes = this.scratch;
   readonly view = new DataView(this.scratch.buffer);
@@ -87,13 +101,23 @@ class LineAttrs implements TrackLine {
     for (const t of types) if (t < 64) this.wanted[t] = 1;
   }
 
-  /** Indexes the Attributes array at buf[from, end) and decodes the wanted ones. False if malformed. */
-  load(buf: Uint8Array, from: number, end: number): boolean {
+  /**
+   * Indexes the Attributes array at buf[from, end) and decodes the wanted ones (after the
+   * RawIDM at buf[rawFrom, rawTo), when given). False if malformed.
+   */
+  load(buf: Uint8Array, from: number, end: number, rawFrom = -1, rawTo = -1): boolean {
     let pos = find(buf, ATTRS, from, end);
     if (pos < 0) return false;
     pos += ATTRS.length;
     this.start.fill(-1);
     let used = 0;
+    if (rawFrom >= 0) {
+      const n = this.decode(buf, rawFrom, rawTo, 0);
+      if (n < 0) return false;
+      this.idmOffset = 0;
+      this.idmLength = n;
+      used = n;
+    }
     for (let type = 0; type < 64; type++) {
       if (buf[pos] === 0x6e) {
         pos += 4; // null
@@ -178,5 +202,58 @@ export async function readTrackLines(paths: readonly string[], types: readonly n
       if (Number.isNaN(attrs.timeMs)) continue;
       if (attrs.load(body, tsEnd, nl)) visit(attrs);
     }
+  }
+}
+
+/** Exact time of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` at buf[at, end) into `out` (sec, nsec); false if not that. */
+function exactTimeAt(buf: Uint8Array, at: number, end: number, out: { sec: number; nsec: number }): boolean {
+  if (end - at < 20 || buf[end - 1] !== 0x5a) return false;
+  const ms = Date.UTC(digits(buf, at, 4), digits(buf, at + 5, 2) - 1, digits(buf, at + 8, 2), digits(buf, at + 11, 2), digits(buf, at + 14, 2), digits(buf, at + 17, 2));
+  if (Number.isNaN(ms)) return false;
+  out.sec = ms / 1000;
+  out.nsec = 0;
+  if (end - at === 20) return true;
+  const n = end - at - 21;
+  if (buf[at + 19] !== 0x2e || n < 1 || n > 9) return false;
+  const f = digits(buf, at + 20, n);
+  if (Number.isNaN(f)) return false;
+  out.nsec = f * 10 ** (9 - n);
+  return true;
+}
+
+/**
+ * Every snapshot line of one archive (already decompressed), with its exact time, its
+ * RawIDM and the attributes of `types` decoded into one reused buffer; `bad` hears of
+ * each snapshot line that cannot be read (skipped). Metadata lines are skipped.
+ */
+export function scanArchiveLines(body: Uint8Array, types: readonly number[], visit: (line: ScannedLine) => void, bad: () => void): void {
+  const attrs = new LineAttrs(types);
+  let from = 0;
+  while (from < body.length) {
+    let nl = body.indexOf(NEWLINE, from);
+    if (nl < 0) nl = body.length;
+    const line = from;
+    from = nl + 1;
+    if (nl === line) continue;
+    if (!startsWith(body, line, TS_HEAD)) {
+      bad();
+      continue;
+    }
+    const tsAt = line + TS_HEAD.length;
+    const tsEnd = body.indexOf(QUOTE, tsAt);
+    if (tsEnd < 0 || tsEnd >= nl) {
+      bad();
+      continue;
+    }
+    const raw = find(body, RAW, tsEnd, nl);
+    if (raw < 0) continue; // a Metadata line
+    const rawFrom = raw + RAW.length;
+    const rawTo = body.indexOf(QUOTE, rawFrom);
+    if (rawTo < 0 || rawTo >= nl || !exactTimeAt(body, tsAt, tsEnd, attrs) || !attrs.load(body, rawTo, nl, rawFrom, rawTo)) {
+      bad();
+      continue;
+    }
+    attrs.timeMs = attrs.sec * 1000 + attrs.nsec / 1e6;
+    visit(attrs);
   }
 }

@@ -1,7 +1,7 @@
 // Index rows as the `connections` table: every index column, the host, the file list.
-import { Table } from "apache-arrow";
+import type { Table } from "apache-arrow";
 import type { ConnectionWithFiles } from "../index-db/index.ts";
-import { builders, type ColumnBuilder } from "./column-builder.ts";
+import { builders, tableOf, type ColumnBuilder } from "./column-builder.ts";
 import { CONNECTION_COLUMNS } from "./columns.ts";
 
 const ns = (ms: number): bigint => BigInt(ms) * 1_000_000n;
@@ -50,6 +50,6 @@ export class ConnectionRows {
   }
 
   table(): Table {
-    return new Table(Object.fromEntries(this.cols.map((b) => [b.def.name, b.toVector()])));
+    return tableOf(this.cols);
   }
 }

@@ -5,14 +5,19 @@
 // in one transaction. A failure (a full disk) removes the batch's temporary files and
 // stops the run: what earlier batches committed stays, complete and marked.
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { decompress } from "zstd-napi";
+import { looksLikeZstd } from "../archive/inflate.ts";
+import { scanArchiveLines } from "../archive/track-reader.ts";
 import { join } from "node:path";
-import { ArchiveFormatError, readArchiveSync, type SnapshotEntry } from "../archive/reader.ts";
+import { ArchiveFormatError, readArchiveSync } from "../archive/reader.ts";
 import type { ConnectionIndex, ConnectionWithFiles } from "../index-db/index.ts";
 import { ConnectionRows } from "./connection-rows.ts";
 import { PendingFiles } from "./parquet-file.ts";
 import { SnapshotRows } from "./snapshot-rows.ts";
-import { thin } from "./thin.ts";
+import { Thinner } from "./thin.ts";
+import { CopiedRow, type RowInput } from "./row-input.ts";
+import { SCALAR_COLUMNS, STRUCT_COLUMNS } from "./columns.ts";
 
 export const ROWS_PER_BATCH = 250_000;
 const PAGE = 500;
@@ -103,25 +108,30 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
   };
 
   for (;;) {
-    const page = state.page(until, after.closedAt, after.uuid, PAGE);
+    const page = state.page(opts.since ?? Number.MIN_SAFE_INTEGER, until, after.closedAt, after.uuid, PAGE);
     if (page.length === 0) break;
     for (const c of page) {
       after = { closedAt: c.closedAt!, uuid: c.uuid };
-      if (opts.since !== undefined && c.closedAt! < opts.since) continue;
-      const snaps = readConnection(c, opts.archiveDir, sum);
-      sum.snapshots += snaps.length;
-      for (const [e, represents] of opts.everyMs ? thin(snaps, opts.everyMs) : snaps.map((s) => [s, 1] as const)) {
-        const d = day(e.timestamp);
+      const emit = (r: RowInput, represents: number): void => {
+        const d = day(r.sec * 1000);
         let rows = snapParts.get(d);
         if (rows === undefined) snapParts.set(d, (rows = new SnapshotRows()));
-        rows.add(c.uuid, e, represents);
+        rows.add(c.uuid, r, represents);
         sum.rows++;
         batchRows++;
-      }
+      };
+      const thinner = opts.everyMs ? new Thinner(opts.everyMs, emit) : null;
+      readConnection(c, opts.archiveDir, sum, (r) => {
+        sum.snapshots++;
+        if (thinner) thinner.add(r);
+        else emit(r, 1);
+      });
+      thinner?.end();
       const d = day(c.firstSeen);
       let rows = connParts.get(d);
       if (rows === undefined) connParts.set(d, (rows = new ConnectionRows()));
-      rows.add(c, opts.host);
+      // The partition's value: one host name in the column and the folder.
+      rows.add(c, host);
       batchUuids.push(c.uuid);
       sum.connections++;
       if (batchRows >= limit) flush();
@@ -132,23 +142,48 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
   return sum;
 }
 
-/** Every snapshot of a connection's archives, in order; missing or corrupt ones are skipped and named. */
-function readConnection(c: ConnectionWithFiles, archiveDir: string, sum: ExportSummary): SnapshotEntry[] {
-  const out: SnapshotEntry[] = [];
+/** Attribute types the snapshot rows read. */
+const TYPES = [...new Set([...STRUCT_COLUMNS.map((c) => c.attr), ...SCALAR_COLUMNS.map((c) => c.attr)])];
+
+/**
+ * Hands every snapshot of a connection's archives to `visit`, in order, through the byte
+ * scanner; an archive it cannot decompress whole (a torn last frame) is read by the
+ * general reader instead, frame by frame. Missing or unreadable archives are skipped and
+ * named.
+ */
+function readConnection(c: ConnectionWithFiles, archiveDir: string, sum: ExportSummary, visit: (r: RowInput) => void): void {
+  const copy = new CopiedRow();
   for (const f of c.files) {
     const path = join(archiveDir, f.path);
     if (!existsSync(path)) {
       sum.skipped.push({ uuid: c.uuid, path: f.path, reason: "missing" });
       continue;
     }
-    const before = out.length;
+    let body: Uint8Array | null;
     try {
-      for (const e of readArchiveSync(path, { onMalformed: () => sum.malformedLines++ })) if (e.kind === "snapshot") out.push(e);
+      const raw = new Uint8Array(readFileSync(path));
+      body = looksLikeZstd(raw) ? decompressWhole(raw) : raw;
     } catch (e) {
-      // Unreadable as a whole (not zstd, truncated header): none of its lines count.
-      out.length = before;
+      sum.skipped.push({ uuid: c.uuid, path: f.path, reason: (e as Error).message });
+      continue;
+    }
+    if (body !== null) {
+      scanArchiveLines(body, TYPES, visit, () => sum.malformedLines++);
+      continue;
+    }
+    try {
+      for (const e of readArchiveSync(path, { onMalformed: () => sum.malformedLines++ })) if (e.kind === "snapshot") visit(copy.fromEntry(e));
+    } catch (e) {
       sum.skipped.push({ uuid: c.uuid, path: f.path, reason: e instanceof ArchiveFormatError ? e.message : (e as Error).message });
     }
   }
-  return out;
+}
+
+/** The archive decompressed, or null when it is not whole (the general reader then takes it). */
+function decompressWhole(raw: Uint8Array): Uint8Array | null {
+  try {
+    return decompress(raw);
+  } catch {
+    return null;
+  }
 }

@@ -56,6 +56,15 @@ export class PendingFiles {
       renameSync(p.tmp, p.final);
       return p.final;
     });
+    // The renames reach the disk before the batch is marked exported.
+    for (const dir of new Set(done.map((p) => dirname(p)))) {
+      const fd = openSync(dir, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
     this.bytes = 0;
     return done;
   }

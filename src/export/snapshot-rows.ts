@@ -1,12 +1,12 @@
 // Archived snapshots as rows of the `snapshots` table: each entry's inet_diag_msg and
 // attributes read straight into the column builders (no decoded object per snapshot).
-import { Table } from "apache-arrow";
-import type { SnapshotEntry } from "../archive/parse-line.ts";
+import type { Table } from "apache-arrow";
+import type { RowInput } from "./row-input.ts";
 import { AF_INET } from "../diag/constants.ts";
 import { COOKIE_OFFSET } from "../diag/layouts.ts";
 import { srcAddress, dstAddress, sourcePort, destPort } from "../diag/sock-id.ts";
 import { fieldSize } from "../diag/struct.ts";
-import { builders, type ColumnBuilder } from "./column-builder.ts";
+import { builders, tableOf, type ColumnBuilder } from "./column-builder.ts";
 import { SCALAR_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_HEAD, STRUCT_COLUMNS } from "./columns.ts";
 
 const HEAD = SNAPSHOT_HEAD.length;
@@ -42,60 +42,62 @@ export class SnapshotRows {
   }
 
   /**
-   * One row: the snapshot in `e` of connection `uuid`, standing for `represents` snapshots.
-   * Everything is read from the bytes directly: a DataView (or `.buffer`) on the decoder's
-   * fresh arrays costs more than the rest of the row.
+   * One row: the snapshot `r` of connection `uuid`, standing for `represents` snapshots.
+   * Everything is read from the bytes directly: a DataView (or `.buffer`) on fresh
+   * arrays costs more than the rest of the row.
    */
-  add(uuid: string, e: SnapshotEntry, represents: number): void {
+  add(uuid: string, r: RowInput, represents: number): void {
     const c = this.cols;
-    const m = e.rawIdm;
-    const family = m[0];
+    const m = r.bytes;
+    const at = r.idmOffset;
+    const family = m[at];
     c[0].pushString(uuid);
-    c[1].pushBytes(m, COOKIE_OFFSET, 8);
-    c[2].pushBig(BigInt(e.timestamp) * 1_000_000n + BigInt(e.timestampSubMs));
+    c[1].pushBytes(m, at + COOKIE_OFFSET, 8);
+    c[2].pushBig(BigInt(r.sec) * 1_000_000_000n + BigInt(r.nsec));
     c[3].push(represents);
     c[4].push(family === AF_INET ? 4 : 6);
-    c[5].push(m[1]);
-    c[6].pushString(srcAddress(family, m, 0));
-    c[7].push(sourcePort(m, 0));
-    c[8].pushString(dstAddress(family, m, 0));
-    c[9].push(destPort(m, 0));
-    c[10].push(((m[40] << 24) | (m[41] << 16) | (m[42] << 8) | m[43]) >>> 0);
-    c[11].push(m[2]);
-    c[12].push(m[3]);
-    for (let k = 0; k < 5; k++) c[13 + k].pushBytes(m, 52 + 4 * k, 4); // expires, rqueue, wqueue, uid, inode
+    c[5].push(m[at + 1]);
+    c[6].pushString(srcAddress(family, m, at));
+    c[7].push(sourcePort(m, at));
+    c[8].pushString(dstAddress(family, m, at));
+    c[9].push(destPort(m, at));
+    c[10].push(((m[at + 40] << 24) | (m[at + 41] << 16) | (m[at + 42] << 8) | m[at + 43]) >>> 0);
+    c[11].push(m[at + 2]);
+    c[12].push(m[at + 3]);
+    for (let k = 0; k < 5; k++) c[13 + k].pushBytes(m, at + 52 + 4 * k, 4); // expires, rqueue, wqueue, uid, inode
     let i = HEAD;
     let lastAttr = -1;
-    let bytes: Uint8Array | null = null;
+    let base = -1;
     let length = 0;
     for (let k = 0; k < N_STRUCT; k++) {
       const b = c[i++];
       const a = ATTR[k];
       if (a !== lastAttr) {
         lastAttr = a;
-        bytes = e.attributes[a] ?? null;
-        length = bytes === null ? 0 : bytes.byteLength;
+        base = r.offset(a);
+        length = r.length(a);
       }
       const off = OFFSET[k];
       const width = WIDTH[k];
       // A field past what the kernel sent (an older kernel's shorter struct) is absent, not 0.
-      if (bytes === null || off + width > length) b.pushNull();
-      else if (COPY[k] === 1) b.pushBytes(bytes, off, width);
-      else b.push(bitfield(bytes, off, width, STRUCT_COLUMNS[k].field.bits!));
+      if (base < 0 || off + width > length) b.pushNull();
+      else if (COPY[k] === 1) b.pushBytes(m, base + off, width);
+      else b.push(bitfield(m, base + off, width, STRUCT_COLUMNS[k].field.bits!));
     }
     for (let k = 0; k < SCALAR_COLUMNS.length; k++) {
       const col = SCALAR_COLUMNS[k];
       const b = c[i++];
-      const a = e.attributes[col.attr];
+      const a = r.offset(col.attr);
+      const n = r.length(col.attr);
       const width = col.type === "u64" ? 8 : col.type === "u32" ? 4 : 1;
-      if (a === null || a === undefined || (col.type !== "utf8" && a.byteLength < width)) b.pushNull();
-      else if (col.type === "utf8") b.pushString(cstring(a));
-      else b.pushBytes(a, 0, width);
+      if (a < 0 || (col.type !== "utf8" && n < width)) b.pushNull();
+      else if (col.type === "utf8") b.pushString(cstring(m.subarray(a, a + n)));
+      else b.pushBytes(m, a, width);
     }
   }
 
   /** The rows as an Arrow table (the builders are spent). */
   table(): Table {
-    return new Table(Object.fromEntries(this.cols.map((b) => [b.def.name, b.toVector()])));
+    return tableOf(this.cols);
   }
 }

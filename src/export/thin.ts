@@ -1,25 +1,50 @@
 // --every: at most one snapshot per interval of a connection's life, the first and the
 // last always kept, each kept row saying how many snapshots it stands for (itself and the
-// ones dropped after it), so the counts add up to what the archives hold.
-import type { SnapshotEntry } from "../archive/parse-line.ts";
+// ones dropped after it), so the counts add up to what the archives hold. Lines come one
+// at a time (the scanner reuses its buffer): a kept line is held, copied, until its count
+// is known, and the latest dropped one in case it turns out to be the last.
+import { CopiedRow, type RowInput } from "./row-input.ts";
 
-/** Time of an entry in ns (exact: ms and the ns below it). */
-const ns = (e: SnapshotEntry): number => e.timestamp * 1e6 + e.timestampSubMs;
+export class Thinner {
+  private readonly kept = new CopiedRow();
+  private readonly dropped = new CopiedRow();
+  private holding = false;
+  private count = 0;
+  private hasDropped = false;
+  private bucket = 0;
+  private sec0 = 0;
+  private nsec0 = 0;
 
-export function thin(entries: readonly SnapshotEntry[], everyMs: number): [SnapshotEntry, number][] {
-  const out: [SnapshotEntry, number][] = [];
-  if (entries.length === 0) return out;
-  const every = everyMs * 1e6;
-  const start = ns(entries[0]);
-  let bucket = -1;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
-    const b = Math.floor((ns(e) - start) / every);
-    const last = i === entries.length - 1;
-    if (b !== bucket || last) {
-      bucket = b;
-      out.push([e, 1]);
-    } else out[out.length - 1][1]++;
+  constructor(private readonly everyMs: number, private readonly emit: (r: RowInput, represents: number) => void) {}
+
+  add(r: RowInput): void {
+    if (!this.holding) {
+      this.sec0 = r.sec;
+      this.nsec0 = r.nsec;
+    }
+    // Exact: whole seconds and nanoseconds apart from the first line, in ms.
+    const b = Math.floor(((r.sec - this.sec0) * 1e3 + (r.nsec - this.nsec0) / 1e6) / this.everyMs);
+    if (this.holding && b === this.bucket) {
+      this.count++;
+      this.dropped.copyFrom(r);
+      this.hasDropped = true;
+      return;
+    }
+    if (this.holding) this.emit(this.kept, this.count);
+    this.kept.copyFrom(r);
+    this.holding = true;
+    this.count = 1;
+    this.hasDropped = false;
+    this.bucket = b;
   }
-  return out;
+
+  /** The connection's lines are done: the held rows go out, the last line among them. */
+  end(): void {
+    if (!this.holding) return;
+    if (this.hasDropped) {
+      this.emit(this.kept, this.count - 1);
+      this.emit(this.dropped, 1);
+    } else this.emit(this.kept, this.count);
+    this.holding = false;
+  }
 }

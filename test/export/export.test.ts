@@ -105,6 +105,9 @@ test("DuckDB reads every snapshot and connection; counts equal the archives'; u6
   const types = await rows(`SELECT name, type, logical_type FROM parquet_schema('${s.files.find((f) => f.includes("table=snapshots"))}') WHERE name IN ('timestamp', 'cookie', 'tcpi_bytes_acked')`);
   expect(types.map((t) => t.name).sort()).toEqual(["cookie", "tcpi_bytes_acked", "timestamp"]);
   for (const t of types) expect(String(t.logical_type)).toMatch(t.name === "timestamp" ? /NANOS/ : /IntType\(bitWidth=(64|@), isSigned=(false|0)\)/);
+  // Never-null columns are REQUIRED in the file's schema; the kernel's optional ones OPTIONAL.
+  const rep = await rows(`SELECT name, repetition_type FROM parquet_schema('${s.files.find((f) => f.includes("table=snapshots"))}') WHERE name IN ('uuid', 'timestamp', 'tcpi_rtt', 'bbr_bw_lo') ORDER BY name`);
+  expect(rep.map((r) => [r.name, r.repetition_type])).toEqual([["bbr_bw_lo", "OPTIONAL"], ["tcpi_rtt", "OPTIONAL"], ["timestamp", "REQUIRED"], ["uuid", "REQUIRED"]]);
   const compression = await rows(`SELECT DISTINCT compression FROM parquet_metadata('${s.files[0]}')`);
   expect(compression.map((c) => c.compression)).toEqual(["ZSTD"]);
 });
@@ -198,7 +201,7 @@ test("--every thins to one row per interval, first and last kept, counts adding 
 
 test("a missing archive is skipped and named; a full disk fails the run, leaves no partial file and keeps the previous export", async () => {
   const { archives, out, index } = setup(3);
-  const gone = index.exportState().page(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, "", 1)[0];
+  const gone = index.exportState().page(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, "", 1)[0];
   rmSync(join(archives, gone.files[0].path));
   const fs = mountTmpfs(256 * 1024);
   try {

@@ -86,6 +86,8 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
   let snapParts = new Map<string, SnapshotRows>();
   let connParts = new Map<string, ConnectionRows>();
   let batchUuids: string[] = [];
+  let dayFrom = Number.NaN;
+  let dayRows: SnapshotRows | null = null;
   let batchRows = 0;
   const flush = (): void => {
     if (batchUuids.length === 0) return;
@@ -103,6 +105,7 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
     state.markExported(batchUuids, now());
     snapParts = new Map();
     connParts = new Map();
+    dayFrom = Number.NaN;
     batchUuids = [];
     batchRows = 0;
   };
@@ -113,9 +116,14 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
     for (const c of page) {
       after = { closedAt: c.closedAt!, uuid: c.uuid };
       const emit = (r: RowInput, represents: number): void => {
-        const d = day(r.sec * 1000);
-        let rows = snapParts.get(d);
-        if (rows === undefined) snapParts.set(d, (rows = new SnapshotRows()));
+        // The day's partition, looked up again only when a line leaves the last one's day.
+        if (!(r.sec >= dayFrom && r.sec < dayFrom + 86_400)) {
+          dayFrom = Math.floor(r.sec / 86_400) * 86_400;
+          const d = day(dayFrom * 1000);
+          dayRows = snapParts.get(d) ?? new SnapshotRows();
+          snapParts.set(d, dayRows);
+        }
+        const rows = dayRows!;
         rows.add(c.uuid, r, represents);
         sum.rows++;
         batchRows++;

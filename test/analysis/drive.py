@@ -1,9 +1,17 @@
-# Drives one loopback TCP connection through a phase, for the analysis tests:
-#   receiver  - the receiver never reads while the sender keeps writing (its window fills)
-#   sndbuf    - the sender has a tiny SO_SNDBUF; the receiver reads all it gets
-#   bulk      - the sender writes as fast as it can; the receiver reads all it gets
+# Drives one TCP connection through a phase, for the analysis tests:
+#   receiver  - loopback; the receiver never reads while the sender keeps writing (its window fills)
+#   bulk      - loopback; the sender writes as fast as it can; the receiver reads all it gets
+#   sndbuf    - between two network namespaces (args: SENDER_NS RECEIVER_NS SENDER_IP
+#               RECEIVER_IP): the sender has a tiny SO_SNDBUF and writes 4 KiB at a time;
+#               the receiver reads all it gets, but its ACKs wait ~20 ms in a queue that a
+#               UDP flow from the receiver's side keeps full (the test shapes that side to
+#               10 Mbit/s): the whole buffer is in flight, unacknowledged, for most of
+#               each round trip, which is what the kernel counts as send-buffer-limited.
+#               On loopback ACKs free the buffer within microseconds: never limited.
 # Prints "port N" once listening (the test looks the connection up by it), then "done"
-# once both ends are closed. Python, because Bun's net sockets cannot set SO_SNDBUF.
+# once both ends are closed. Python, because Bun's net sockets cannot set SO_SNDBUF, and
+# its sockets are made synchronously (each inside the namespace entered for it).
+import ctypes
 import os
 import socket
 import struct
@@ -11,28 +19,74 @@ import sys
 import time
 
 mode, seconds = sys.argv[1], float(sys.argv[2])
+libc = ctypes.CDLL(None, use_errno=True)
 
-srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-srv.bind(("127.0.0.1", 0))
-srv.listen(1)
-port = srv.getsockname()[1]
-print(f"port {port}", flush=True)
 
-cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def enter(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns {path}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+flood = None
 if mode == "sndbuf":
+    a_ns, b_ns, a_ip, b_ip = sys.argv[3:7]
+    home = f"/proc/{os.getpid()}/ns/net"
+    home_fd = os.open(home, os.O_RDONLY)
+    enter(b_ns)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind((b_ip, 0))
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+    enter(a_ns)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind((a_ip, 9999))  # absorbs the flow (no ICMP port unreachable back)
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     cli.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # the kernel doubles it
     # Without it Nagle holds the small tail back for the peer's delayed ACK, so data
     # waits in the queue and the time counts as busy, not as send-buffer-limited.
     cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-cli.connect(("127.0.0.1", port))
+    # Cubic, whatever the host's default: BBR sizes its own cwnd and pacing, and on this
+    # kernel its connections never enter the send-buffer-limited state (measured: 0 ms).
+    cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
+    libc.setns(home_fd, 0x40000000)
+    os.close(home_fd)
+    chunk = b"x" * 4096
+else:
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    cli = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    chunk = b"x" * (1 << 16)
+srv.listen(1)
+port = srv.getsockname()[1]
+print(f"port {port}", flush=True)
+cli.connect((srv.getsockname()[0], port))
 peer, _ = srv.accept()
 srv.close()
 
-chunk = b"x" * (1 << 16)
+flooder = 0
+if flood is not None:
+    # The receiver side's UDP flow: keeps its shaped queue, and so its ACKs, ~20 ms deep.
+    flooder = os.fork()
+    if flooder == 0:
+        cli.close()
+        peer.close()
+        datagram = b"u" * 1400
+        end = time.monotonic() + seconds + 5
+        while time.monotonic() < end:
+            flood.sendto(datagram, (a_ip, 9999))
+        os._exit(0)
+    flood.close()
 
 
 def send_for(sock):
-    sock.settimeout(0.05)
+    # Blocking sends where the peer keeps reading (the sender sleeps in the kernel when
+    # the buffer is full, as a real one does); a timeout where it never reads.
+    sock.settimeout(0.05 if mode == "receiver" else None)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
@@ -66,6 +120,9 @@ else:
     cli.recv(1)  # the reader closed: everything was read
     cli.close()
     _, status = os.waitpid(pid, 0)
+    if flooder:
+        os.kill(flooder, 9)
+        os.waitpid(flooder, 0)
     if status != 0:
         sys.exit(1)
 print("done", flush=True)

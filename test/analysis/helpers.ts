@@ -7,9 +7,50 @@ export type Phase = "receiver" | "sndbuf" | "bulk";
 
 const DRIVER = join(import.meta.dir, "drive.py");
 
+/**
+ * Two network namespaces joined by a veth pair, the receiver's side (B) shaped to
+ * 10 Mbit/s with tbf, for the send-buffer phase. Removed by `remove`, also when making
+ * them failed halfway.
+ */
+export interface ShapedPair {
+  a: string;
+  b: string;
+  aIp: string;
+  bIp: string;
+  remove(): void;
+}
+
+export function makeShapedPair(tag: string): ShapedPair {
+  const a = `${tag}-a`;
+  const b = `${tag}-b`;
+  const remove = () => {
+    for (const n of [a, b]) Bun.spawnSync(["ip", "netns", "del", n]);
+  };
+  const sh = (...cmd: string[]) => {
+    const r = Bun.spawnSync(cmd);
+    if (r.exitCode !== 0) {
+      remove();
+      throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+    }
+  };
+  sh("ip", "netns", "add", a);
+  sh("ip", "netns", "add", b);
+  sh("ip", "link", "add", "tib-sa", "netns", a, "type", "veth", "peer", "name", "tib-sb", "netns", b);
+  // RFC 2544 benchmarking addresses: nothing outside the pair can be reached.
+  sh("ip", "-n", a, "addr", "add", "198.19.77.1/24", "dev", "tib-sa");
+  sh("ip", "-n", b, "addr", "add", "198.19.77.2/24", "dev", "tib-sb");
+  for (const [n, dev] of [[a, "tib-sa"], [b, "tib-sb"]]) {
+    sh("ip", "-n", n, "link", "set", dev, "up");
+    sh("ip", "-n", n, "link", "set", "lo", "up");
+  }
+  sh("ip", "netns", "exec", b, "tc", "qdisc", "add", "dev", "tib-sb", "root", "tbf", "rate", "10mbit", "burst", "32kbit", "latency", "400ms");
+  return { a: `/var/run/netns/${a}`, b: `/var/run/netns/${b}`, aIp: "198.19.77.1", bIp: "198.19.77.2", remove };
+}
+
 /** Runs drive.py; resolves with the listening port once both ends are closed. */
-export async function drive(phase: Phase, seconds: number): Promise<number> {
-  const proc = Bun.spawn(["python3", DRIVER, phase, String(seconds)], { stdout: "pipe", stderr: "pipe" });
+export async function drive(phase: Phase, seconds: number, pair?: ShapedPair): Promise<number> {
+  const args = pair ? [pair.a, pair.b, pair.aIp, pair.bIp] : [];
+  const proc = Bun.spawn(["python3", DRIVER, phase, String(seconds), ...args], { stdout: "pipe", stderr: "pipe" });
   try {
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     if (code !== 0 || !out.includes("done")) throw new Error(`drive.py ${phase} exited ${code}: ${out}${err}`);

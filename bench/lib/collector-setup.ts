@@ -3,6 +3,7 @@
 // created and removes. Shared by the workers so every scenario measures the same setup.
 import { ArchiveSet } from "../../src/archive/archive-set.ts";
 import { Collector } from "../../src/collector/collector.ts";
+import type { KernelSource } from "../../src/collector/kernel-source.ts";
 
 export interface BenchCollector {
   collector: Collector;
@@ -13,6 +14,8 @@ export interface BenchCollectorOptions {
   outputDir: string;
   destroyEvents: boolean;
   flushIntervalMs?: number;
+  /** Where kernel messages come from (default: the real netlink sockets). */
+  source?: KernelSource;
 }
 
 export function makeCollector(o: BenchCollectorOptions): BenchCollector {
@@ -33,6 +36,7 @@ export function makeCollector(o: BenchCollectorOptions): BenchCollector {
       flushBudgetMs: 2.5,
     },
     archive,
+    o.source,
   );
   return { collector, archive };
 }

@@ -2,10 +2,10 @@
 // archive path (diff, encode, append, zstd, write) run at its own speed, without the
 // kernel's dump cost and without depending on how fast load.c can make sockets change.
 import { readFileSync, writeFileSync } from "node:fs";
-import { SockDiagDumper, type DumpResult } from "../../src/collector/dumper.ts";
-import type { Collector } from "../../src/collector/collector.ts";
+import { RECEIVE_BUFFER_SIZE, SockDiagDumper, type DumpResult } from "../../src/collector/dumper.ts";
+import type { DumpSource, KernelSource } from "../../src/collector/kernel-source.ts";
 import { AttributeIndex } from "../../src/diag/attributes.ts";
-import { Attr, NLMSG_HDRLEN } from "../../src/diag/constants.ts";
+import { AF_INET, AF_INET6, Attr, NLMSG_HDRLEN } from "../../src/diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../../src/diag/layouts.ts";
 import { newSplitState, splitMessages, type MessageVisitor } from "../../src/diag/netlink-messages.ts";
 
@@ -122,27 +122,19 @@ export class CapturedDump {
   }
 }
 
-/** The part of SockDiagDumper the Collector uses. */
-interface DumpSource {
-  readonly buffer: Uint8Array;
-  dump(visit: MessageVisitor): DumpResult;
-  close(): void;
-}
-
 /**
- * Swaps the collector's dumper for one that copies the captured chunks, one at a time,
- * into the real dumper's receive buffer (the collector's diff reads through a view of
- * that very buffer) and splits them with the same splitter. Reaches into a private
- * field: bench-only, and checked at run time so a refactor fails loudly, not silently.
+ * A KernelSource that copies the captured chunks, one at a time, into its buffer and
+ * splits them with the collector's splitter: the dump a Collector built with it sees is
+ * the captured one, replayed (no destroy events).
  */
-export function replayInto(collector: Collector, dump: CapturedDump): void {
-  const holder = collector as unknown as { dumper: DumpSource };
-  const real = holder.dumper;
-  if (!(real instanceof SockDiagDumper)) throw new Error("Collector has no `dumper` field any more: update bench/lib/replay.ts");
-  const buffer = real.buffer;
+export function capturedSource(dump: CapturedDump): KernelSource {
+  const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
   const state = newSplitState();
-  holder.dumper = {
+  const dumper: DumpSource = {
     buffer,
+    families: [AF_INET6, AF_INET],
+    lastMessages: [0, 0],
+    lastSeconds: [0, 0],
     dump(visit: MessageVisitor): DumpResult {
       let messages = 0;
       let bytes = 0;
@@ -154,8 +146,8 @@ export function replayInto(collector: Collector, dump: CapturedDump): void {
       }
       return { messages, bytes, chunks: dump.chunks.length, malformed: 0 };
     },
-    close(): void {
-      real.close();
-    },
+    reset(): void {},
+    close(): void {},
   };
+  return { dumper, destroy: null };
 }

@@ -13,7 +13,7 @@
 // Args: --capture FILE | --replay FILE --out DIR --warm-cycles W --cycles M
 import { COLLECTOR_STATES } from "../../src/collector/collector.ts";
 import { makeCollector } from "../lib/collector-setup.ts";
-import { CapturedDump, replayInto } from "../lib/replay.ts";
+import { CapturedDump, capturedSource } from "../lib/replay.ts";
 import { timeFlushes } from "../lib/flush-timer.ts";
 import { cpuMs } from "../lib/stats.ts";
 import { argNumber, argString, emitResult, runWorker } from "../lib/worker-io.ts";
@@ -28,8 +28,7 @@ function capture(path: string): void {
 
 function replay(path: string): void {
   const dump = CapturedDump.load(path);
-  const { collector, archive } = makeCollector({ outputDir: argString("out"), destroyEvents: false });
-  replayInto(collector, dump);
+  const { collector, archive } = makeCollector({ outputDir: argString("out"), destroyEvents: false, source: capturedSource(dump) });
   const flush = timeFlushes();
   const warm = argNumber("warm-cycles");
   const cycles = argNumber("cycles");

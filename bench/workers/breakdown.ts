@@ -32,7 +32,7 @@ import { newSplitState, splitMessages, type MessageVisitor } from "../../src/dia
 import { bytesOf } from "../../src/diff/bytes.ts";
 import { SnapshotCache } from "../../src/diff/snapshot-cache.ts";
 import { makeCollector } from "../lib/collector-setup.ts";
-import { CapturedDump, replayInto } from "../lib/replay.ts";
+import { CapturedDump, capturedSource } from "../lib/replay.ts";
 import { median } from "../lib/stats.ts";
 import { argFlag, argNumber, argString, emitResult, runWorker } from "../lib/worker-io.ts";
 
@@ -96,8 +96,7 @@ runWorker("breakdown", () => {
 
   // The whole poll over the same replayed dump.
   {
-    const { collector } = makeCollector({ outputDir: `${out}/poll`, destroyEvents: false });
-    replayInto(collector, dump);
+    const { collector } = makeCollector({ outputDir: `${out}/poll`, destroyEvents: false, source: capturedSource(dump) });
     let now = Date.now();
     collector.poll(now);
     phases.poll = time(() => {

@@ -1,8 +1,9 @@
-// One export run: closed connections the index has not exported yet, read from their
-// archives, written as hive-partitioned Parquet (table=…/date=…/host=…/part-….parquet).
-// Batches of about ROWS_PER_BATCH snapshot rows: each batch's files are written under
-// temporary names, renamed into place together, then its connections are marked exported
-// in one transaction. A failure (a full disk) removes the batch's temporary files and
+// One export run, written as hive-partitioned Parquet (table=…/date=…/host=…/part-….parquet):
+// the snapshots of every closed archive file the index has not exported yet (a rotated
+// file of a live connection too), then the rows of the closed connections not yet
+// exported. Batches of about ROWS_PER_BATCH snapshot rows: each batch's files are written
+// under temporary names, renamed into place together, then its archive files and
+// connections are marked exported in one transaction. A failure (a full disk) removes the batch's temporary files and
 // stops the run: what earlier batches committed stays, complete and marked.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -11,7 +12,7 @@ import { looksLikeZstd } from "../archive/inflate.ts";
 import { scanArchiveLines } from "../archive/track-reader.ts";
 import { join } from "node:path";
 import { ArchiveFormatError, readArchiveSync } from "../archive/reader.ts";
-import type { ConnectionIndex, ConnectionWithFiles } from "../index-db/index.ts";
+import type { ConnectionIndex, DueFile } from "../index-db/index.ts";
 import { ConnectionRows } from "./connection-rows.ts";
 import { PendingFiles } from "./parquet-file.ts";
 import { SnapshotRows } from "./snapshot-rows.ts";
@@ -20,6 +21,8 @@ import { CopiedRow, type RowInput } from "./row-input.ts";
 import { SCALAR_COLUMNS, STRUCT_COLUMNS } from "./columns.ts";
 
 export const ROWS_PER_BATCH = 250_000;
+/** Connection rows are small: a batch of them alone is this many. */
+const CONNECTIONS_PER_BATCH = 50_000;
 const PAGE = 500;
 
 export interface ExportOptions {
@@ -80,17 +83,18 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
   const limit = opts.rowsPerBatch ?? ROWS_PER_BATCH;
   const until = opts.until ?? Number.MAX_SAFE_INTEGER;
   const sum: ExportSummary = { connections: 0, snapshots: 0, rows: 0, files: [], bytes: 0, skipped: [], malformedLines: 0, seconds: 0 };
+  const since = opts.since ?? Number.MIN_SAFE_INTEGER;
   let part = 0;
-  let after = { closedAt: Number.MIN_SAFE_INTEGER, uuid: "" };
 
   let snapParts = new Map<string, SnapshotRows>();
   let connParts = new Map<string, ConnectionRows>();
   let batchUuids: string[] = [];
+  let batchFiles: DueFile[] = [];
   let dayFrom = Number.NaN;
   let dayRows: SnapshotRows | null = null;
   let batchRows = 0;
   const flush = (): void => {
-    if (batchUuids.length === 0) return;
+    if (batchUuids.length === 0 && batchFiles.length === 0) return;
     const files = new PendingFiles();
     try {
       for (const [d, rows] of connParts) files.write(join(opts.outDir, "table=connections", `date=${d}`, `host=${host}`, `part-${stamp}-${part++}.parquet`), rows.table());
@@ -102,19 +106,23 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
       files.abort();
       throw e;
     }
-    state.markExported(batchUuids, now());
+    state.markExported(batchUuids, batchFiles, now());
     snapParts = new Map();
     connParts = new Map();
     dayFrom = Number.NaN;
     batchUuids = [];
+    batchFiles = [];
     batchRows = 0;
   };
 
+  // Snapshots, file by file: every closed archive file not yet exported, whether its
+  // connection is still open (a rotated file) or has ended.
+  let afterFile = { closedAt: Number.MIN_SAFE_INTEGER, uuid: "", seq: -1 };
   for (;;) {
-    const page = state.page(opts.since ?? Number.MIN_SAFE_INTEGER, until, after.closedAt, after.uuid, PAGE);
+    const page = state.filePage(since, until, afterFile, PAGE);
     if (page.length === 0) break;
-    for (const c of page) {
-      after = { closedAt: c.closedAt!, uuid: c.uuid };
+    for (const f of page) {
+      afterFile = { closedAt: f.closedAt, uuid: f.uuid, seq: f.seq };
       const emit = (r: RowInput, represents: number): void => {
         // The day's partition, looked up again only when a line leaves the last one's day.
         if (!(r.sec >= dayFrom && r.sec < dayFrom + 86_400)) {
@@ -123,18 +131,29 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
           dayRows = snapParts.get(d) ?? new SnapshotRows();
           snapParts.set(d, dayRows);
         }
-        const rows = dayRows!;
-        rows.add(c.uuid, r, represents);
+        dayRows!.add(f.uuid, r, represents);
         sum.rows++;
         batchRows++;
       };
       const thinner = opts.everyMs ? new Thinner(opts.everyMs, emit) : null;
-      readConnection(c, opts.archiveDir, sum, (r) => {
+      readFile(f, opts.archiveDir, sum, (r) => {
         sum.snapshots++;
         if (thinner) thinner.add(r);
         else emit(r, 1);
       });
       thinner?.end();
+      batchFiles.push(f);
+      if (batchRows >= limit) flush();
+    }
+  }
+
+  // Connections, once closed.
+  let after = { closedAt: Number.MIN_SAFE_INTEGER, uuid: "" };
+  for (;;) {
+    const page = state.page(since, until, after.closedAt, after.uuid, PAGE);
+    if (page.length === 0) break;
+    for (const c of page) {
+      after = { closedAt: c.closedAt!, uuid: c.uuid };
       const d = day(c.firstSeen);
       let rows = connParts.get(d);
       if (rows === undefined) connParts.set(d, (rows = new ConnectionRows()));
@@ -142,7 +161,7 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
       rows.add(c, host);
       batchUuids.push(c.uuid);
       sum.connections++;
-      if (batchRows >= limit) flush();
+      if (batchUuids.length >= CONNECTIONS_PER_BATCH) flush();
     }
   }
   flush();
@@ -154,36 +173,33 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
 const TYPES = [...new Set([...STRUCT_COLUMNS.map((c) => c.attr), ...SCALAR_COLUMNS.map((c) => c.attr)])];
 
 /**
- * Hands every snapshot of a connection's archives to `visit`, in order, through the byte
- * scanner; an archive it cannot decompress whole (a torn last frame) is read by the
- * general reader instead, frame by frame. Missing or unreadable archives are skipped and
- * named.
+ * Hands every snapshot of one archive file to `visit`, in order, through the byte
+ * scanner; a file it cannot decompress whole (a torn last frame) is read by the general
+ * reader instead, frame by frame. A missing or unreadable file is skipped and named.
  */
-function readConnection(c: ConnectionWithFiles, archiveDir: string, sum: ExportSummary, visit: (r: RowInput) => void): void {
+function readFile(f: DueFile, archiveDir: string, sum: ExportSummary, visit: (r: RowInput) => void): void {
+  const path = join(archiveDir, f.path);
+  if (!existsSync(path)) {
+    sum.skipped.push({ uuid: f.uuid, path: f.path, reason: "missing" });
+    return;
+  }
+  let body: Uint8Array | null;
+  try {
+    const raw = new Uint8Array(readFileSync(path));
+    body = looksLikeZstd(raw) ? decompressWhole(raw) : raw;
+  } catch (e) {
+    sum.skipped.push({ uuid: f.uuid, path: f.path, reason: (e as Error).message });
+    return;
+  }
+  if (body !== null) {
+    scanArchiveLines(body, TYPES, visit, () => sum.malformedLines++);
+    return;
+  }
   const copy = new CopiedRow();
-  for (const f of c.files) {
-    const path = join(archiveDir, f.path);
-    if (!existsSync(path)) {
-      sum.skipped.push({ uuid: c.uuid, path: f.path, reason: "missing" });
-      continue;
-    }
-    let body: Uint8Array | null;
-    try {
-      const raw = new Uint8Array(readFileSync(path));
-      body = looksLikeZstd(raw) ? decompressWhole(raw) : raw;
-    } catch (e) {
-      sum.skipped.push({ uuid: c.uuid, path: f.path, reason: (e as Error).message });
-      continue;
-    }
-    if (body !== null) {
-      scanArchiveLines(body, TYPES, visit, () => sum.malformedLines++);
-      continue;
-    }
-    try {
-      for (const e of readArchiveSync(path, { onMalformed: () => sum.malformedLines++ })) if (e.kind === "snapshot") visit(copy.fromEntry(e));
-    } catch (e) {
-      sum.skipped.push({ uuid: c.uuid, path: f.path, reason: e instanceof ArchiveFormatError ? e.message : (e as Error).message });
-    }
+  try {
+    for (const e of readArchiveSync(path, { onMalformed: () => sum.malformedLines++ })) if (e.kind === "snapshot") visit(copy.fromEntry(e));
+  } catch (e) {
+    sum.skipped.push({ uuid: f.uuid, path: f.path, reason: e instanceof ArchiveFormatError ? e.message : (e as Error).message });
   }
 }
 

@@ -1,5 +1,5 @@
-// --every: at most one snapshot per interval of a connection's life, the first and the
-// last always kept, each kept row saying how many snapshots it stands for (itself and the
+// --every: at most one snapshot per interval of an archive file's time (a connection is
+// exported file by file), the file's first and last always kept, each kept row saying how many snapshots it stands for (itself and the
 // ones dropped after it), so the counts add up to what the archives hold. Lines come one
 // at a time (the scanner reuses its buffer): a kept line is held, copied, until its count
 // is known, and the latest dropped one in case it turns out to be the last.

@@ -13,7 +13,7 @@ export * from "./types.ts";
 export { CONTAINER_ID, FilterError, POD_UID } from "./query.ts";
 export { CursorError, decodeCursor, encodeCursor } from "./cursor.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
-export { ExportState } from "./export-state.ts";
+export { ExportState, type DueFile } from "./export-state.ts";
 import { ExportState } from "./export-state.ts";
 export type { IndexRecovery, OpenFileRow } from "./recovery.ts";
 

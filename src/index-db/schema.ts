@@ -144,6 +144,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE connections ADD COLUMN exported_at INTEGER;
   CREATE INDEX connections_export_due ON connections (closed_at, uuid) WHERE closed_at IS NOT NULL AND exported_at IS NULL;
   `,
+  // 6: the export takes snapshots file by file: a file closed (rotated, or its connection
+  // ended) is exported once, so a long-lived connection's history is exported as it goes.
+  `
+  ALTER TABLE files ADD COLUMN exported_at INTEGER;
+  CREATE INDEX files_export_due ON files (closed_at, uuid, seq) WHERE closed_at IS NOT NULL AND exported_at IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -221,3 +221,30 @@ test("a missing archive is skipped and named; a full disk fails the run, leaves 
     unmountAll();
   }
 });
+
+test("a live connection's rotated file is exported before the connection ends; its last file and its row once it has", async () => {
+  const archives = join(dir, "data");
+  const out = join(dir, "export");
+  const index = ConnectionIndex.open(join(dir, "index.sqlite"));
+  const at = (acked: bigint) => [message(0x500n, { acked })];
+  // Polls at 0 s and 1 s, then past the 10-minute rotation, then gone.
+  const r = replaySource([at(1n), at(2n), at(3n), []], false);
+  const opts: CollectorOptions = { uuidPrefix: "export_1_unsafe", includeLocal: true, excludeSrcPorts: [], excludeDstIps: [], anonymize: "none", destroyEvents: false, vanishGraceMs: 250 };
+  const c = new Collector(opts, new ArchiveSet({ outputDir: archives }), r.source);
+  const poll = (sec: number) => index.applyCycle(c.poll(sec * 1000, { sec, nsec: 0 }));
+  poll(T0);
+  poll(T0 + 1);
+  poll(T0 + 660);
+  const first = runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  expect([first.connections, first.snapshots]).toEqual([0, 2]);
+  expect(Number((await rows(`SELECT count(*) AS n FROM ${snaps(out)} WHERE cookie = 1280`))[0].n)).toBe(2);
+  poll(T0 + 661);
+  index.applyCycle(c.shutdown((T0 + 662) * 1000));
+  const second = runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  expect([second.connections, second.snapshots]).toEqual([1, 1]);
+  const acked = await rows(`SELECT tcpi_bytes_acked AS a FROM ${snaps(out)} WHERE cookie = 1280 ORDER BY timestamp`);
+  expect(acked.map((x) => x.a)).toEqual([1n, 2n, 3n]);
+  const conn = await rows(`SELECT snapshots, end_reason, files FROM ${conns(out)}`);
+  expect(conn.map((x) => [Number(x.snapshots), x.end_reason, (x.files as string).split(" ").length])).toEqual([[3, "vanished", 2]]);
+  expect(runExport(index, { outDir: out, archiveDir: archives, host: "h" }).files).toEqual([]);
+});

@@ -55,7 +55,7 @@ describe("migration 4", () => {
     const idx = ConnectionIndex.open(tmpIndex.path, { onMigrate: (from, to, rows) => told.push([from, to, rows]) });
     // The collector says so before a migration that may take a while.
     expect(told).toEqual([[3, SCHEMA_VERSION, 50]]);
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     expect(idx.db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version).toBe(SCHEMA_VERSION);
     // Every old column of every row, rowid included, exactly; the new ones NULL.
     const after = idx.db.query<Record<string, unknown>, []>(OLD_ROWS).all();
@@ -75,8 +75,8 @@ describe("migration 4", () => {
     const idx = ConnectionIndex.open(tmpIndex.path);
     const names = indexNames(idx.db);
     expect(names).toEqual(
-      // Migration 4's namespace indexes, and migration 5's (the export's).
-      [...before.indexes, "connections_by_container", "connections_by_netns", "connections_by_netns_name", "connections_by_pod", "connections_export_due"].sort(),
+      // Migration 4's namespace indexes, and migrations 5 and 6's (the export's).
+      [...before.indexes, "connections_by_container", "connections_by_netns", "connections_by_netns_name", "connections_by_pod", "connections_export_due", "files_export_due"].sort(),
     );
     expect(idx.db.query("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
     // The uuid primary key still holds.

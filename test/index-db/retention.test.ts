@@ -45,7 +45,7 @@ test("a schema-1 index is upgraded in place and keeps its rows", async () => {
   db.close();
   const idx = ConnectionIndex.open(tmpIndex.path);
   expect(idx.db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version).toBe(SCHEMA_VERSION);
-  expect(SCHEMA_VERSION).toBe(5);
+  expect(SCHEMA_VERSION).toBe(6);
   const names = idx.db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'index'").all().map((r) => r.name);
   expect(names).toContain("connections_closed");
   expect(idx.getConnection("u1")!.endReason).toBe("destroy");

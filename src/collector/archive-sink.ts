@@ -12,9 +12,10 @@ export interface ArchiveLineSink {
    * (attributes indexed in `attrs`, up to attrs.end), stamped `time`, taken at `nowMs`.
    * The sink encodes it where it keeps it (see encodeRecordInto), or hands the raw
    * message on to be encoded there: no string per line. False: dropped (and counted)
-   * without being buffered.
+   * without being buffered. `retake`: the same snapshot again after a drop; dropped
+   * again, it is not counted twice.
    */
-  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): boolean;
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number, retake?: boolean): boolean;
 }
 
 export interface ArchiveSink {

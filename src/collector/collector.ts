@@ -389,14 +389,16 @@ export class Collector {
   private archiveSnapshot(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): void {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
-    if (!conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now)) {
-      // Dropped (counted by the sink): the next poll takes it again even if nothing
+    if (!conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now, conn.retaking)) {
+      // Dropped (counted by the sink, once): the next poll takes it again even if nothing
       // changed, so an idle connection whose first line fell to back-pressure still gets
       // its archive once the pressure is gone.
       entry.hasInfo = false;
+      conn.retaking = true;
       this.stats.retakes++;
       return;
     }
+    conn.retaking = false;
     noteCounters(conn, buf, idm, this.attrs, this.stats.bytes);
     countOversize(this.attrs, this.stats.oversize);
     conn.snapshots++;

@@ -30,13 +30,15 @@ export interface Connection {
   lastArchivedMs: number;
   /** The namespace it lives in; null only for REMNANT. */
   slot: NetnsSlot | null;
+  /** Its last snapshot was refused (back-pressure): the next one is a retake. */
+  retaking: boolean;
 }
 
 /** A connection seen for the first time: no counters known yet. */
 export function newConnection(uuid: string, state: number, writer: ArchiveLineSink, snapshots: number, nowMs: number): Connection {
   return {
     ended: false, uuid, lastState: state, ackedLo: 0, ackedHi: -1, receivedLo: 0, receivedHi: -1, sentLo: 0, sentHi: -1,
-    writer, snapshots, vanishedAt: 0, reportedEpoch: -1, lastArchivedMs: nowMs, slot: null,
+    writer, snapshots, vanishedAt: 0, reportedEpoch: -1, lastArchivedMs: nowMs, slot: null, retaking: false,
   };
 }
 

@@ -15,8 +15,8 @@ import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToSto
 
 class Handle implements ArchiveLineSink {
   constructor(private readonly client: StorageClient, readonly id: number) {}
-  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number): boolean {
-    return this.client.record(this.id, time, msg, idm, attrs.end, nowMs);
+  appendRecord(time: RecordTime, msg: Uint8Array, idm: number, attrs: AttributeIndex, nowMs: number, retake = false): boolean {
+    return this.client.record(this.id, time, msg, idm, attrs.end, nowMs, retake);
   }
 }
 
@@ -105,10 +105,10 @@ export class StorageClient implements ArchiveSink {
    * copied as it is; the worker encodes the line. Dropped (counted) while the worker is
    * too far behind.
    */
-  /** False: dropped (counted as back-pressure). */
-  record(id: number, time: RecordTime, msg: Uint8Array, idm: number, end: number, nowMs: number): boolean {
+  /** False: dropped (counted as back-pressure, once: a refused retake was counted already). */
+  record(id: number, time: RecordTime, msg: Uint8Array, idm: number, end: number, nowMs: number, retake = false): boolean {
     if (this.sent + this.bytes - (this.last?.acked ?? 0) > this.maxInFlightBytes) {
-      this.lostBackpressure++;
+      if (!retake) this.lostBackpressure++;
       return false;
     }
     const n = end - idm;

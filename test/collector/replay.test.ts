@@ -117,27 +117,36 @@ test("a connection left open by an earlier run resumes: same UUID, next file seq
 });
 
 test("a snapshot the archive refused (back-pressure) is taken again at the next poll, though nothing changed", () => {
-  const steps = [[message(0x33n, { acked: 7n })], [message(0x33n, { acked: 7n })], [message(0x33n, { acked: 7n })]];
+  const steps = [[message(0x33n, { acked: 7n })], [message(0x33n, { acked: 7n })], [message(0x33n, { acked: 7n })], [message(0x33n, { acked: 7n })]];
   const r = replaySource(steps, true);
   const set = new ArchiveSet({ outputDir: dir });
-  let refuse = 1;
+  let refuse = 2;
+  const retakeFlags: boolean[] = [];
   // The archive, refusing the first line as a storage worker over its in-flight bound does.
   const sink: ArchiveSink = Object.create(set) as ArchiveSink;
   const open: ArchiveSink["open"] = (uuid, startMs, firstSeq, startSubMs) => {
     const inner = set.open(uuid, startMs, firstSeq, startSubMs);
-    return { appendRecord: (...a) => (refuse-- > 0 ? false : inner.appendRecord(...a)) };
+    return {
+      appendRecord: (time, msg, idm, attrs, now, retake) => {
+        retakeFlags.push(retake === true);
+        return refuse-- > 0 ? false : inner.appendRecord(time, msg, idm, attrs, now);
+      },
+    };
   };
   sink.open = open;
   const opts: CollectorOptions = { uuidPrefix: "replay_1_unsafe", includeLocal: true, excludeSrcPorts: [], excludeDstIps: [], anonymize: "none", destroyEvents: true, vanishGraceMs: 250 };
   const c = new Collector(opts, sink, r.source);
   const t = 1_700_000_000_000;
   c.poll(t);
-  expect(c.stats.retakes).toBe(1);
+  c.poll(t + 10);
+  expect(c.stats.retakes).toBe(2);
   expect(c.stats.snapshots).toBe(0);
-  expect(c.poll(t + 10).updated.map((u) => u.snapshots)).toEqual([1]);
+  expect(c.poll(t + 20).updated.map((u) => u.snapshots)).toEqual([1]);
+  // The sink heard which attempts were retakes (a refused retake is not a second loss).
+  expect(retakeFlags).toEqual([false, true, true]);
   // Archived once it was taken in: then unchanged snapshots are not archived again.
-  expect(c.poll(t + 20).updated).toEqual([]);
-  c.shutdown(t + 30);
+  expect(c.poll(t + 30).updated).toEqual([]);
+  c.shutdown(t + 40);
   expect(archived().map((a) => a.acked)).toEqual([7n]);
 });
 

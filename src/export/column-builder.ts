@@ -98,6 +98,53 @@ export class ColumnBuilder {
     this.length++;
   }
 
+  /** Room for `n` more values. */
+  private reserve(n: number): void {
+    while (this.length + n > this.valid.length * 8) {
+      this.room();
+      // room() grows only when full: make it so, and grow.
+      if (this.length + n > this.valid.length * 8) {
+        const keep = this.length;
+        this.length = this.valid.length * 8;
+        this.room();
+        this.length = keep;
+      }
+    }
+  }
+
+  /**
+   * Appends `count` values, the i-th read at `src[i * stride + off]` (`width` bytes,
+   * little-endian; with `bits`, that bitfield of them), null where `lens[i] < off + width`
+   * (the attribute was absent, -1, or shorter). One call per column for a whole batch.
+   */
+  appendStrided(src: Uint8Array, stride: number, off: number, width: number, count: number, lens: Int32Array, bits?: readonly [number, number]): void {
+    this.reserve(count);
+    const bytes = this.bytes!;
+    const valid = this.valid;
+    const w = this.values!.BYTES_PER_ELEMENT;
+    const need = off + width;
+    let n = this.length;
+    for (let i = 0; i < count; i++, n++) {
+      if (lens[i] < need) {
+        if (this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
+        this.nulls++;
+        continue;
+      }
+      const from = i * stride + off;
+      const to = n * w;
+      if (bits === undefined) {
+        for (let j = 0; j < width; j++) bytes[to + j] = src[from + j];
+      } else {
+        let v = 0;
+        for (let j = width - 1; j >= 0; j--) v = v * 256 + src[from + j];
+        v = Math.floor(v / 2 ** bits[0]) % 2 ** bits[1];
+        for (let j = 0; j < w; j++, v = Math.floor(v / 256)) bytes[to + j] = v % 256;
+      }
+      valid[n >> 3] |= 1 << (n & 7);
+    }
+    this.length = n;
+  }
+
   pushString(s: string): void {
     this.room();
     this.strings.push(s);

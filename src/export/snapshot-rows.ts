@@ -5,29 +5,13 @@ import type { RowInput } from "./row-input.ts";
 import { AF_INET } from "../diag/constants.ts";
 import { COOKIE_OFFSET } from "../diag/layouts.ts";
 import { srcAddress, dstAddress, sourcePort, destPort } from "../diag/sock-id.ts";
-import { fieldSize } from "../diag/struct.ts";
 import { builders, tableOf, type ColumnBuilder } from "./column-builder.ts";
+import { StructArena } from "./struct-arena.ts";
 import { SCALAR_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_HEAD, STRUCT_COLUMNS } from "./columns.ts";
 
 const HEAD = SNAPSHOT_HEAD.length;
 
-// The struct columns as flat arrays: the per-row loop reads numbers, not objects.
 const N_STRUCT = STRUCT_COLUMNS.length;
-const ATTR = Int32Array.from(STRUCT_COLUMNS, (c) => c.attr);
-const OFFSET = Int32Array.from(STRUCT_COLUMNS, (c) => c.field.offset);
-const WIDTH = Int32Array.from(STRUCT_COLUMNS, (c) => fieldSize(c.field));
-/** 1: little-endian and whole, copied as bytes; 0: a bitfield or big-endian, read. */
-const COPY = Uint8Array.from(STRUCT_COLUMNS, (c) => (c.field.bits === undefined && c.field.type !== "be16" && c.field.type !== "be32" ? 1 : 0));
-for (const c of STRUCT_COLUMNS) {
-  if (c.field.bits === undefined && (c.field.type === "be16" || c.field.type === "be32")) throw new Error(`${c.name}: a big-endian struct field needs a reader here`);
-}
-
-/** A little-endian bitfield (struct.ts's `bits`: first bit, width) of a `width`-byte unit. */
-function bitfield(b: Uint8Array, at: number, width: number, bits: readonly [number, number]): number {
-  let v = 0;
-  for (let j = width - 1; j >= 0; j--) v = v * 256 + b[at + j];
-  return Math.floor(v / 2 ** bits[0]) % 2 ** bits[1];
-}
 
 function cstring(b: Uint8Array): string {
   const end = b.indexOf(0);
@@ -36,7 +20,9 @@ function cstring(b: Uint8Array): string {
 
 export class SnapshotRows {
   private readonly cols: ColumnBuilder[] = builders(SNAPSHOT_COLUMNS, 4096);
+  private readonly structs = new StructArena();
 
+  /** Rows added (the struct columns are filled in only by table()). */
   get length(): number {
     return this.cols[0].length;
   }
@@ -65,25 +51,8 @@ export class SnapshotRows {
     c[11].push(m[at + 2]);
     c[12].push(m[at + 3]);
     for (let k = 0; k < 5; k++) c[13 + k].pushBytes(m, at + 52 + 4 * k, 4); // expires, rqueue, wqueue, uid, inode
-    let i = HEAD;
-    let lastAttr = -1;
-    let base = -1;
-    let length = 0;
-    for (let k = 0; k < N_STRUCT; k++) {
-      const b = c[i++];
-      const a = ATTR[k];
-      if (a !== lastAttr) {
-        lastAttr = a;
-        base = r.offset(a);
-        length = r.length(a);
-      }
-      const off = OFFSET[k];
-      const width = WIDTH[k];
-      // A field past what the kernel sent (an older kernel's shorter struct) is absent, not 0.
-      if (base < 0 || off + width > length) b.pushNull();
-      else if (COPY[k] === 1) b.pushBytes(m, base + off, width);
-      else b.push(bitfield(m, base + off, width, STRUCT_COLUMNS[k].field.bits!));
-    }
+    this.structs.add(r);
+    let i = HEAD + N_STRUCT;
     for (let k = 0; k < SCALAR_COLUMNS.length; k++) {
       const col = SCALAR_COLUMNS[k];
       const b = c[i++];
@@ -98,6 +67,7 @@ export class SnapshotRows {
 
   /** The rows as an Arrow table (the builders are spent). */
   table(): Table {
+    this.structs.drainInto(this.cols.slice(HEAD, HEAD + N_STRUCT));
     return tableOf(this.cols);
   }
 }

@@ -64,10 +64,15 @@ function digits(buf: Uint8Array, at: number, n: number): number {
   return v;
 }
 
+/** Unix ms of the whole seconds of `YYYY-MM-DDTHH:MM:SS` at buf[at, at + 19), or NaN. */
+function wholeMs(buf: Uint8Array, at: number): number {
+  return Date.UTC(digits(buf, at, 4), digits(buf, at + 5, 2) - 1, digits(buf, at + 8, 2), digits(buf, at + 11, 2), digits(buf, at + 14, 2), digits(buf, at + 17, 2));
+}
+
 /** Unix ms of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` at buf[at, end), or NaN. */
 function timeAt(buf: Uint8Array, at: number, end: number): number {
   if (end - at < 20 || buf[end - 1] !== 0x5a) return NaN;
-  const whole = Date.UTC(digits(buf, at, 4), digits(buf, at + 5, 2) - 1, digits(buf, at + 8, 2), digits(buf, at + 11, 2), digits(buf, at + 14, 2), digits(buf, at + 17, 2));
+  const whole = wholeMs(buf, at);
   if (end - at === 20) return whole;
   const n = end - at - 21;
   return whole + fractionMs(digits(buf, at + 20, n), n);
@@ -179,6 +184,43 @@ class LineAttrs implements ScannedLine {
 }
 
 /**
+ * The line loop both readers share: each snapshot line's time and wanted attributes (and
+ * its RawIDM, with `raw`) decoded into `attrs`, then `visit`; `bad` hears of each snapshot
+ * line that cannot be read (skipped). Metadata lines are skipped.
+ */
+function eachLine(body: Uint8Array, attrs: LineAttrs, raw: boolean, visit: (line: LineAttrs) => void, bad: () => void): void {
+  let from = 0;
+  while (from < body.length) {
+    let nl = body.indexOf(NEWLINE, from);
+    if (nl < 0) nl = body.length;
+    const line = from;
+    from = nl + 1;
+    if (nl === line) continue;
+    if (!startsWith(body, line, TS_HEAD)) {
+      bad();
+      continue;
+    }
+    const tsAt = line + TS_HEAD.length;
+    const tsEnd = body.indexOf(QUOTE, tsAt);
+    if (tsEnd < 0 || tsEnd >= nl) {
+      bad();
+      continue;
+    }
+    const rawAt = find(body, RAW, tsEnd, nl);
+    if (rawAt < 0) continue; // a Metadata line
+    attrs.timeMs = timeAt(body, tsAt, tsEnd);
+    let ok = !Number.isNaN(attrs.timeMs);
+    if (ok && raw) {
+      const rawFrom = rawAt + RAW.length;
+      const rawTo = body.indexOf(QUOTE, rawFrom);
+      ok = rawTo >= 0 && rawTo < nl && exactTimeAt(body, tsAt, tsEnd, attrs) && attrs.load(body, rawTo, nl, rawFrom, rawTo);
+    } else if (ok) ok = attrs.load(body, tsEnd, nl);
+    if (ok) visit(attrs);
+    else bad();
+  }
+}
+
+/**
  * Calls `visit` for every snapshot line of each file in order (Metadata lines and lines
  * that cannot be read are skipped). `types` are the attribute types to decode.
  */
@@ -186,29 +228,14 @@ export async function readTrackLines(paths: readonly string[], types: readonly n
   const attrs = new LineAttrs(types);
   for (const path of paths) {
     const raw = new Uint8Array(await readFile(path));
-    const body: Uint8Array = looksLikeZstd(raw) ? decompress(raw) : raw;
-    let from = 0;
-    while (from < body.length) {
-      let nl = body.indexOf(NEWLINE, from);
-      if (nl < 0) nl = body.length;
-      const line = from;
-      from = nl + 1;
-      if (!startsWith(body, line, TS_HEAD)) continue;
-      const tsAt = line + TS_HEAD.length;
-      const tsEnd = body.indexOf(QUOTE, tsAt);
-      if (tsEnd < 0 || tsEnd >= nl) continue;
-      if (find(body, RAW, tsEnd, nl) < 0) continue;
-      attrs.timeMs = timeAt(body, tsAt, tsEnd);
-      if (Number.isNaN(attrs.timeMs)) continue;
-      if (attrs.load(body, tsEnd, nl)) visit(attrs);
-    }
+    eachLine(looksLikeZstd(raw) ? decompress(raw) : raw, attrs, false, visit, () => {});
   }
 }
 
 /** Exact time of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` at buf[at, end) into `out` (sec, nsec); false if not that. */
 function exactTimeAt(buf: Uint8Array, at: number, end: number, out: { sec: number; nsec: number }): boolean {
   if (end - at < 20 || buf[end - 1] !== 0x5a) return false;
-  const ms = Date.UTC(digits(buf, at, 4), digits(buf, at + 5, 2) - 1, digits(buf, at + 8, 2), digits(buf, at + 11, 2), digits(buf, at + 14, 2), digits(buf, at + 17, 2));
+  const ms = wholeMs(buf, at);
   if (Number.isNaN(ms)) return false;
   out.sec = ms / 1000;
   out.nsec = 0;
@@ -227,33 +254,5 @@ function exactTimeAt(buf: Uint8Array, at: number, end: number, out: { sec: numbe
  * each snapshot line that cannot be read (skipped). Metadata lines are skipped.
  */
 export function scanArchiveLines(body: Uint8Array, types: readonly number[], visit: (line: ScannedLine) => void, bad: () => void): void {
-  const attrs = new LineAttrs(types);
-  let from = 0;
-  while (from < body.length) {
-    let nl = body.indexOf(NEWLINE, from);
-    if (nl < 0) nl = body.length;
-    const line = from;
-    from = nl + 1;
-    if (nl === line) continue;
-    if (!startsWith(body, line, TS_HEAD)) {
-      bad();
-      continue;
-    }
-    const tsAt = line + TS_HEAD.length;
-    const tsEnd = body.indexOf(QUOTE, tsAt);
-    if (tsEnd < 0 || tsEnd >= nl) {
-      bad();
-      continue;
-    }
-    const raw = find(body, RAW, tsEnd, nl);
-    if (raw < 0) continue; // a Metadata line
-    const rawFrom = raw + RAW.length;
-    const rawTo = body.indexOf(QUOTE, rawFrom);
-    if (rawTo < 0 || rawTo >= nl || !exactTimeAt(body, tsAt, tsEnd, attrs) || !attrs.load(body, rawTo, nl, rawFrom, rawTo)) {
-      bad();
-      continue;
-    }
-    attrs.timeMs = attrs.sec * 1000 + attrs.nsec / 1e6;
-    visit(attrs);
-  }
+  eachLine(body, new LineAttrs(types), true, visit, bad);
 }

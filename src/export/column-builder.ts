@@ -42,19 +42,23 @@ export class ColumnBuilder {
   private bytes: Uint8Array | null;
 
   constructor(readonly def: ColumnDef, capacity = 1024) {
+    // Values and validity bits grow together: a whole number of bitmap bytes.
+    capacity = Math.ceil(capacity / 8) * 8;
     this.values = numbers(def.type, capacity);
     this.bytes = this.values === null ? null : new Uint8Array(this.values.buffer);
-    this.valid = new Uint8Array(Math.ceil(capacity / 8));
+    this.valid = new Uint8Array(capacity / 8);
   }
 
-  private room(): void {
-    const cap = this.valid.length * 8;
-    if (this.length < cap) return;
-    const bigger = new Uint8Array(this.valid.length * 2);
+  /** Room for `n` more values, doubling the capacity as often as needed. */
+  private room(n = 1): void {
+    let cap = this.valid.length * 8;
+    if (this.length + n <= cap) return;
+    while (this.length + n > cap) cap *= 2;
+    const bigger = new Uint8Array(cap / 8);
     bigger.set(this.valid);
     this.valid = bigger;
     if (this.values !== null) {
-      const v = numbers(this.def.type, bigger.length * 8)!;
+      const v = numbers(this.def.type, cap)!;
       v.set(this.values as never);
       this.values = v;
       this.bytes = new Uint8Array(v.buffer);
@@ -98,27 +102,13 @@ export class ColumnBuilder {
     this.length++;
   }
 
-  /** Room for `n` more values. */
-  private reserve(n: number): void {
-    while (this.length + n > this.valid.length * 8) {
-      this.room();
-      // room() grows only when full: make it so, and grow.
-      if (this.length + n > this.valid.length * 8) {
-        const keep = this.length;
-        this.length = this.valid.length * 8;
-        this.room();
-        this.length = keep;
-      }
-    }
-  }
-
   /**
    * Appends `count` values, the i-th read at `src[i * stride + off]` (`width` bytes,
    * little-endian; with `bits`, that bitfield of them), null where `lens[i] < off + width`
    * (the attribute was absent, -1, or shorter). One call per column for a whole batch.
    */
   appendStrided(src: Uint8Array, stride: number, off: number, width: number, count: number, lens: Int32Array, bits?: readonly [number, number]): void {
-    this.reserve(count);
+    this.room(count);
     const bytes = this.bytes!;
     const valid = this.valid;
     const w = this.values!.BYTES_PER_ELEMENT;

@@ -118,11 +118,7 @@ export class Collector {
     return true;
   }
 
-  /** The namespaces polled now. */
-  get namespaces(): readonly NetnsIdentity[] {
-    return this.slots.map((s) => s.identity);
-  }
-
+  /** Network namespaces polled now. */
   get namespaceCount(): number {
     return this.slots.length;
   }
@@ -246,7 +242,6 @@ export class Collector {
       }
       closeSlot(slot);
       this.slots.splice(i, 1);
-      this.stats.namespacesGone++;
     }
   }
 

@@ -50,8 +50,6 @@ export class NetnsWatch {
   private readonly buffers = sharedBuffers();
   private nextScan = Number.NEGATIVE_INFINITY;
   private unreadable = 0;
-  /** The last scan's cost; the totals are in the collector's stats. */
-  lastScanSeconds = 0;
 
   constructor(private readonly opts: NetnsWatchOptions, private readonly collector: Collector) {
     this.scanner = new NetnsScanner(opts.scanner);
@@ -79,9 +77,7 @@ export class NetnsWatch {
       this.opts.log(`netns ${describe(inode, null)} is gone: polled once more, its connections end as netns_gone`);
     }
     for (const inode of this.refused) if (!found.has(inode)) this.refused.delete(inode);
-    this.lastScanSeconds = (performance.now() - t0) / 1000;
-    this.collector.stats.netnsScanSeconds += this.lastScanSeconds;
-    this.collector.stats.netnsScans++;
+    this.collector.stats.netnsScanSeconds += (performance.now() - t0) / 1000;
     return true;
   }
 

@@ -36,12 +36,9 @@ export class CollectorStats {
   lastPoll = 0;
   /** Duration of the last poll cycle, ms. */
   lastCycleMs = 0;
-  /** Network namespaces found gone and retired (their connections ended as netns_gone). */
-  namespacesGone = 0;
   /** Snapshots the archive refused (back-pressure), taken again at the next poll. */
   retakes = 0;
-  /** Namespace scans (--netns all or paths) and their total cost, apart from the polls'. */
-  netnsScans = 0;
+  /** What finding namespaces (--netns all or paths) has cost, apart from the polls. */
   netnsScanSeconds = 0;
 
   error(type: CollectorError, count = 1): void {

@@ -1,9 +1,10 @@
 // Shared fixtures: a fresh index file in its own tmp dir, and report builders.
-import { afterEach, beforeEach } from "bun:test";
+import { afterEach, beforeEach, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClosedConnection, ConnectionProgress, CycleReport, OpenedConnection } from "../../src/model/report.ts";
+import type { ConnectionFilter, ConnectionIndex } from "../../src/index-db/index.ts";
 
 export function tempDir(prefix = "tcpinfo-index-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -54,4 +55,18 @@ export function closed(uuid: string, over: Partial<ClosedConnection> = {}): Clos
 
 export function report(over: Partial<CycleReport> = {}): CycleReport {
   return { cycle: 1, time: 1_700_000_000_000, opened: [], updated: [], closed: [], files: [], ...over };
+}
+
+/** Every page of a listing, following `next`, concatenated; no page longer than its limit. */
+export function allPages(idx: ConnectionIndex, f: ConnectionFilter): string[] {
+  const out: string[] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 1000; guard++) {
+    const page = idx.queryConnections({ ...f, cursor });
+    expect(page.connections.length).toBeLessThanOrEqual(f.limit ?? 100);
+    out.push(...page.connections.map((c) => c.uuid));
+    if (!page.next) return out;
+    cursor = page.next;
+  }
+  throw new Error("pagination does not end");
 }

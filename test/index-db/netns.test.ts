@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { NetnsIdentity, OpenedConnection } from "../../src/model/report.ts";
 import { ConnectionIndex, FilterError, type ConnectionFilter } from "../../src/index-db/index.ts";
 import { buildListing } from "../../src/index-db/query.ts";
-import { closed, indexPathPerTest, opened, report, tempDir } from "./helpers.ts";
+import { allPages, closed, indexPathPerTest, opened, report, tempDir } from "./helpers.ts";
 
 const HOST: NetnsIdentity = { inode: 4026531840 };
 const BLUE: NetnsIdentity = { inode: 4026532001, name: "blue" };
@@ -58,18 +58,6 @@ const expected = (f: ConnectionFilter): string[] =>
     .sort((a, b) => b.firstSeen - a.firstSeen || (a.uuid < b.uuid ? 1 : -1))
     .map((o) => o.uuid);
 
-function allPages(f: ConnectionFilter): string[] {
-  const out: string[] = [];
-  let cursor: string | undefined;
-  for (let guard = 0; guard < 500; guard++) {
-    const page = idx.queryConnections({ ...f, cursor });
-    out.push(...page.connections.map((c) => c.uuid));
-    if (!page.next) return out;
-    cursor = page.next;
-  }
-  throw new Error("pagination does not end");
-}
-
 describe("netns filters", () => {
   const filters: ConnectionFilter[] = [
     { netns: HOST.inode, limit: 7 },
@@ -88,7 +76,7 @@ describe("netns filters", () => {
   ];
   for (const f of filters) {
     test(`matches the model, across all pages: ${JSON.stringify(f)}`, () => {
-      expect(allPages(f)).toEqual(expected(f));
+      expect(allPages(idx, f)).toEqual(expected(f));
     });
   }
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { ClosedConnection, OpenedConnection } from "../../src/model/report.ts";
 import { ConnectionIndex, encodeCursor, FilterError, type ConnectionFilter } from "../../src/index-db/index.ts";
 import { buildListing } from "../../src/index-db/query.ts";
-import { closed, opened, report, tempDir, uuidOf } from "./helpers.ts";
+import { allPages, closed, opened, report, tempDir, uuidOf } from "./helpers.ts";
 
 // A deterministic pseudo-random dataset, and a plain-JS model of what each filter means,
 // so every query is checked against an independent answer.
@@ -75,20 +75,6 @@ function expected(f: ConnectionFilter): string[] {
     .map((m) => m.o.uuid);
 }
 
-/** Every page, following `next`, concatenated. */
-function allPages(f: ConnectionFilter): string[] {
-  const out: string[] = [];
-  let cursor: string | undefined;
-  for (let guard = 0; guard < 1000; guard++) {
-    const page = idx.queryConnections({ ...f, cursor });
-    expect(page.connections.length).toBeLessThanOrEqual(f.limit ?? 100);
-    out.push(...page.connections.map((c) => c.uuid));
-    if (!page.next) return out;
-    cursor = page.next;
-  }
-  throw new Error("pagination does not end");
-}
-
 describe("queryConnections", () => {
   const filters: ConnectionFilter[] = [
     {},
@@ -122,7 +108,7 @@ describe("queryConnections", () => {
   for (const f of filters) {
     test(`matches the model, across all pages: ${JSON.stringify(f)}`, () => {
       const want = expected(f);
-      expect(allPages(f)).toEqual(want);
+      expect(allPages(idx, f)).toEqual(want);
     });
   }
 
@@ -147,7 +133,7 @@ describe("queryConnections", () => {
 
   test("since/until: alive during the window, including ones that opened before it", () => {
     const f = { since: 1_100_000, until: 1_100_000 };
-    const got = new Set(allPages(f));
+    const got = new Set(allPages(idx, f));
     const spanning = model.find((m) => m.o.firstSeen < 1_100_000 && (m.closedAt === null || m.closedAt > 1_100_000));
     const endedBefore = model.find((m) => m.closedAt !== null && m.closedAt < 1_100_000);
     const startedAfter = model.find((m) => m.o.firstSeen > 1_100_000);

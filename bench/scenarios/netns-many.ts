@@ -16,9 +16,9 @@ import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
 import { LineReader } from "../netns.ts";
 import { COLLECTOR_STATES } from "../../src/collector/collector.ts";
 import { field, processCpuMs } from "./process.ts";
+import { startHolder, type Holder } from "../../test/helpers/netns-holder.ts";
 import type { BenchContext } from "./context.ts";
 
-const HOLDER = join(REPO_DIR, "test", "helpers", "netns-holder.py");
 const PORT = 5300;
 
 function sh(cmd: string[]): void {
@@ -88,7 +88,7 @@ export async function manyNamespaces(ctx: BenchContext): Promise<ScenarioOutput>
   const rounds = ctx.quick ? 1 : 2;
   const names = Array.from({ length: count }, (_, i) => `tibm-${process.pid}-${i}`);
   const made: string[] = [];
-  const holders: Bun.Subprocess<"pipe", "pipe", "inherit">[] = [];
+  const holders: Holder[] = [];
   const cleanup = (): void => {
     for (const h of holders) h.kill("SIGKILL");
     for (const n of made) Bun.spawnSync(["ip", "netns", "del", n]);
@@ -104,11 +104,8 @@ export async function manyNamespaces(ctx: BenchContext): Promise<ScenarioOutput>
     // A few processes make the namespaces' connections (entering each) and hold them;
     // each holds 40 namespaces' sockets, well inside a 20,000 descriptor limit.
     for (let i = 0; i < names.length; i += 40) {
-      const group = names.slice(i, i + 40).map((n) => `/var/run/netns/${n}`).join(",");
-      const h = Bun.spawn(["python3", HOLDER, group, String(perNs), String(PORT)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-      holders.push(h);
-      const first = await h.stdout.getReader().read();
-      if (!new TextDecoder().decode(first.value).startsWith("READY")) throw new Error("a connection holder did not start");
+      const group = names.slice(i, i + 40).map((n) => `/var/run/netns/${n}`);
+      await startHolder(group, perNs, PORT, { track: (h) => holders.push(h) });
     }
     ctx.log(`s12: ${count} namespaces with ${perNs} idle connections each`);
 

@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ssSockets } from "../helpers/ss.ts";
 import { ROOT } from "../helpers/run-cli.ts";
+import { startHolder, type Holder } from "../helpers/netns-holder.ts";
 import { startCollector, waitUntil, describeRun, metricsText, metricSum, killIfRunning, stopWith, type RunningCollector } from "../helpers/collector-run.ts";
 
-const HOLDER = join(import.meta.dir, "..", "helpers", "netns-holder.py");
 const tag = `tibn${process.pid % 100000}`;
 const ns = { a: `${tag}-a`, b: `${tag}-b`, c: `${tag}-c` };
 const made: string[] = [];
-const holders: Bun.Subprocess<"pipe", "pipe", "inherit">[] = [];
+const holders: Holder[] = [];
 let out = "";
 let collector: RunningCollector | undefined;
 
@@ -30,15 +30,9 @@ function addNetns(name: string): number {
   return statSync(`/var/run/netns/${name}`).ino;
 }
 
-/** Starts a holder of `count` loopback connections in `name` on `port`; resolves when they are up. */
-async function hold(name: string, count: number, port: number, leave = false): Promise<Bun.Subprocess<"pipe", "pipe", "inherit">> {
-  const p = Bun.spawn(["python3", HOLDER, `/var/run/netns/${name}`, String(count), String(port), ...(leave ? ["--leave"] : [])], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  holders.push(p);
-  const reader = p.stdout.getReader();
-  const { value } = await reader.read();
-  reader.releaseLock();
-  if (!new TextDecoder().decode(value).startsWith("READY")) throw new Error(`holder in ${name} did not start`);
-  return p;
+/** Holds `count` loopback connections in `name` on `port`; resolves when they are up. */
+function hold(name: string, count: number, port: number, leave = false): Promise<Holder> {
+  return startHolder([`/var/run/netns/${name}`], count, port, { leave, track: (h) => holders.push(h) });
 }
 
 interface Row {

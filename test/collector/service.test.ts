@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { eventClient } from "../helpers/collector-proc.ts";
+import { eventClient, getJson, waitFor } from "../helpers/collector-proc.ts";
 import { loopbackPair } from "../helpers/loopback.ts";
 import { BUN, ROOT, startCli, type CliRun } from "../helpers/run-cli.ts";
 
@@ -47,22 +47,6 @@ async function startService(extra: string[] = []): Promise<Service> {
   return { run, api, out, events };
 }
 
-async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const r = await fetch(url);
-  return { status: r.status, body: await r.json() };
-}
-
-/** An eventsocket client that collects event lines. */
-
-async function waitFor<T>(what: string, get: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
 
 test("connections made by the test appear in /connections?port= with files that exist and decode", async () => {
   const svc = await startService();
@@ -141,7 +125,17 @@ test("a stuck eventsocket client is disconnected when its queue overflows and ne
   const sidecarOut = join(dir, "sidecar.out");
   const sidecar = Bun.spawn([BUN, join(ROOT, "src", "index.ts"), "sidecar", "--eventsocket", svc.events], { stdout: Bun.file(sidecarOut), stderr: "pipe" });
   const sidecarLines = () => (existsSync(sidecarOut) ? readFileSync(sidecarOut, "utf8").split("\n").filter((l) => l !== "") : []);
-  await Bun.sleep(300);
+  // Connected before the first connection is made (a sidecar that starts slowly would
+  // miss the first events: it says so on stderr once it is attached).
+  let said = "";
+  const stderr = sidecar.stderr.getReader();
+  await waitFor("the sidecar to connect", async () => {
+    const { value, done } = await stderr.read();
+    if (value) said += new TextDecoder().decode(value);
+    if (done) throw new Error(`the sidecar exited: ${said}`);
+    return said.includes("connected to") ? true : undefined;
+  });
+  stderr.releaseLock();
   // Many short connections: far more events than the stuck client's queue and socket buffers hold.
   for (let i = 0; i < 45; i++) {
     const pair = await loopbackPair("127.0.0.1", 20);

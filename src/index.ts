@@ -109,7 +109,15 @@ const sidecar: Command = {
   args: { eventsocket: { type: "string", description: "The collector's eventsocket path", valueHint: "PATH", required: true } },
   async run(args) {
     if (typeof args.eventsocket !== "string" || args.eventsocket === "") throw new UsageError("--eventsocket needs the PATH of the collector's eventsocket");
-    await runSidecar(args.eventsocket, process.stdout);
+    // A native writer made before connecting: process.stdout's stream is built on its first
+    // write, which on a busy host stalled the first burst of events long enough for the
+    // collector to drop the sidecar as stuck.
+    const out = Bun.stdout.writer();
+    try {
+      await runSidecar(args.eventsocket, out);
+    } finally {
+      await out.end();
+    }
   },
 };
 

@@ -2,7 +2,10 @@
 // (with exponential backoff) whenever the collector restarts, until SIGINT or abort.
 
 export interface LineSink {
+  /** Whole lines, each with its newline; one call per chunk the collector sent. */
   write(text: string): unknown;
+  /** Pushes buffered lines out (a file's writer); called after each chunk. */
+  flush?(): unknown;
 }
 
 export interface SidecarOptions {
@@ -45,12 +48,14 @@ async function session(path: string, out: LineSink, signal: AbortSignal, onOpen:
     unix: path,
     socket: {
       data(_s, chunk) {
+        // One write per chunk, not per line: a collector's burst of thousands of events
+        // must reach the output as fast as it arrives, or the collector drops this client.
         partial += decoder.decode(chunk, { stream: true });
-        let nl;
-        while ((nl = partial.indexOf("\n")) >= 0) {
-          out.write(partial.slice(0, nl + 1));
-          partial = partial.slice(nl + 1);
-        }
+        const end = partial.lastIndexOf("\n");
+        if (end < 0) return;
+        out.write(partial.slice(0, end + 1));
+        out.flush?.();
+        partial = partial.slice(end + 1);
       },
       close() {
         finished();

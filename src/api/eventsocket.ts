@@ -3,8 +3,8 @@
 //   open  {"Event":0,"Timestamp":"…","UUID":"…","ID":{"SPort":n,"DPort":n,"SrcIP":"…","DstIP":"…","Interface":n,"Cookie":n}}
 //   close {"Event":1,"Timestamp":"…","UUID":"…","ID":null}
 // Unlike M-Lab's (which writes to each client synchronously under a lock, so one stuck
-// sidecar stalls the collector), sending never waits: each client has a bounded byte
-// queue and a client whose queue overflows is disconnected.
+// sidecar stalls the collector), sending never waits: each client has a byte queue, and a
+// client that still has more than the bound unread when new events come is disconnected.
 import { chmodSync, linkSync, lstatSync, mkdtempSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Socket, UnixSocketListener } from "bun";
@@ -24,7 +24,10 @@ export const DEFAULT_MAX_QUEUE_BYTES = 1 << 20;
 export const DEFAULT_SOCKET_MODE = 0o600;
 
 export interface EventSocketOptions {
-  /** Bytes a client may lag behind before it is disconnected. Default 1 MiB. */
+  /**
+   * Bytes of earlier events a client may leave unread when new events come before it is
+   * disconnected (so a queue holds at most this plus one cycle's events). Default 1 MiB.
+   */
   maxQueueBytes?: number;
   /** Permission bits of the socket file (who may connect). Default 0600. */
   mode?: number;
@@ -258,6 +261,13 @@ export class EventSocketServer {
   private send(socket: Socket<Client>, bytes: Uint8Array): void {
     const st = socket.data;
     if (st.dropped) return;
+    // Judged on what the client left unread of earlier events, not on these bytes: one
+    // long cycle can announce more than the bound at once, and a client that keeps up
+    // must not be dropped for it. A stuck client is dropped at the next event after it.
+    if (st.queued > st.allowance) {
+      this.drop(socket);
+      return;
+    }
     if (st.queued === 0) {
       const n = socket.write(bytes);
       if (n >= bytes.byteLength) return;
@@ -268,7 +278,6 @@ export class EventSocketServer {
       st.queue.push(bytes);
       st.queued += bytes.byteLength;
     }
-    if (st.queued > st.allowance) this.drop(socket);
   }
 
   /** Writes queued bytes until the kernel refuses more; called when the socket drains. */
@@ -295,7 +304,7 @@ export class EventSocketServer {
     st.queued = 0;
     this.removeClient(socket);
     this.options.metrics?.eventsocketDroppedClients.inc();
-    this.options.log?.(`eventsocket: disconnecting a client that fell more than ${this.maxQueueBytes} bytes behind`);
+    this.options.log?.(`eventsocket: disconnecting a client that left more than ${st.allowance} bytes of events unread`);
     // terminate, not end: end would wait to flush to a reader that is not reading.
     socket.terminate();
   }

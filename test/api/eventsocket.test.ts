@@ -161,7 +161,31 @@ describe("EventSocketServer", () => {
     // Once the replay is out, a client that stops reading is held to the bound again.
     late.socket.pause();
     for (let i = 0; i < 2000; i++) server.open(opened(BigInt(10_000 + i), { firstSeen: T }));
+    await Bun.sleep(20);
+    // Still connected: it is judged when the next events come, on what it left unread.
+    expect(server.clientCount).toBe(1);
+    server.open(opened(20_000n, { firstSeen: T }));
     await until(() => server.clientCount === 0, "the stalled client to be dropped");
+  });
+
+  test("one burst far over the bound does not drop a client that keeps reading; a stuck one goes at the next events", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const server = await EventSocketServer.start(path, { metrics, maxQueueBytes: 4096 });
+    cleanups.push(() => server.stop());
+    const stuck = await connect(path, { paused: true });
+    const reader = await connect(path);
+    await until(() => server.clientCount === 2, "two clients");
+    // One cycle announcing 4,000 connections (~1 MB, 250 times the bound): one broadcast.
+    const burst = Array.from({ length: 4000 }, (_, i) => opened(BigInt(1 + i), { firstSeen: T + i }));
+    for (const c of burst) server.open(c);
+    await until(() => reader.lines().length === burst.length, "the reader to get the whole burst", 10_000);
+    expect(server.clientCount).toBe(2);
+    // The next cycle: the reader has nothing unread, the stuck client ~1 MB.
+    server.close(burst[0].uuid, T + 9000);
+    await until(() => server.clientCount === 1, "the stuck client to be dropped");
+    expect(await metrics.registry.metrics()).toContain("tcpinfo_eventsocket_dropped_clients_total 1");
+    await until(() => reader.lines().length === burst.length + 1, "the reader to get the next event");
+    expect(reader.lines().at(-1)).toBe(closeEventLine(burst[0].uuid, T + 9000).trimEnd());
   });
 
   test("a stale socket file (its server was killed) is replaced", async () => {

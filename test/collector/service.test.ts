@@ -141,7 +141,9 @@ test("a stuck eventsocket client is disconnected when its queue overflows and ne
     const pair = await loopbackPair("127.0.0.1", 20);
     await pair.close();
   }
+  // A client is judged on what it left unread when new events come: one more connection.
   const dropped = await waitFor("the stuck client to be dropped", async () => {
+    await (await loopbackPair("127.0.0.1")).close();
     const metrics = await (await fetch(`${svc.api}/metrics`)).text();
     const n = Number(/^tcpinfo_eventsocket_dropped_clients_total (\d+)/m.exec(metrics)?.[1] ?? 0);
     return n >= 1 ? n : undefined;

@@ -5,8 +5,7 @@
 // reader spends ~50 µs a line building what a summary of 100,000 snapshots never looks
 // at). Lines it cannot read are skipped, as the general reader's lenient mode does.
 import { readFile } from "node:fs/promises";
-import { decompress } from "zstd-napi";
-import { looksLikeZstd } from "./inflate.ts";
+import { eachLineRun, ZstdFormatError } from "./inflate.ts";
 
 /**
  * What a line hands its visitor, valid until the next line. The decoded attributes lie in
@@ -222,13 +221,20 @@ function eachLine(body: Uint8Array, attrs: LineAttrs, raw: boolean, visit: (line
 
 /**
  * Calls `visit` for every snapshot line of each file in order (Metadata lines and lines
- * that cannot be read are skipped). `types` are the attribute types to decode.
+ * that cannot be read are skipped; corrupt or truncated zstd data ends a file after the
+ * whole lines before it, as the general reader's lenient mode does). `types` are the
+ * attribute types to decode.
  */
 export async function readTrackLines(paths: readonly string[], types: readonly number[], visit: (line: TrackLine) => void): Promise<void> {
   const attrs = new LineAttrs(types);
+  const none = () => {};
   for (const path of paths) {
     const raw = new Uint8Array(await readFile(path));
-    eachLine(looksLikeZstd(raw) ? decompress(raw) : raw, attrs, false, visit, () => {});
+    try {
+      eachLineRun(raw, (run) => eachLine(run, attrs, false, visit, none));
+    } catch (e) {
+      if (!(e instanceof ZstdFormatError)) throw e;
+    }
   }
 }
 
@@ -249,10 +255,12 @@ function exactTimeAt(buf: Uint8Array, at: number, end: number, out: { sec: numbe
 }
 
 /**
- * Every snapshot line of one archive (already decompressed), with its exact time, its
+ * Every snapshot line of one archive's bytes (zstd or plain), with its exact time, its
  * RawIDM and the attributes of `types` decoded into one reused buffer; `bad` hears of
- * each snapshot line that cannot be read (skipped). Metadata lines are skipped.
+ * each snapshot line that cannot be read (skipped). Metadata lines are skipped. Corrupt
+ * or truncated zstd data throws ZstdFormatError after the whole lines before it.
  */
-export function scanArchiveLines(body: Uint8Array, types: readonly number[], visit: (line: ScannedLine) => void, bad: () => void): void {
-  eachLine(body, new LineAttrs(types), true, visit, bad);
+export function scanArchiveLines(raw: Uint8Array, types: readonly number[], visit: (line: ScannedLine) => void, bad: () => void): void {
+  const attrs = new LineAttrs(types);
+  eachLineRun(raw, (run) => eachLine(run, attrs, true, visit, bad));
 }

@@ -7,17 +7,15 @@
 // stops the run: what earlier batches committed stays, complete and marked.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { decompress } from "zstd-napi";
-import { looksLikeZstd } from "../archive/inflate.ts";
+import { ZstdFormatError } from "../archive/inflate.ts";
 import { scanArchiveLines } from "../archive/track-reader.ts";
 import { join } from "node:path";
-import { ArchiveFormatError, readArchiveSync } from "../archive/reader.ts";
 import type { ConnectionIndex, DueFile } from "../index-db/index.ts";
 import { ConnectionRows } from "./connection-rows.ts";
 import { PendingFiles } from "./parquet-file.ts";
 import { SnapshotRows } from "./snapshot-rows.ts";
 import { Thinner } from "./thin.ts";
-import { CopiedRow, type RowInput } from "./row-input.ts";
+import type { RowInput } from "./row-input.ts";
 import { SCALAR_COLUMNS, STRUCT_COLUMNS } from "./columns.ts";
 
 export const ROWS_PER_BATCH = 250_000;
@@ -174,8 +172,9 @@ const TYPES = [...new Set([...STRUCT_COLUMNS.map((c) => c.attr), ...SCALAR_COLUM
 
 /**
  * Hands every snapshot of one archive file to `visit`, in order, through the byte
- * scanner; a file it cannot decompress whole (a torn last frame) is read by the general
- * reader instead, frame by frame. A missing or unreadable file is skipped and named.
+ * scanner. Corrupt or truncated zstd data (a torn last frame) ends the file after the
+ * whole lines before it and counts as one malformed line, as the general reader does. A
+ * missing or unreadable file is skipped and named.
  */
 function readFile(f: DueFile, archiveDir: string, sum: ExportSummary, visit: (r: RowInput) => void): void {
   const path = join(archiveDir, f.path);
@@ -183,31 +182,17 @@ function readFile(f: DueFile, archiveDir: string, sum: ExportSummary, visit: (r:
     sum.skipped.push({ uuid: f.uuid, path: f.path, reason: "missing" });
     return;
   }
-  let body: Uint8Array | null;
+  let raw: Uint8Array;
   try {
-    const raw = new Uint8Array(readFileSync(path));
-    body = looksLikeZstd(raw) ? decompressWhole(raw) : raw;
+    raw = new Uint8Array(readFileSync(path));
   } catch (e) {
     sum.skipped.push({ uuid: f.uuid, path: f.path, reason: (e as Error).message });
     return;
   }
-  if (body !== null) {
-    scanArchiveLines(body, TYPES, visit, () => sum.malformedLines++);
-    return;
-  }
-  const copy = new CopiedRow();
   try {
-    for (const e of readArchiveSync(path, { onMalformed: () => sum.malformedLines++ })) if (e.kind === "snapshot") visit(copy.fromEntry(e));
+    scanArchiveLines(raw, TYPES, visit, () => sum.malformedLines++);
   } catch (e) {
-    sum.skipped.push({ uuid: f.uuid, path: f.path, reason: e instanceof ArchiveFormatError ? e.message : (e as Error).message });
-  }
-}
-
-/** The archive decompressed, or null when it is not whole (the general reader then takes it). */
-function decompressWhole(raw: Uint8Array): Uint8Array | null {
-  try {
-    return decompress(raw);
-  } catch {
-    return null;
+    if (!(e instanceof ZstdFormatError)) throw e;
+    sum.malformedLines++;
   }
 }

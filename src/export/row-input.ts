@@ -1,8 +1,7 @@
 // What one snapshot row is made from: a buffer holding the decoded inet_diag_msg and
 // attributes, with where each lies, and the exact time. The archive scanner's lines are
 // one (valid until the next line); CopiedRow keeps one beyond that (--every holds the
-// last line it dropped) or builds one from the general reader's entries.
-import type { SnapshotEntry } from "../archive/parse-line.ts";
+// last line it dropped).
 
 export interface RowInput {
   readonly bytes: Uint8Array;
@@ -53,28 +52,6 @@ export class CopiedRow implements RowInput {
     this.idmLength = src.idmLength;
     this.sec = src.sec;
     this.nsec = src.nsec;
-    return this;
-  }
-
-  /** Loads an entry of the general reader (archives the scanner could not read). */
-  fromEntry(e: SnapshotEntry): this {
-    let n = e.rawIdm.byteLength;
-    for (const a of e.attributes) n += a?.byteLength ?? 0;
-    this.room(n);
-    this.bytes.set(e.rawIdm, 0);
-    this.idmOffset = 0;
-    this.idmLength = e.rawIdm.byteLength;
-    let o = e.rawIdm.byteLength;
-    this.at.fill(-1);
-    e.attributes.forEach((a, t) => {
-      if (a === null || t >= TYPES) return;
-      this.bytes.set(a, o);
-      this.at[t] = o;
-      this.len[t] = a.byteLength;
-      o += a.byteLength;
-    });
-    this.sec = Math.floor(e.timestamp / 1000);
-    this.nsec = (e.timestamp - this.sec * 1000) * 1_000_000 + e.timestampSubMs;
     return this;
   }
 }

@@ -57,3 +57,25 @@ test("lines that are not snapshots, or whose attributes are cut, are skipped as 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a torn archive (a crash cut its last frame) gives the snapshots of its whole frames, not an error", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "track-"));
+  try {
+    const text = new TextDecoder().decode(Bun.zstdDecompressSync(new Uint8Array(await Bun.file(FIXTURE).arrayBuffer())));
+    const lines = text.split("\n").filter((l) => l !== "");
+    // Two frames: the first 100 lines, then the rest, cut short.
+    const head = Bun.zstdCompressSync(lines.slice(0, 100).join("\n") + "\n");
+    const tail = Bun.zstdCompressSync(lines.slice(100).join("\n") + "\n");
+    const whole = join(dir, "whole.jsonl.zst");
+    writeFileSync(whole, Buffer.concat([head]));
+    const path = join(dir, "torn.jsonl.zst");
+    writeFileSync(path, Buffer.concat([head, tail.subarray(0, tail.length >> 1)]));
+    const [, b] = await both([path]);
+    const [a] = await both([whole]);
+    expect(b.n).toBe(a.n);
+    expect(b.n).toBeGreaterThan(90);
+    expect(same(a.f.bytesAcked, b.f.bytesAcked)).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

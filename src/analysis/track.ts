@@ -5,7 +5,7 @@
 import { fractionMs, type TrackLine } from "../archive/track-reader.ts";
 import { Attr } from "../diag/constants.ts";
 import { SK_MEM_INFO, TCP_INFO } from "../diag/layouts.ts";
-import { fieldSize, readField, type Field } from "../diag/struct.ts";
+import { NumberFields, type Field } from "../diag/struct.ts";
 import type { Snapshot } from "../diag/snapshot.ts";
 
 /** tcp_info fields kept, by their decoded names (src/diag/layouts.ts). */
@@ -26,19 +26,11 @@ function fieldOf(layout: readonly Field[], name: string): Field {
   return f;
 }
 
-/** The tracked fields' places in tcp_info, looked up once. */
-const INFO_FIELDS: readonly Field[] = TRACK_FIELDS.map((k) => fieldOf(TCP_INFO, k));
-const SNDBUF_FIELD = fieldOf(SK_MEM_INFO, "sndbuf");
+/** The tracked fields of tcp_info, and skmeminfo's sndbuf, compiled for the per-line loop. */
+const INFO_FIELDS = new NumberFields(TRACK_FIELDS.map((k) => fieldOf(TCP_INFO, k)));
+const SNDBUF_FIELD = new NumberFields([fieldOf(SK_MEM_INFO, "sndbuf")]);
 /** Attribute types readTrackLines must decode for addLine. */
 export const TRACK_ATTRS: readonly number[] = [Attr.INFO, Attr.CONG, Attr.SKMEMINFO];
-
-/** A field of the struct at dv[at, at + len) as a number (NaN when the kernel sent too few bytes). */
-function fieldAt(dv: DataView, at: number, len: number, f: Field): number {
-  if (f.offset + fieldSize(f) > len) return NaN;
-  // u64 as two halves: a BigInt per field per line was a third of the reading time.
-  if (f.type === "u64") return dv.getUint32(at + f.offset, true) + dv.getUint32(at + f.offset + 4, true) * 2 ** 32;
-  return Number(readField(dv, at + f.offset, f));
-}
 
 export interface Track {
   /** Snapshots held. */
@@ -68,6 +60,8 @@ export class TrackBuilder {
   private cap = 0;
   private t = new Float64Array(0);
   private cols = {} as Record<TrackField, Float64Array>;
+  /** The same columns in TRACK_FIELDS order: the per-line loop indexes, never looks up names. */
+  private colList: Float64Array[] = [];
   private sndbuf = new Float64Array(0);
   private congestion: string | undefined;
 
@@ -84,6 +78,7 @@ export class TrackBuilder {
     this.t = copy(this.t);
     this.sndbuf = copy(this.sndbuf);
     for (const k of TRACK_FIELDS) this.cols[k] = copy(this.cols[k] ?? new Float64Array(0));
+    this.colList = TRACK_FIELDS.map((k) => this.cols[k]);
     this.cap = cap;
   }
 
@@ -109,11 +104,12 @@ export class TrackBuilder {
     const dv = line.view;
     const info = line.offset(Attr.INFO);
     const infoLen = line.length(Attr.INFO);
-    for (let k = 0; k < TRACK_FIELDS.length; k++) {
-      this.cols[TRACK_FIELDS[k]][i] = info < 0 ? NaN : fieldAt(dv, info, infoLen, INFO_FIELDS[k]);
+    const cols = this.colList;
+    for (let k = 0; k < cols.length; k++) {
+      cols[k][i] = info < 0 ? NaN : INFO_FIELDS.read(dv, info, infoLen, k);
     }
     const sk = line.offset(Attr.SKMEMINFO);
-    this.sndbuf[i] = sk < 0 ? NaN : fieldAt(dv, sk, line.length(Attr.SKMEMINFO), SNDBUF_FIELD);
+    this.sndbuf[i] = sk < 0 ? NaN : SNDBUF_FIELD.read(dv, sk, line.length(Attr.SKMEMINFO), 0);
     const cong = line.offset(Attr.CONG);
     if (cong >= 0 && line.length(Attr.CONG) > 0) this.noteCongestion(line.bytes, cong, line.length(Attr.CONG));
   }

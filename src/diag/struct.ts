@@ -40,6 +40,46 @@ export function readField(dv: DataView, at: number, f: Field): number | bigint {
   return v;
 }
 
+const KIND: Record<FieldType, number> = { u8: 0, u16: 1, u32: 2, u64: 3, s32: 4, be16: 5, be32: 6 };
+
+/**
+ * Fields read as numbers in a hot loop (one value per field per snapshot): the table
+ * compiled to flat arrays, so a read is a numeric switch, not an object walk and a string
+ * switch. u64 values above 2^53 round (analysis only: counters stay exact elsewhere).
+ */
+export class NumberFields {
+  private readonly off: Int32Array;
+  private readonly end: Int32Array;
+  private readonly kind: Uint8Array;
+  private readonly shift: Uint8Array;
+  private readonly mask: Int32Array;
+
+  constructor(fields: readonly Field[]) {
+    this.off = Int32Array.from(fields, (f) => f.offset);
+    this.end = Int32Array.from(fields, (f) => f.offset + SIZE[f.type]);
+    this.kind = Uint8Array.from(fields, (f) => KIND[f.type]);
+    this.shift = Uint8Array.from(fields, (f) => f.bits?.[0] ?? 0);
+    this.mask = Int32Array.from(fields, (f) => (f.bits ? (1 << f.bits[1]) - 1 : -1));
+  }
+
+  /** Field `k` of the struct at dv[at, at + len), or NaN when the kernel sent too few bytes. */
+  read(dv: DataView, at: number, len: number, k: number): number {
+    if (this.end[k] > len) return NaN;
+    const o = at + this.off[k];
+    let v: number;
+    switch (this.kind[k]) {
+      case 0: v = dv.getUint8(o); break;
+      case 1: v = dv.getUint16(o, true); break;
+      case 2: v = dv.getUint32(o, true); break;
+      case 3: return dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 4294967296;
+      case 4: return dv.getInt32(o, true);
+      case 5: v = dv.getUint16(o, false); break;
+      default: v = dv.getUint32(o, false); break;
+    }
+    return this.mask[k] === -1 ? v : (v >>> this.shift[k]) & this.mask[k];
+  }
+}
+
 /**
  * Decodes the fields of `layout` found in `bytes[start, start+length)`. A field that does
  * not fit entirely inside `length` is left out of the result.

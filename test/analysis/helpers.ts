@@ -8,43 +8,53 @@ export type Phase = "receiver" | "sndbuf" | "bulk";
 const DRIVER = join(import.meta.dir, "drive.py");
 
 /**
- * Two network namespaces joined by a veth pair, the receiver's side (B) shaped to
- * 10 Mbit/s with tbf, for the send-buffer phase. Removed by `remove`, also when making
- * them failed halfway.
+ * A sender (A) and a receiver (B) in their own network namespaces, joined through a
+ * router namespace (R) whose link towards B is shaped to 5 Mbit/s with tbf: the data
+ * waits in R's queue, so a few KiB in flight take milliseconds to be acknowledged. A's
+ * link has GSO off (segments of one MSS), for the send-buffer phase (see drive.py).
+ * Removed by `remove`, also when making them failed halfway.
  */
 export interface ShapedPair {
   a: string;
   b: string;
   aIp: string;
   bIp: string;
+  /** Namespaces made (the collector polls each one). */
+  namespaces: number;
   remove(): void;
 }
 
 export function makeShapedPair(tag: string): ShapedPair {
-  const a = `${tag}-a`;
-  const b = `${tag}-b`;
+  const [a, r, b] = [`${tag}-a`, `${tag}-r`, `${tag}-b`];
   const remove = () => {
-    for (const n of [a, b]) Bun.spawnSync(["ip", "netns", "del", n]);
+    for (const n of [a, r, b]) Bun.spawnSync(["ip", "netns", "del", n]);
   };
   const sh = (...cmd: string[]) => {
-    const r = Bun.spawnSync(cmd);
-    if (r.exitCode !== 0) {
+    const res = Bun.spawnSync(cmd);
+    if (res.exitCode !== 0) {
       remove();
-      throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+      throw new Error(`${cmd.join(" ")}: ${res.stderr.toString()}`);
     }
   };
-  sh("ip", "netns", "add", a);
-  sh("ip", "netns", "add", b);
-  sh("ip", "link", "add", "tib-sa", "netns", a, "type", "veth", "peer", "name", "tib-sb", "netns", b);
-  // RFC 2544 benchmarking addresses: nothing outside the pair can be reached.
-  sh("ip", "-n", a, "addr", "add", "198.19.77.1/24", "dev", "tib-sa");
-  sh("ip", "-n", b, "addr", "add", "198.19.77.2/24", "dev", "tib-sb");
-  for (const [n, dev] of [[a, "tib-sa"], [b, "tib-sb"]]) {
-    sh("ip", "-n", n, "link", "set", dev, "up");
-    sh("ip", "-n", n, "link", "set", "lo", "up");
-  }
-  sh("ip", "netns", "exec", b, "tc", "qdisc", "add", "dev", "tib-sb", "root", "tbf", "rate", "10mbit", "burst", "32kbit", "latency", "400ms");
-  return { a: `/var/run/netns/${a}`, b: `/var/run/netns/${b}`, aIp: "198.19.77.1", bIp: "198.19.77.2", remove };
+  for (const n of [a, r, b]) sh("ip", "netns", "add", n);
+  sh("ip", "link", "add", "tib-a", "netns", a, "type", "veth", "peer", "name", "tib-ra", "netns", r);
+  sh("ip", "link", "add", "tib-b", "netns", b, "type", "veth", "peer", "name", "tib-rb", "netns", r);
+  // RFC 2544 benchmarking addresses: nothing outside the three can be reached.
+  sh("ip", "-n", a, "addr", "add", "198.19.77.1/24", "dev", "tib-a");
+  sh("ip", "-n", r, "addr", "add", "198.19.77.254/24", "dev", "tib-ra");
+  sh("ip", "-n", r, "addr", "add", "198.19.78.254/24", "dev", "tib-rb");
+  sh("ip", "-n", b, "addr", "add", "198.19.78.2/24", "dev", "tib-b");
+  // One MSS per skb: a write bigger than the buffer is then copied in part before the
+  // sender blocks, which is when the kernel starts counting send-buffer-limited time.
+  sh("ip", "-n", a, "link", "set", "tib-a", "gso_max_size", "1448", "gso_max_segs", "1");
+  for (const [n, dev] of [[a, "tib-a"], [r, "tib-ra"], [r, "tib-rb"], [b, "tib-b"], [a, "lo"], [b, "lo"]]) sh("ip", "-n", n, "link", "set", dev, "up");
+  sh("ip", "-n", a, "route", "add", "default", "via", "198.19.77.254");
+  sh("ip", "-n", b, "route", "add", "default", "via", "198.19.78.254");
+  sh("ip", "netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+  // The queue is in R, not in A: A's own qdisc would hold the data back (TCP small
+  // queues), and data not yet sent counts as busy, not as send-buffer-limited.
+  sh("ip", "netns", "exec", r, "tc", "qdisc", "add", "dev", "tib-rb", "root", "tbf", "rate", "5mbit", "burst", "4kb", "latency", "2s");
+  return { a: `/var/run/netns/${a}`, b: `/var/run/netns/${b}`, aIp: "198.19.77.1", bIp: "198.19.78.2", namespaces: 3, remove };
 }
 
 /** Runs drive.py; resolves with the listening port once both ends are closed. */

@@ -11,9 +11,6 @@ export const SERIES_NAMES = [
 
 export type SeriesName = (typeof SERIES_NAMES)[number];
 
-/** Full-resolution columns (NaN = absent), indexed like the track. */
-export type SeriesColumns = Record<SeriesName, Float64Array>;
-
 export interface SeriesResult {
   total: number;
   points: number;
@@ -23,56 +20,52 @@ export interface SeriesResult {
 }
 
 /** bits/s between snapshot i-1 and i of a byte counter; NaN for the first or when absent. */
-function rateColumn(t: Float64Array, c: Float64Array): Float64Array {
-  const out = new Float64Array(t.length).fill(NaN);
-  for (let i = 1; i < t.length; i++) {
-    const dt = t[i] - t[i - 1];
-    const d = c[i] - c[i - 1]; // NaN when absent; < 0 after a reset (tcp_disconnect): no rate
-    if (dt > 0 && d >= 0) out[i] = (d * 8) / (dt / 1000);
-  }
-  return out;
+function rateAt(t: Float64Array, c: Float64Array, i: number): number {
+  if (i === 0) return NaN;
+  const dt = t[i] - t[i - 1];
+  const d = c[i] - c[i - 1]; // NaN when absent; < 0 after a reset (tcp_disconnect): no rate
+  return dt > 0 && d >= 0 ? (d * 8) / (dt / 1000) : NaN;
 }
 
 /** Share of the busy time between snapshot i-1 and i that the counter `c` grew by. */
-function shareColumn(busy: Float64Array, c: Float64Array, rest?: [Float64Array, Float64Array]): Float64Array {
-  const out = new Float64Array(busy.length).fill(NaN);
-  for (let i = 1; i < busy.length; i++) {
-    const db = busy[i] - busy[i - 1];
-    if (!(db > 0)) continue; // idle, absent, or reset
-    if (rest) {
-      const other = rest[0][i] - rest[0][i - 1] + (rest[1][i] - rest[1][i - 1]);
-      out[i] = Math.min(1, Math.max(0, (db - other) / db));
-    } else {
-      out[i] = Math.min(1, Math.max(0, (c[i] - c[i - 1]) / db));
-    }
-  }
-  return out;
+function shareAt(busy: Float64Array, c: Float64Array, i: number): number {
+  if (i === 0) return NaN;
+  const db = busy[i] - busy[i - 1];
+  if (!(db > 0)) return NaN; // idle, absent, or reset
+  return Math.min(1, Math.max(0, (c[i] - c[i - 1]) / db));
 }
 
-function mapColumn(a: Float64Array, fn: (v: number) => number): Float64Array {
-  const out = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = fn(a[i]);
-  return out;
+/** The rest of busy time: neither receiver-window- nor send-buffer-limited. */
+function congestionShareAt(f: Track["f"], i: number): number {
+  if (i === 0) return NaN;
+  const db = f.busyTime[i] - f.busyTime[i - 1];
+  if (!(db > 0)) return NaN;
+  const other = f.rwndLimited[i] - f.rwndLimited[i - 1] + (f.sndbufLimited[i] - f.sndbufLimited[i - 1]);
+  return Math.min(1, Math.max(0, (db - other) / db));
 }
 
-export function seriesColumns(tr: Track): SeriesColumns {
+/**
+ * Series `k` (SERIES_NAMES order) at snapshot `i`, NaN when absent: computed from the
+ * track's columns when asked, so a series costs no full-resolution copy (13 columns of a
+ * 100,000-snapshot track would be 10 MB to allocate and fill per request).
+ */
+export function seriesValue(tr: Track, k: number, i: number): number {
   const f = tr.f;
-  const usToMs = (v: number) => v / 1000;
-  return {
-    sendBps: rateColumn(tr.t, f.bytesAcked),
-    receiveBps: rateColumn(tr.t, f.bytesReceived),
-    cwnd: f.sndCwnd,
-    ssthresh: mapColumn(f.sndSsthresh, (v) => (v >= INFINITE_SSTHRESH ? NaN : v)),
-    rttMs: mapColumn(f.rtt, usToMs),
-    rttvarMs: mapColumn(f.rttvar, usToMs),
-    minRttMs: mapColumn(f.minRtt, (v) => (v === NO_MIN_RTT ? NaN : v / 1000)),
-    deliveryRateBps: mapColumn(f.deliveryRate, (v) => (v >= UNLIMITED_RATE ? NaN : v * 8)),
-    pacingRateBps: mapColumn(f.pacingRate, (v) => (v >= UNLIMITED_RATE ? NaN : v * 8)),
-    totalRetrans: f.totalRetrans,
-    rwndLimitedShare: shareColumn(f.busyTime, f.rwndLimited),
-    sndbufLimitedShare: shareColumn(f.busyTime, f.sndbufLimited),
-    congestionLimitedShare: shareColumn(f.busyTime, f.busyTime, [f.rwndLimited, f.sndbufLimited]),
-  };
+  switch (k) {
+    case 0: return rateAt(tr.t, f.bytesAcked, i);
+    case 1: return rateAt(tr.t, f.bytesReceived, i);
+    case 2: return f.sndCwnd[i];
+    case 3: return f.sndSsthresh[i] >= INFINITE_SSTHRESH ? NaN : f.sndSsthresh[i];
+    case 4: return f.rtt[i] / 1000;
+    case 5: return f.rttvar[i] / 1000;
+    case 6: return f.minRtt[i] === NO_MIN_RTT ? NaN : f.minRtt[i] / 1000;
+    case 7: return f.deliveryRate[i] >= UNLIMITED_RATE ? NaN : f.deliveryRate[i] * 8;
+    case 8: return f.pacingRate[i] >= UNLIMITED_RATE ? NaN : f.pacingRate[i] * 8;
+    case 9: return f.totalRetrans[i];
+    case 10: return shareAt(f.busyTime, f.rwndLimited, i);
+    case 11: return shareAt(f.busyTime, f.sndbufLimited, i);
+    default: return congestionShareAt(f, i);
+  }
 }
 
 const out = (v: number): number | null => (Number.isNaN(v) ? null : v);
@@ -83,60 +76,55 @@ const out = (v: number): number | null => (Number.isNaN(v) ? null : v);
  * (at the bucket's first and last time) holding each series' min and max in the order
  * they occurred, so spikes survive. Allocates only the output arrays.
  */
-export function downsample(t: Float64Array, cols: SeriesColumns, points: number): SeriesResult {
-  const n = t.length;
+export function seriesOf(tr: Track, points: number): SeriesResult {
+  const t = tr.t;
+  const n = tr.n;
+  const names = SERIES_NAMES.length;
   const buckets = n <= points ? 0 : Math.floor((points - 2) / 2);
-  // Rows to output: [start, end] index ranges; a bucket of one snapshot gives one row.
   const m = n <= points ? n : Math.min(n, 2 + buckets * 2);
   const tOut: number[] = new Array(m);
-  const series = {} as Record<SeriesName, (number | null)[]>;
-  for (const name of SERIES_NAMES) series[name] = new Array(m);
-  if (n <= points) {
-    for (let i = 0; i < n; i++) {
-      tOut[i] = t[i];
-      for (const name of SERIES_NAMES) series[name][i] = out(cols[name][i]);
-    }
-    return { total: n, points: n, t: tOut, series };
-  }
+  const cols: (number | null)[][] = SERIES_NAMES.map(() => new Array(m));
   let r = 0;
   const copyRow = (i: number) => {
     tOut[r] = t[i];
-    for (const name of SERIES_NAMES) series[name][r] = out(cols[name][i]);
+    for (let k = 0; k < names; k++) cols[k][r] = out(seriesValue(tr, k, i));
     r++;
   };
-  copyRow(0);
-  const inner = n - 2;
-  for (let b = 0; b < buckets; b++) {
-    const lo = 1 + Math.floor((b * inner) / buckets);
-    const hi = 1 + Math.floor(((b + 1) * inner) / buckets); // exclusive
-    if (hi - lo === 1) {
-      copyRow(lo);
-      continue;
-    }
-    tOut[r] = t[lo];
-    tOut[r + 1] = t[hi - 1];
-    for (const name of SERIES_NAMES) {
-      const c = cols[name];
-      let min = NaN, max = NaN, minAt = -1, maxAt = -1;
-      for (let i = lo; i < hi; i++) {
-        const v = c[i];
-        if (Number.isNaN(v)) continue;
-        if (minAt < 0 || v < min) { min = v; minAt = i; }
-        if (maxAt < 0 || v > max) { max = v; maxAt = i; }
+  if (n <= points) {
+    for (let i = 0; i < n; i++) copyRow(i);
+  } else {
+    copyRow(0);
+    const inner = n - 2;
+    for (let b = 0; b < buckets; b++) {
+      const lo = 1 + Math.floor((b * inner) / buckets);
+      const hi = 1 + Math.floor(((b + 1) * inner) / buckets); // exclusive
+      if (hi - lo === 1) {
+        copyRow(lo); // a bucket of one snapshot gives one row
+        continue;
       }
-      const s = series[name];
-      if (minAt <= maxAt) { s[r] = out(min); s[r + 1] = out(max); }
-      else { s[r] = out(max); s[r + 1] = out(min); }
+      tOut[r] = t[lo];
+      tOut[r + 1] = t[hi - 1];
+      for (let k = 0; k < names; k++) {
+        let min = NaN, max = NaN, minAt = -1, maxAt = -1;
+        for (let i = lo; i < hi; i++) {
+          const v = seriesValue(tr, k, i);
+          if (Number.isNaN(v)) continue;
+          if (minAt < 0 || v < min) { min = v; minAt = i; }
+          if (maxAt < 0 || v > max) { max = v; maxAt = i; }
+        }
+        const c = cols[k];
+        if (minAt <= maxAt) { c[r] = out(min); c[r + 1] = out(max); }
+        else { c[r] = out(max); c[r + 1] = out(min); }
+      }
+      r += 2;
     }
-    r += 2;
+    copyRow(n - 1);
   }
-  copyRow(n - 1);
-  // Buckets of one snapshot used one row instead of two.
   tOut.length = r;
-  for (const name of SERIES_NAMES) series[name].length = r;
+  const series = {} as Record<SeriesName, (number | null)[]>;
+  SERIES_NAMES.forEach((name, k) => {
+    cols[k].length = r;
+    series[name] = cols[k];
+  });
   return { total: n, points: r, t: tOut, series };
-}
-
-export function seriesOf(tr: Track, points: number): SeriesResult {
-  return downsample(tr.t, seriesColumns(tr), points);
 }

@@ -1,7 +1,7 @@
 // The analysis on made-up snapshots: absent fields stay absent, shares and downsampling.
 import { describe, expect, test } from "bun:test";
 import type { Snapshot } from "../../src/diag/snapshot.ts";
-import { downsample, seriesColumns, seriesOf } from "../../src/analysis/series.ts";
+import { seriesOf } from "../../src/analysis/series.ts";
 import { summarize } from "../../src/analysis/summary.ts";
 import { trackOf, TrackBuilder, timestampMs } from "../../src/analysis/track.ts";
 
@@ -50,9 +50,7 @@ describe("analysis", () => {
     const b = new TrackBuilder(n);
     for (let i = 0; i < n; i++) b.add(snap(i * 10, { sndCwnd: i === 54_321 ? 1e6 : 10, bytesAcked: BigInt(i * 1000) }));
     const tr = b.build();
-    const started = performance.now();
     const r = seriesOf(tr, 1000);
-    const took = performance.now() - started;
     expect(r.total).toBe(n);
     expect(r.points).toBeLessThanOrEqual(1000);
     expect(r.points).toBeGreaterThan(990);
@@ -63,9 +61,8 @@ describe("analysis", () => {
     expect(Math.max(...(r.series.cwnd as number[]))).toBe(1e6);
     expect(r.series.sendBps[0]).toBeNull();
     expect(r.series.rttMs.every((v) => v === null)).toBe(true);
-    expect(took).toBeLessThan(200);
     // Fewer snapshots than points: every one, as is.
-    const small = downsample(tr.t.subarray(0, 5), seriesColumns(trackOf([0, 1, 2, 3, 4].map((i) => snap(i, { sndCwnd: i })))), 10);
+    const small = seriesOf(trackOf([0, 1, 2, 3, 4].map((i) => snap(i, { sndCwnd: i }))), 10);
     expect(small.points).toBe(5);
     expect(small.series.cwnd).toEqual([0, 1, 2, 3, 4]);
     expect(seriesOf(tr, 2).t).toEqual([tr.t[0], tr.t[n - 1]]);

@@ -42,6 +42,8 @@ export interface Track {
   readonly sndbuf: Float64Array;
   /** Congestion control of the last snapshot that named one. */
   readonly congestion?: string;
+  /** The memory every column lies in (a BlockPool may take it back once the track is unused). */
+  readonly block: Float64Array;
 }
 
 const FRACTION = /\.(\d+)Z$/;
@@ -54,32 +56,69 @@ export function timestampMs(text: string): number {
   return whole + fractionMs(Number(m[1]), m[1].length);
 }
 
-/** Grows columns as snapshots arrive (doubling), then trims them in build(). */
+/** Columns of a track: time, the tracked tcp_info fields, sndbuf. */
+const COLUMNS = TRACK_FIELDS.length + 2;
+
+/**
+ * Blocks of memory given back by tracks nobody uses any more, for the next track to fill.
+ * A fresh 17 MB track costs more in first-touch page faults than in decoding on a VM
+ * (~10 µs a page here); a reused block has its pages already. Bounded in bytes.
+ */
+export class BlockPool {
+  private readonly blocks: Float64Array[] = [];
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** A block of at least `length` values (and not more than twice that), or undefined. */
+  take(length: number): Float64Array | undefined {
+    const i = this.blocks.findIndex((b) => b.length >= length && b.length <= 2 * length);
+    if (i < 0) return undefined;
+    const [b] = this.blocks.splice(i, 1);
+    this.bytes -= b.byteLength;
+    return b;
+  }
+
+  /** Takes `block` back; the caller must hold no view of it any more. */
+  give(block: Float64Array): void {
+    while (this.blocks.length > 0 && this.bytes + block.byteLength > this.maxBytes) this.bytes -= this.blocks.shift()!.byteLength;
+    if (block.byteLength > this.maxBytes) return;
+    this.blocks.push(block);
+    this.bytes += block.byteLength;
+  }
+}
+
+/** Grows columns as snapshots arrive (doubling, all in one block), then trims them in build(). */
 export class TrackBuilder {
   private n = 0;
   private cap = 0;
-  private t = new Float64Array(0);
+  private block: Float64Array = new Float64Array(0);
+  private t: Float64Array = new Float64Array(0);
   private cols = {} as Record<TrackField, Float64Array>;
   /** The same columns in TRACK_FIELDS order: the per-line loop indexes, never looks up names. */
   private colList: Float64Array[] = [];
-  private sndbuf = new Float64Array(0);
+  private sndbuf: Float64Array = new Float64Array(0);
   private congestion: string | undefined;
 
-  constructor(expected = 64) {
+  constructor(expected = 64, private readonly pool?: BlockPool) {
     this.grow(Math.max(1, expected));
   }
 
   private grow(cap: number): void {
-    const copy = (a: Float64Array) => {
-      const b = new Float64Array(cap);
-      b.set(a.subarray(0, this.n));
-      return b;
+    const old = this.block;
+    const block = this.pool?.take(cap * COLUMNS) ?? new Float64Array(cap * COLUMNS);
+    const column = (k: number, from: Float64Array) => {
+      const c = block.subarray(k * cap, (k + 1) * cap);
+      c.set(from.subarray(0, this.n));
+      return c;
     };
-    this.t = copy(this.t);
-    this.sndbuf = copy(this.sndbuf);
-    for (const k of TRACK_FIELDS) this.cols[k] = copy(this.cols[k] ?? new Float64Array(0));
+    this.t = column(0, this.t);
+    this.sndbuf = column(1, this.sndbuf);
+    TRACK_FIELDS.forEach((k, i) => (this.cols[k] = column(2 + i, this.cols[k] ?? new Float64Array(0))));
     this.colList = TRACK_FIELDS.map((k) => this.cols[k]);
+    this.block = block;
     this.cap = cap;
+    if (old.length > 0) this.pool?.give(old);
   }
 
   add(s: Snapshot): void {
@@ -134,7 +173,7 @@ export class TrackBuilder {
     const n = this.n;
     const f = {} as Record<TrackField, Float64Array>;
     for (const k of TRACK_FIELDS) f[k] = this.cols[k].subarray(0, n);
-    return { n, t: this.t.subarray(0, n), f, sndbuf: this.sndbuf.subarray(0, n), ...(this.congestion ? { congestion: this.congestion } : {}) };
+    return { n, t: this.t.subarray(0, n), f, sndbuf: this.sndbuf.subarray(0, n), block: this.block, ...(this.congestion ? { congestion: this.congestion } : {}) };
   }
 }
 

@@ -37,10 +37,12 @@ export interface TrackSource {
 }
 
 /**
- * The connection and its snapshots as a track; HttpError 404 when unknown, 410 when every
- * archive is gone. Files removed while reading are skipped, as /snapshots does.
+ * Calls `use` with the connection, its snapshots as a track and how many of its files are
+ * gone; HttpError 404 when unknown, 410 when every archive is gone. Files removed while
+ * reading are skipped, as /snapshots does. `use` runs synchronously and must not keep the
+ * track: its memory goes back to a pool for the next one.
  */
-export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: ConnectionWithFiles; track: Track; missing: number }> {
+export async function withTrack<R>(src: TrackSource, uuid: string, use: (c: ConnectionWithFiles, track: Track, missing: number) => R): Promise<R> {
   const c = src.index.getConnection(uuid);
   if (!c) throw new HttpError(404, "no such connection");
   const paths = c.files.map((f) => insideOutput(resolve(src.outputDir), f.path));
@@ -50,7 +52,7 @@ export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: Co
     throw new HttpError(410, `all ${paths.length} archive file(s) of this connection were removed from disk`, undefined, { "x-missing-files": String(missing) });
   }
   const read = async (): Promise<Track> => {
-    const b = new TrackBuilder(Math.max(16, c.snapshots));
+    const b = new TrackBuilder(Math.max(16, c.snapshots), cache.pool);
     for (const p of present) {
       try {
         // Only the attributes the analysis reads, straight into columns (no decoded objects).
@@ -62,8 +64,14 @@ export async function loadTrack(src: TrackSource, uuid: string): Promise<{ c: Co
     return b.build();
   };
   const key = await cache.keyOf(present);
-  const track = key === null ? await read() : await cache.getOrLoad(c.uuid, key, read);
-  return { c, track, missing };
+  if (key !== null) return use(c, await cache.getOrLoad(c.uuid, key, read), missing);
+  // Files that cannot be stated cannot be keyed: read, use, and give the memory back.
+  const track = await read();
+  try {
+    return use(c, track, missing);
+  } finally {
+    cache.pool.give(track.block);
+  }
 }
 
 const cache = new TrackCache();
@@ -104,8 +112,7 @@ export function analysisRoute(path: string, deps: ApiDependencies): AnalysisRout
       param: m[1],
       async handle(url, raw) {
         rejectParameters(url.searchParams);
-        const { c, track, missing } = await loadTrack(deps, uuidParam(raw));
-        return json(connectionSummary(c, track), { "x-missing-files": String(missing) });
+        return withTrack(deps, uuidParam(raw), (c, track, missing) => json(connectionSummary(c, track), { "x-missing-files": String(missing) }));
       },
     };
   }
@@ -114,9 +121,10 @@ export function analysisRoute(path: string, deps: ApiDependencies): AnalysisRout
     param: m[1],
     async handle(url, raw) {
       const points = parsePoints(url.searchParams);
-      const { c, track, missing } = await loadTrack(deps, uuidParam(raw));
-      const r = seriesOf(track, points);
-      return json({ uuid: c.uuid, total: r.total, points: r.points, t: r.t, series: r.series }, { "x-missing-files": String(missing) });
+      return withTrack(deps, uuidParam(raw), (c, track, missing) => {
+        const r = seriesOf(track, points);
+        return json({ uuid: c.uuid, total: r.total, points: r.points, t: r.t, series: r.series }, { "x-missing-files": String(missing) });
+      });
     },
   };
 }

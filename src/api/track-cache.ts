@@ -2,14 +2,17 @@
 // connection's page asks for its summary and then its series, and people reload it. A
 // closed connection's archives never change; an open one's grow, so the key is every
 // file's path, size and modification time. Bounded in bytes (a 100,000-snapshot track
-// is ~17 MB of columns).
+// is ~17 MB of columns). A track dropped from the cache gives its memory to `pool`, for
+// the next track read: tracks are only used synchronously (withTrack), so once dropped
+// nobody holds it.
 import { stat } from "node:fs/promises";
-import type { Track } from "../analysis/track.ts";
+import { BlockPool, type Track } from "../analysis/track.ts";
 
 const MAX_BYTES = 64 * 1024 * 1024;
+const POOL_BYTES = 32 * 1024 * 1024;
 
 function trackBytes(t: Track): number {
-  return (Object.keys(t.f).length + 2) * t.n * 8;
+  return t.block.byteLength;
 }
 
 export class TrackCache {
@@ -17,6 +20,8 @@ export class TrackCache {
   private bytes = 0;
   /** Reads under way, so a page's summary and series requests share one. */
   private readonly loading = new Map<string, Promise<Track>>();
+  /** Memory of dropped tracks, reused by the next ones. */
+  readonly pool = new BlockPool(POOL_BYTES);
 
   /** The cached track of `uuid` for files `key`, else `load()`'s, shared with concurrent callers. */
   async getOrLoad(uuid: string, key: string, load: () => Promise<Track>): Promise<Track> {
@@ -63,11 +68,13 @@ export class TrackCache {
     if (old !== undefined) {
       this.bytes -= old.bytes;
       this.entries.delete(uuid);
+      this.pool.give(old.track.block);
     }
     while (this.bytes + bytes > MAX_BYTES && this.entries.size > 0) {
-      const [oldest, e] = this.entries.entries().next().value as [string, { bytes: number }];
+      const [oldest, e] = this.entries.entries().next().value as [string, { bytes: number; track: Track }];
       this.entries.delete(oldest);
       this.bytes -= e.bytes;
+      this.pool.give(e.track.block);
     }
     this.entries.set(uuid, { key, track, bytes });
     this.bytes += bytes;

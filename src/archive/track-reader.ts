@@ -63,9 +63,20 @@ function digits(buf: Uint8Array, at: number, n: number): number {
   return v;
 }
 
+/** The last `YYYY-MM-DDTHH` seen, and its Unix ms: snapshots come in time order, an hour's share one. */
+const lastHour = new Uint8Array(13);
+let lastHourMs = Number.NaN;
+
 /** Unix ms of the whole seconds of `YYYY-MM-DDTHH:MM:SS` at buf[at, at + 19), or NaN. */
 function wholeMs(buf: Uint8Array, at: number): number {
-  return Date.UTC(digits(buf, at, 4), digits(buf, at + 5, 2) - 1, digits(buf, at + 8, 2), digits(buf, at + 11, 2), digits(buf, at + 14, 2), digits(buf, at + 17, 2));
+  let same = !Number.isNaN(lastHourMs);
+  for (let i = 0; i < 13 && same; i++) same = buf[at + i] === lastHour[i];
+  if (!same) {
+    lastHourMs = Date.UTC(digits(buf, at, 4), digits(buf, at + 5, 2) - 1, digits(buf, at + 8, 2), digits(buf, at + 11, 2));
+    lastHour.set(buf.subarray(at, at + 13));
+  }
+  // Out-of-range minutes or seconds carry over, as Date.UTC's do.
+  return lastHourMs + digits(buf, at + 14, 2) * 60_000 + digits(buf, at + 17, 2) * 1000;
 }
 
 /** Unix ms of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` at buf[at, end), or NaN. */
@@ -229,7 +240,7 @@ export async function readTrackLines(paths: readonly string[], types: readonly n
   const attrs = new LineAttrs(types);
   const none = () => {};
   for (const path of paths) {
-    const raw = new Uint8Array(await readFile(path));
+    const raw = await readFile(path);
     try {
       eachLineRun(raw, (run) => eachLine(run, attrs, false, visit, none));
     } catch (e) {

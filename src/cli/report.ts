@@ -3,7 +3,7 @@
 import type { ArgsDef } from "citty";
 import type { Summary } from "../analysis/summary.ts";
 import { formatBytes } from "../analysis/verdict.ts";
-import { connectionSummary, loadTrack } from "../api/analysis-routes.ts";
+import { connectionSummary, withTrack } from "../api/analysis-routes.ts";
 import { HttpError } from "../api/routes.ts";
 import type { ConnectionWithFiles, NetnsIdentity } from "../index-db/index.ts";
 import { openIndexReadonly } from "./open-index.ts";
@@ -110,9 +110,10 @@ export async function runReport(o: ReportOptions): Promise<number> {
       }
       uuid = page.connections[0].uuid;
     }
-    const { c, track } = await loadTrack({ index, outputDir: o.output }, uuid);
-    const summary = connectionSummary(c, track);
-    out.write(o.json ? stringifyExact(summary) + "\n" : formatReport(summary, c));
+    await withTrack({ index, outputDir: o.output }, uuid, (c, track) => {
+      const summary = connectionSummary(c, track);
+      out.write(o.json ? stringifyExact(summary) + "\n" : formatReport(summary, c));
+    });
     return 0;
   } catch (e) {
     if (e instanceof HttpError) {

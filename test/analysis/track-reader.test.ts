@@ -79,3 +79,25 @@ test("a torn archive (a crash cut its last frame) gives the snapshots of its who
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("times across hour, day, month and year boundaries equal Date.parse's", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "track-"));
+  try {
+    const text = new TextDecoder().decode(Bun.zstdDecompressSync(new Uint8Array(await Bun.file(FIXTURE).arrayBuffer())));
+    const line = text.split("\n").find((l) => l.includes('"RawIDM"'))!;
+    const times = ["2023-12-31T22:59:59.5Z", "2023-12-31T23:00:00Z", "2023-12-31T23:59:59.999999999Z", "2024-01-01T00:00:00.000000001Z", "2024-02-28T23:59:59Z", "2024-02-29T00:00:00.25Z", "2024-02-29T00:00:01Z", "2024-03-01T00:00:00Z"];
+    const lines = times.map((t) => line.replace(/"Timestamp":"[^"]*"/, `"Timestamp":"${t}"`));
+    const path = join(dir, "times.jsonl");
+    writeFileSync(path, lines.join("\n") + "\n");
+    const got: number[] = [];
+    await readTrackLines([path], TRACK_ATTRS, (l) => got.push(l.timeMs));
+    const want = times.map((t) => {
+      const m = /\.(\d+)Z$/.exec(t);
+      return Date.parse(m ? t.slice(0, m.index) + "Z" : t) + (m ? Number(m[1]) * 1000 / 10 ** m[1].length : 0);
+    });
+    expect(got.length).toBe(want.length);
+    got.forEach((g, i) => expect(g).toBeCloseTo(want[i], 6));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

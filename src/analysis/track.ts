@@ -2,10 +2,10 @@
 // uses, NaN where a snapshot lacks the field (older kernels send a shorter tcp_info).
 // Summary and series both read these, so 100,000 snapshots cost a few flat arrays,
 // not 100,000 objects kept alive.
-import { fractionMs, type TrackLine } from "../archive/track-reader.ts";
+import { fractionMs, type AttributeParts, type TrackLine } from "../archive/track-reader.ts";
 import { Attr } from "../diag/constants.ts";
 import { SK_MEM_INFO, TCP_INFO } from "../diag/layouts.ts";
-import { NumberFields, type Field } from "../diag/struct.ts";
+import { fieldSize, NumberFields, type Field } from "../diag/struct.ts";
 import type { Snapshot } from "../diag/snapshot.ts";
 
 /** tcp_info fields kept, by their decoded names (src/diag/layouts.ts). */
@@ -31,6 +31,11 @@ const INFO_FIELDS = new NumberFields(TRACK_FIELDS.map((k) => fieldOf(TCP_INFO, k
 const SNDBUF_FIELD = new NumberFields([fieldOf(SK_MEM_INFO, "sndbuf")]);
 /** Attribute types readTrackLines must decode for addLine. */
 export const TRACK_ATTRS: readonly number[] = [Attr.INFO, Attr.CONG, Attr.SKMEMINFO];
+/** Of tcp_info and skmeminfo, only the bytes of the fields kept (under half of tcp_info). */
+export const TRACK_PARTS: AttributeParts = new Map([
+  [Attr.INFO, TRACK_FIELDS.map((k) => fieldOf(TCP_INFO, k)).map((f) => [f.offset, f.offset + fieldSize(f)] as const)],
+  [Attr.SKMEMINFO, [fieldOf(SK_MEM_INFO, "sndbuf")].map((f) => [f.offset, f.offset + fieldSize(f)] as const)],
+]);
 
 export interface Track {
   /** Snapshots held. */

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { eventClient, getJson, waitFor } from "../helpers/collector-proc.ts";
 import { loopbackPair } from "../helpers/loopback.ts";
 import { BUN, ROOT, startCli, type CliRun } from "../helpers/run-cli.ts";
@@ -18,10 +19,16 @@ beforeEach(() => {
   prefixFile = join(dir, "prefix");
   writeFileSync(prefixFile, "svc_1700000000_unsafe");
 });
+/** Other processes a test started (a sidecar), killed after it, also when it fails. */
+const children: Subprocess[] = [];
 afterEach(async () => {
   for (const r of running.splice(0)) {
     r.proc.kill("SIGKILL");
     await r.exited;
+  }
+  for (const c of children.splice(0)) {
+    c.kill("SIGKILL");
+    await c.exited;
   }
   rmSync(dir, { recursive: true, force: true });
 });
@@ -124,6 +131,7 @@ test("a stuck eventsocket client is disconnected when its queue overflows and ne
   // The reference sidecar, in its own process (printing to a file), is the client that keeps up.
   const sidecarOut = join(dir, "sidecar.out");
   const sidecar = Bun.spawn([BUN, join(ROOT, "src", "index.ts"), "sidecar", "--eventsocket", svc.events], { stdout: Bun.file(sidecarOut), stderr: "pipe" });
+  children.push(sidecar);
   const sidecarLines = () => (existsSync(sidecarOut) ? readFileSync(sidecarOut, "utf8").split("\n").filter((l) => l !== "") : []);
   // Connected before the first connection is made (a sidecar that starts slowly would
   // miss the first events: it says so on stderr once it is attached).

@@ -4,7 +4,7 @@
 // bytes: no text is made of the lines, no JSON.parse, no decoded objects (the general
 // reader spends ~50 µs a line building what a summary of 100,000 snapshots never looks
 // at). Lines it cannot read are skipped, as the general reader's lenient mode does.
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { eachLineRun, ZstdFormatError } from "./inflate.ts";
 
 /**
@@ -297,12 +297,37 @@ export async function readTrackLines(paths: readonly string[], types: readonly n
   const attrs = new LineAttrs(types, parts);
   const none = () => {};
   for (const path of paths) {
-    const raw = await readFile(path);
+    const raw = await readWhole(path);
     try {
       eachLineRun(raw, (run) => eachLine(run, attrs, false, visit, none));
     } catch (e) {
       if (!(e instanceof ZstdFormatError)) throw e;
+    } finally {
+      spareRead = raw.buffer.byteLength > (spareRead?.byteLength ?? 0) ? new Uint8Array(raw.buffer) : spareRead;
     }
+  }
+}
+
+/** The buffer of the last file read, for the next: fresh memory costs page faults on first touch. */
+let spareRead: Uint8Array | null = null;
+
+/** A file's bytes, in the spare buffer when it is free and big enough (a read in progress holds it). */
+async function readWhole(path: string): Promise<Uint8Array> {
+  const file = await open(path, "r");
+  try {
+    const size = (await file.stat()).size;
+    let buf = spareRead !== null && spareRead.byteLength >= size ? spareRead : new Uint8Array(size);
+    if (buf === spareRead) spareRead = null;
+    let got = 0;
+    // A live archive may grow meanwhile: what it held when asked is enough.
+    while (got < size) {
+      const { bytesRead } = await file.read(buf, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await file.close();
   }
 }
 

@@ -1,7 +1,7 @@
 // One column's values in a typed array (growing by doubling) with a validity bitmap,
 // turned into an Arrow vector without copying per value. Numbers up to u32 stay numbers;
 // u64, i64 and nanosecond times are bigints in 64-bit arrays, exact.
-import { Field, Int32, Int64, makeData, makeVector, RecordBatch, Schema, Struct, Table, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, vectorFromArray, type DataType, type Vector } from "apache-arrow";
+import { Field, Int32, Int64, makeData, makeVector, RecordBatch, Schema, Struct, Table, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType, type Vector } from "apache-arrow";
 import type { ColumnDef, ColumnType } from "./columns.ts";
 
 type Numbers = Uint8Array | Uint16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array;
@@ -32,14 +32,21 @@ function arrowType(type: ColumnType): DataType {
   }
 }
 
+const encoder = new TextEncoder();
+
 export class ColumnBuilder {
   length = 0;
   private nulls = 0;
   private values: Numbers | null;
-  private strings: (string | null)[] = [];
   private valid: Uint8Array;
   /** The values' bytes (for pushBytes), remade when the values grow. */
   private bytes: Uint8Array | null;
+  /** utf8 columns: where each value starts in `chars` (Arrow's offsets), and the bytes. */
+  private offsets: Int32Array;
+  private chars: Uint8Array;
+  /** The last string pushed and where its bytes lie: a connection's rows repeat it. */
+  private lastString: string | null = null;
+  private lastStart = 0;
 
   constructor(readonly def: ColumnDef, capacity = 1024) {
     // Values and validity bits grow together: a whole number of bitmap bytes.
@@ -47,6 +54,20 @@ export class ColumnBuilder {
     this.values = numbers(def.type, capacity);
     this.bytes = this.values === null ? null : new Uint8Array(this.values.buffer);
     this.valid = new Uint8Array(capacity / 8);
+    const text = def.type === "utf8";
+    this.offsets = new Int32Array(text ? capacity + 1 : 0);
+    this.chars = new Uint8Array(text ? capacity * 16 : 0);
+  }
+
+  /**
+   * Empties the column and keeps its memory for the next batch: filling fresh arrays
+   * costs first-touch page faults on every page, reused ones do not.
+   */
+  reset(): void {
+    this.valid.fill(0, 0, Math.ceil(this.length / 8));
+    this.length = 0;
+    this.nulls = 0;
+    this.lastString = null;
   }
 
   /** Room for `n` more values, doubling the capacity as often as needed. */
@@ -62,13 +83,26 @@ export class ColumnBuilder {
       v.set(this.values as never);
       this.values = v;
       this.bytes = new Uint8Array(v.buffer);
+    } else {
+      const o = new Int32Array(cap + 1);
+      o.set(this.offsets.subarray(0, this.length + 1));
+      this.offsets = o;
     }
+  }
+
+  /** Room for `n` more bytes of text. */
+  private roomChars(n: number): void {
+    const need = this.offsets[this.length] + n;
+    if (need <= this.chars.length) return;
+    const bigger = new Uint8Array(Math.max(need, this.chars.length * 2));
+    bigger.set(this.chars.subarray(0, this.offsets[this.length]));
+    this.chars = bigger;
   }
 
   pushNull(): void {
     if (this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
     this.room();
-    if (this.values === null) this.strings.push(null);
+    if (this.values === null) this.offsets[this.length + 1] = this.offsets[this.length];
     this.length++;
     this.nulls++;
   }
@@ -135,16 +169,43 @@ export class ColumnBuilder {
     this.length = n;
   }
 
+  /** A utf8 column's value, encoded straight into the column's bytes. */
   pushString(s: string): void {
     this.room();
-    this.strings.push(s);
+    const start = this.offsets[this.length];
+    let n: number;
+    if (s === this.lastString) {
+      n = this.offsets[this.lastIndex + 1] - this.lastStart;
+      this.roomChars(n);
+      this.chars.copyWithin(start, this.lastStart, this.lastStart + n);
+    } else {
+      this.roomChars(s.length * 3);
+      n = encoder.encodeInto(s, this.chars.subarray(start)).written;
+      this.lastString = s;
+    }
+    this.lastStart = start;
+    this.lastIndex = this.length;
+    this.offsets[this.length + 1] = start + n;
     this.valid[this.length >> 3] |= 1 << (this.length & 7);
     this.length++;
   }
 
+  /** Row of the last string pushed. */
+  private lastIndex = 0;
+
   toVector(): Vector {
     const type = arrowType(this.def.type);
-    if (this.values === null) return vectorFromArray(this.strings, type as Utf8);
+    if (this.values === null) {
+      const data = makeData({
+        type: type as Utf8,
+        length: this.length,
+        valueOffsets: this.offsets.subarray(0, this.length + 1),
+        data: this.chars.subarray(0, this.offsets[this.length]),
+        nullCount: this.nulls,
+        nullBitmap: this.nulls > 0 ? this.valid.subarray(0, Math.ceil(this.length / 8)) : undefined,
+      });
+      return makeVector(data);
+    }
     const data = makeData({
       type: type as Uint8,
       length: this.length,

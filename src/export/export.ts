@@ -85,6 +85,8 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
   let part = 0;
 
   let snapParts = new Map<string, SnapshotRows>();
+  // Builders of written batches, emptied and filled again: their memory is paged in.
+  const spareRows: SnapshotRows[] = [];
   let connParts = new Map<string, ConnectionRows>();
   let batchUuids: string[] = [];
   let batchFiles: DueFile[] = [];
@@ -105,6 +107,7 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
       throw e;
     }
     state.markExported(batchUuids, batchFiles, now());
+    for (const rows of snapParts.values()) spareRows.push(rows.reset());
     snapParts = new Map();
     connParts = new Map();
     dayFrom = Number.NaN;
@@ -126,7 +129,7 @@ export function runExport(index: ConnectionIndex, opts: ExportOptions): ExportSu
         if (!(r.sec >= dayFrom && r.sec < dayFrom + 86_400)) {
           dayFrom = Math.floor(r.sec / 86_400) * 86_400;
           const d = day(dayFrom * 1000);
-          dayRows = snapParts.get(d) ?? new SnapshotRows();
+          dayRows = snapParts.get(d) ?? spareRows.pop() ?? new SnapshotRows();
           snapParts.set(d, dayRows);
         }
         dayRows!.add(f.uuid, r, represents);

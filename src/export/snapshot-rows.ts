@@ -65,7 +65,14 @@ export class SnapshotRows {
     }
   }
 
-  /** The rows as an Arrow table (the builders are spent). */
+  /** Empties the rows, keeping the builders' memory; call once the last table() is written. */
+  reset(): this {
+    for (const c of this.cols) c.reset();
+    this.structs.reset();
+    return this;
+  }
+
+  /** The rows as an Arrow table, valid until reset(). */
   table(): Table {
     this.structs.drainInto(this.cols.slice(HEAD, HEAD + N_STRUCT));
     return tableOf(this.cols);

@@ -56,6 +56,11 @@ export class StructArena {
     });
   }
 
+  /** Forgets the rows (drainInto does too), keeping the memory. */
+  reset(): void {
+    this.rows = 0;
+  }
+
   /** Appends every row's struct values to `cols` (one per STRUCT_COLUMNS entry, in order). */
   drainInto(cols: readonly ColumnBuilder[]): void {
     for (let k = 0; k < STRUCT_COLUMNS.length; k++) {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { Database } from "bun:sqlite";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { ArchiveSet } from "../../src/archive/archive-set.ts";
 import { readArchiveSync } from "../../src/archive/reader.ts";
@@ -247,4 +248,30 @@ test("a live connection's rotated file is exported before the connection ends; i
   const conn = await rows(`SELECT snapshots, end_reason, files FROM ${conns(out)}`);
   expect(conn.map((x) => [Number(x.snapshots), x.end_reason, (x.files as string).split(" ").length])).toEqual([[3, "vanished", 2]]);
   expect(runExport(index, { outDir: out, archiveDir: archives, host: "h" }).files).toEqual([]);
+});
+
+test("batches written from reused builders hold exactly what one batch holds", async () => {
+  // The same archives exported twice, from two copies of the index: once in one batch,
+  // once in batches of at most 7 rows (the builders emptied and filled again each time).
+  const { archives, index } = setup(12);
+  await index.close();
+  const twin = join(dir, "index-twin.sqlite");
+  const copy = new Database(join(dir, "index.sqlite"));
+  copy.run(`VACUUM INTO '${twin}'`);
+  copy.close();
+  const one = ConnectionIndex.open(join(dir, "index.sqlite"));
+  const many = ConnectionIndex.open(twin);
+  const outOne = join(dir, "export-one");
+  const outMany = join(dir, "export-many");
+  const a = runExport(one, { outDir: outOne, archiveDir: archives, host: "h" });
+  const b = runExport(many, { outDir: outMany, archiveDir: archives, host: "h", rowsPerBatch: 7 });
+  await one.close();
+  await many.close();
+  expect(b.snapshots).toBe(a.snapshots);
+  expect(b.files.length).toBeGreaterThan(a.files.length + 5);
+  const columns = SNAPSHOT_COLUMNS.map((c) => `"${c.name}"`).join(", ");
+  const all = async (out: string) => JSON.stringify(await rows(`SELECT ${columns} FROM ${snaps(out)} ORDER BY uuid, timestamp`), (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+  const [x, y] = [await all(outOne), await all(outMany)];
+  expect(x.length).toBeGreaterThan(1000);
+  expect(y).toBe(x);
 });

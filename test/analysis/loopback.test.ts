@@ -1,6 +1,7 @@
-// Real loopback connections driven through designed phases while a real collector
-// archives them: each must be classified as designed, and the summary's figures must
-// match what the test computes itself from the decoded snapshots.
+// Real TCP connections driven through designed phases while a real collector archives
+// them (on loopback; the send-buffer phase between namespaces the test makes, since on
+// loopback ACKs free the buffer at once): each must be classified as designed, and the
+// summary's figures must match what the test computes itself from the decoded snapshots.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

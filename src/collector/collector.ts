@@ -6,10 +6,10 @@ import { Attr, NLMSG_HDRLEN } from "../diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { cookieKey, readCookie } from "../diag/sock-id.ts";
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
-import { bytesOf, type Bytes } from "../diff/bytes.ts";
+import { bytesOf } from "../diff/bytes.ts";
 import type { NetnsIdentity } from "../model/report.ts";
 import { ownNetnsInode } from "../netns/discover.ts";
-import { closeSlot, DumpTotals, newSlot, type NetnsSlot } from "./netns-slot.ts";
+import { NetnsSlots, type NetnsSlot } from "./netns-slot.ts";
 import { Change } from "../diff/change-rule.ts";
 import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
 import { formatTimeNs, subMsNs, type RecordTime } from "../archive/time.ts";
@@ -17,8 +17,6 @@ import { realtime, type RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { ArchiveSink } from "./archive-sink.ts";
-import { DumpTimeoutError } from "../ffi/netlink-socket.ts";
-import { SyscallError } from "../ffi/errno.ts";
 import { netlinkSource, type KernelSource } from "./kernel-source.ts";
 import { anonymizeNetblock, Rejection, SocketFilter } from "./filters.ts";
 import type { CollectorOptions, ResumeInfo } from "./options.ts";
@@ -51,12 +49,8 @@ export class Collector {
   private readonly cache = new SnapshotCache<Connection>();
   private readonly attrs = new AttributeIndex();
   /** Every network namespace polled, in order. */
-  private readonly slots: NetnsSlot[] = [];
+  private readonly ns = new NetnsSlots();
   /** The namespace whose messages are being read now, and its buffers. */
-  private cur!: NetnsSlot;
-  private rx!: Bytes;
-  private dx: Bytes | null = null;
-  private readonly totals = new DumpTotals();
   private readonly filter: SocketFilter;
   /** Connections ended recently: what the kernel still shows of them is not a new connection. */
   private readonly ended = new RecentlyEnded();
@@ -97,14 +91,12 @@ export class Collector {
 
   /** The last cycle's dumps, per address family, summed over namespaces (reused arrays: read, don't keep). */
   get lastDump(): { families: readonly number[]; messages: readonly number[]; seconds: readonly number[] } {
-    return this.totals;
+    return this.ns.totals;
   }
 
   /** Starts polling a network namespace with the next cycle. */
   addNamespace(identity: NetnsIdentity, source: KernelSource): void {
-    const slot = newSlot(identity, source);
-    this.slots.push(slot);
-    if (this.slots.length === 1) this.use(slot);
+    this.ns.add(identity, source);
   }
 
   /**
@@ -112,21 +104,12 @@ export class Collector {
    * answer), then ends its remaining connections as netns_gone and closes its sockets.
    */
   removeNamespace(inode: number): boolean {
-    const slot = this.slots.find((s) => s.identity.inode === inode && !s.gone);
-    if (slot === undefined) return false;
-    slot.gone = true;
-    return true;
+    return this.ns.markGone(inode);
   }
 
   /** Network namespaces polled now. */
   get namespaceCount(): number {
-    return this.slots.length;
-  }
-
-  private use(slot: NetnsSlot): void {
-    this.cur = slot;
-    this.rx = slot.rx;
-    this.dx = slot.dx;
+    return this.ns.count;
   }
 
   archiveStats(): ArchiveSetStats {
@@ -153,14 +136,7 @@ export class Collector {
     this.drainDestroyEvents(now);
     this.stats.excluded.local = 0;
     this.stats.excluded.byFlags = 0;
-    let sockets = 0;
-    let failed = false;
-    this.totals.reset(this.slots.length > 0 ? this.slots[0].dumper.families : []);
-    for (let i = 0; i < this.slots.length; i++) {
-      const n = this.dumpSlot(this.slots[i], cycle);
-      if (n < 0) failed = true;
-      else sockets += n;
-    }
+    const { sockets, failed } = this.ns.dumpAll(cycle, this.onDumpMessage, this.stats);
     this.stats.sockets = sockets;
     this.sweepVanished(now, cycle, failed);
     this.ended.expire(now);
@@ -184,65 +160,22 @@ export class Collector {
     return this.archive.flushDue(now, budgetMs);
   }
 
-  /** One namespace's dump: the sockets it showed, or -1 when it failed. */
-  private dumpSlot(slot: NetnsSlot, cycle: number): number {
-    this.use(slot);
-    try {
-      const r = slot.dumper.dump(this.onDumpMessage);
-      if (r.malformed > 0) this.stats.error("malformed_dump", r.malformed);
-      this.totals.add(slot.dumper);
-      return r.messages;
-    } catch (e) {
-      // A failed dump must not end connections: nothing is known about them this cycle.
-      slot.failedCycle = cycle;
-      const timedOut = e instanceof DumpTimeoutError || (e instanceof SyscallError && e.code === "EAGAIN");
-      this.stats.error(timedOut ? "dump_timeout" : "dump_failed");
-      this.stats.lastError = `netns ${slot.identity.inode}: ${(e as Error).message}`;
-      try {
-        slot.dumper.reset();
-      } catch (r) {
-        this.stats.lastError += `; reopening the netlink socket failed: ${(r as Error).message}`;
-      }
-      return -1;
-    }
-  }
-
   /** Reads queued destroy events between polls, so the kernel's buffer never fills. */
   drainDestroyEvents(now: number): void {
-    let clockSet = false;
-    for (let i = 0; i < this.slots.length; i++) {
-      const slot = this.slots[i];
-      if (slot.destroy === null) continue;
-      if (!clockSet) {
-        this.setClock(now);
-        clockSet = true;
-      }
-      this.use(slot);
-      try {
-        const r = slot.destroy.drain(this.onDestroyMessage);
-        this.stats.destroyEvents += r.messages;
-        if (r.overruns > 0) this.stats.error("destroy_overrun", r.overruns);
-        if (r.malformed > 0) this.stats.error("malformed_destroy", r.malformed);
-      } catch (e) {
-        this.stats.error("destroy_failed");
-        this.stats.lastError = `netns ${slot.identity.inode}: ${(e as Error).message}`;
-      }
-    }
+    if (!this.ns.listening) return;
+    this.setClock(now);
+    this.ns.drainAll(this.onDestroyMessage, this.stats);
   }
 
   /** Namespaces found gone: polled one last time this cycle; their connections end as netns_gone. */
   private retireGone(now: number): void {
-    for (let i = this.slots.length - 1; i >= 0; i--) {
-      const slot = this.slots[i];
-      if (!slot.gone) continue;
+    this.ns.retireGone((slot) => {
       for (const [key, held] of [...this.held]) if (held.slot === slot) this.releaseHeld(key, held, now);
       for (const entry of [...this.cache.values()]) {
         const conn = entry.data;
         if (conn !== undefined && conn !== REMNANT && conn.slot === slot) this.end(entry, "netns_gone", now);
       }
-      closeSlot(slot);
-      this.slots.splice(i, 1);
-    }
+    });
   }
 
   /**
@@ -279,8 +212,7 @@ export class Collector {
   endShutdown(now: number): CycleReport {
     // Counted in the archive's stats (lost lines by reason), where every account reads it.
     this.archive.abandon();
-    for (const slot of this.slots) closeSlot(slot);
-    this.slots.length = 0;
+    this.ns.closeAll();
     return this.takeReport(now, true);
   }
 
@@ -323,7 +255,7 @@ export class Collector {
   private readonly onDumpMessage: MessageVisitor = (buf, off, len) => {
     const idm = this.admit(buf, off, len);
     if (idm < 0) return;
-    const change = this.cache.observe(this.rx, idm, off + len, this.attrs);
+    const change = this.cache.observe(this.ns.cur.rx, idm, off + len, this.attrs);
     const entry = this.cache.last!;
     const conn = entry.data;
     if (conn === undefined) {
@@ -345,11 +277,11 @@ export class Collector {
     const idm = off + NLMSG_HDRLEN;
     if (this.ended.wasDestroyed(entry.key)) return this.markRemnant(entry);
     if (looksLikeTimewait(buf, idm, this.attrs.offset[Attr.INFO] >= 0)) {
-      if (this.ended.tupleDestroyed(buf, idm, this.cur.identity.inode)) return this.markRemnant(entry);
-      if (this.cur.destroy) {
+      if (this.ended.tupleDestroyed(buf, idm, this.ns.cur.identity.inode)) return this.markRemnant(entry);
+      if (this.ns.cur.destroy) {
         const held = this.held.get(entry.key);
         if (held === undefined) {
-          this.held.set(entry.key, { since: this.now, message: buf.slice(off, off + len), slot: this.cur });
+          this.held.set(entry.key, { since: this.now, message: buf.slice(off, off + len), slot: this.ns.cur });
           return;
         }
         if (this.now - held.since < this.opts.vanishGraceMs) return;
@@ -372,12 +304,12 @@ export class Collector {
     const idm = this.admit(buf, off, len);
     if (idm < 0) return;
     const end = off + len;
-    this.cache.observe(this.dx!, idm, end, this.attrs);
+    this.cache.observe(this.ns.cur.dx!, idm, end, this.attrs);
     const entry = this.cache.last!;
     if (entry.data === REMNANT) return;
     // The kernel's last word on this socket is always archived.
     this.archiveSnapshot(entry, buf, idm);
-    this.ended.addDestroyed(entry.key, buf, idm, this.now, this.cur.identity.inode);
+    this.ended.addDestroyed(entry.key, buf, idm, this.now, this.ns.cur.identity.inode);
     this.end(entry, "destroy", this.now);
   };
 
@@ -410,7 +342,7 @@ export class Collector {
     const startMs = resumed?.startMs ?? this.now;
     const startSubMs = resumed ? resumed.startSubMs : this.subMs;
     const info = describeConnection(buf, idm, uuid, startMs);
-    info.netns = this.cur.identity;
+    info.netns = this.ns.cur.identity;
     // A resumed connection continues its sequence; the writer never overwrites a file.
     info.firstSeenSubMs = startSubMs;
     const writer = this.archive.open(uuid, startMs, resumed?.nextSeq ?? 0, startSubMs);
@@ -421,7 +353,7 @@ export class Collector {
     // Resumed ones too: sidecars and the index learn that they are open in this run.
     this.report.opened.push(info);
     const conn = newConnection(uuid, info.state, writer, resumed?.snapshots ?? 0, this.now);
-    conn.slot = this.cur;
+    conn.slot = this.ns.cur;
     return conn;
   }
 
@@ -458,10 +390,10 @@ export class Collector {
    */
   private releaseHeld(key: CookieKey, held: HeldEntry, now: number, end = true): void {
     this.held.delete(key);
-    this.use(held.slot);
+    this.ns.cur = held.slot;
     const buf = held.message;
     const idm = NLMSG_HDRLEN;
-    if (this.ended.tupleDestroyed(buf, idm, this.cur.identity.inode)) {
+    if (this.ended.tupleDestroyed(buf, idm, this.ns.cur.identity.inode)) {
       this.stats.remnants++;
       return;
     }

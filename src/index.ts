@@ -12,7 +12,7 @@ import { runCollector } from "./daemon/daemon.ts";
 import { runCsv } from "./cli/csv.ts";
 import { QUERY_ARGS, queryOptionsFromArgs, runQuery } from "./cli/query.ts";
 import { REPORT_ARGS, reportOptionsFromArgs, runReport } from "./cli/report.ts";
-import { runSidecar } from "./cli/sidecar.ts";
+import { OutputError, runSidecar } from "./cli/sidecar.ts";
 import { EXPORT_ARGS, exportOptionsFromArgs, runExportCommand } from "./cli/export.ts";
 import { VERSION } from "./model/version.ts";
 
@@ -115,8 +115,17 @@ const sidecar: Command = {
     const out = Bun.stdout.writer();
     try {
       await runSidecar(args.eventsocket, out);
-    } finally {
       await out.end();
+    } catch (e) {
+      // The reader of a pipe went away (`sidecar | head`): done, quietly. Anything else
+      // (a full disk) is a failure the operator must hear of.
+      if (e instanceof OutputError && e.readerGone) return;
+      if (e instanceof OutputError) {
+        process.stderr.write(`sidecar: ${e.message}; stopping\n`);
+        process.exitCode = 1;
+        return;
+      }
+      throw e;
     }
   },
 };

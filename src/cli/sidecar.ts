@@ -35,11 +35,25 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Writing the events failed (the reader went away, the disk is full): the sidecar stops. */
+export class OutputError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`cannot write the events: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "OutputError";
+  }
+
+  /** The reader of a pipe went away (`sidecar | head`): a normal end, not a failure. */
+  get readerGone(): boolean {
+    return (this.cause as NodeJS.ErrnoException | null)?.code === "EPIPE";
+  }
+}
+
 /**
  * One connection: resolves when it closes (or is aborted). Rejects if connecting fails.
- * Calls `onOpen` once connected. Lines go to `out` whole, each with its newline.
+ * Calls `onOpen` once connected. Lines go to `out` whole, each with its newline; a write
+ * that fails goes to `onOutputError` and ends the session.
  */
-async function session(path: string, out: LineSink, signal: AbortSignal, onOpen: () => void): Promise<void> {
+async function session(path: string, out: LineSink, signal: AbortSignal, onOpen: () => void, onOutputError: (e: unknown) => void): Promise<void> {
   const decoder = new TextDecoder();
   let partial = "";
   let finished!: () => void;
@@ -53,8 +67,13 @@ async function session(path: string, out: LineSink, signal: AbortSignal, onOpen:
         partial += decoder.decode(chunk, { stream: true });
         const end = partial.lastIndexOf("\n");
         if (end < 0) return;
-        out.write(partial.slice(0, end + 1));
-        out.flush?.();
+        try {
+          out.write(partial.slice(0, end + 1));
+          const flushed = out.flush?.();
+          if (flushed instanceof Promise) flushed.catch(onOutputError);
+        } catch (e) {
+          onOutputError(e);
+        }
         partial = partial.slice(end + 1);
       },
       close() {
@@ -75,6 +94,10 @@ async function session(path: string, out: LineSink, signal: AbortSignal, onOpen:
   }
 }
 
+/**
+ * Prints events until SIGINT or `options.signal`, reconnecting whenever the collector goes
+ * away. Rejects with OutputError, without reconnecting, once writing to `out` fails.
+ */
 export async function runSidecar(path: string, out: LineSink, options: SidecarOptions = {}): Promise<void> {
   const min = options.minBackoffMs ?? 100;
   const max = options.maxBackoffMs ?? 5000;
@@ -84,6 +107,11 @@ export async function runSidecar(path: string, out: LineSink, options: SidecarOp
   options.signal?.addEventListener("abort", onParentAbort, { once: true });
   if (options.signal?.aborted) stop.abort();
   const onSigint = () => stop.abort();
+  let outputError: OutputError | null = null;
+  const onOutputError = (e: unknown) => {
+    outputError ??= new OutputError(e);
+    stop.abort();
+  };
   if (options.handleSigint ?? true) process.on("SIGINT", onSigint);
   try {
     let backoff = min;
@@ -92,7 +120,7 @@ export async function runSidecar(path: string, out: LineSink, options: SidecarOp
         await session(path, out, stop.signal, () => {
           log(`connected to ${path}`);
           backoff = min; // a good connection resets the backoff
-        });
+        }, onOutputError);
         if (!stop.signal.aborted) log(`${path} closed the connection; reconnecting`);
       } catch (e) {
         log(`cannot connect to ${path} (${e instanceof Error ? e.message : String(e)}); retrying in ${backoff} ms`);
@@ -105,4 +133,5 @@ export async function runSidecar(path: string, out: LineSink, options: SidecarOp
     process.off("SIGINT", onSigint);
     options.signal?.removeEventListener("abort", onParentAbort);
   }
+  if (outputError !== null) throw outputError;
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { closeEventLine, EventSocketServer, openEventLine } from "../../src/api/eventsocket.ts";
-import { runSidecar } from "../../src/cli/sidecar.ts";
+import { OutputError, runSidecar } from "../../src/cli/sidecar.ts";
 import { opened, tempDir } from "../index-db/helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -58,4 +58,54 @@ test("SIGINT stops the sidecar", async () => {
   const result = await Promise.race([done.then(() => "stopped"), Bun.sleep(2000).then(() => "still running")]);
   expect(result).toBe("stopped");
   expect(process.listenerCount("SIGINT")).toBe(0);
+});
+
+function errnoError(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: write failed`), { code });
+}
+
+for (const code of ["ENOSPC", "EPIPE"]) {
+  test(`a write that fails (${code}) stops the sidecar with OutputError, without reconnecting`, async () => {
+    const path = join(tmp.dir, "events.sock");
+    const server = await EventSocketServer.start(path);
+    const logs: string[] = [];
+    let writes = 0;
+    const sink = {
+      write: () => {
+        writes++;
+        throw errnoError(code);
+      },
+    };
+    const done = runSidecar(path, sink, { handleSigint: false, minBackoffMs: 10, maxBackoffMs: 40, log: (m) => logs.push(m) });
+    try {
+      await until(() => server.clientCount === 1, "the sidecar to connect");
+      server.open({ ...opened(7n), firstSeen: 1000 });
+      const err = await done.then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(OutputError);
+      expect((err as OutputError).readerGone).toBe(code === "EPIPE");
+      expect((err as OutputError).message).toContain(code);
+      expect(writes).toBe(1);
+      await until(() => server.clientCount === 0, "the sidecar to hang up");
+      expect(logs.filter((l) => l.startsWith("connected")).length).toBe(1);
+      expect(logs.some((l) => l.includes("reconnecting"))).toBe(false);
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
+test("a flush that rejects stops the sidecar too", async () => {
+  const path = join(tmp.dir, "events.sock");
+  const server = await EventSocketServer.start(path);
+  const sink = { write: () => {}, flush: () => Promise.reject(errnoError("EIO")) };
+  const done = runSidecar(path, sink, { handleSigint: false, log: () => {} });
+  try {
+    await until(() => server.clientCount === 1, "the sidecar to connect");
+    server.open({ ...opened(8n), firstSeen: 1000 });
+    const err = await done.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OutputError);
+    expect((err as OutputError).readerGone).toBe(false);
+  } finally {
+    await server.stop();
+  }
 });

@@ -2,8 +2,9 @@
 // over a generated dump (a real tcp_info message of this kernel, taken from a loopback
 // connection, its counters moving every poll as transfers' would) writes the archives
 // through an ArchiveSet and the index through ConnectionIndex, every connection ending
-// as vanished. Then one runExport over all of it, timed (CPU of this process: the export
-// runs on one thread) and sized against the archives.
+// as vanished. Then the `export` command over all of it, in its own process: its CPU
+// (every thread, start-up included), its peak memory, and the files' size against the
+// archives'.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ArchiveSet } from "../../src/archive/archive-set.ts";
@@ -13,9 +14,9 @@ import { AttributeIndex } from "../../src/diag/attributes.ts";
 import { AF_INET, AF_INET6, Attr, NLMSG_HDRLEN, SOCK_DIAG_BY_FAMILY } from "../../src/diag/constants.ts";
 import type { MessageVisitor } from "../../src/diag/netlink-messages.ts";
 import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../../src/diag/layouts.ts";
-import { runExport } from "../../src/export/export.ts";
 import { ConnectionIndex } from "../../src/index-db/index.ts";
 import { row, type ScenarioOutput } from "../lib/results.ts";
+import { BUN } from "../lib/proc.ts";
 import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
 import { liveMessage } from "./analysis.ts";
 import type { BenchContext } from "./context.ts";
@@ -100,26 +101,34 @@ export async function exportScenario(ctx: BenchContext): Promise<ScenarioOutput>
     const archiveBytes = treeBytes(archives, ".jsonl.zst");
     ctx.log(`s13: ${conns} connections x ${polls} snapshots archived (${(archiveBytes / 1e6).toFixed(1)} MB); exporting`);
 
-    const cpu0 = process.cpuUsage();
+    // The command users run, in its own process: its CPU (every thread) and peak memory.
+    await index.close();
+    const out = join(dir, "export");
     const w0 = performance.now();
-    const s = runExport(index, { outDir: join(dir, "export"), archiveDir: archives, host: "bench" });
+    const proc = Bun.spawn([BUN, join(import.meta.dir, "..", "..", "src", "index.ts"), "export", "--out", out, "--output", archives, "--db", join(dir, "index.sqlite"), "--host", "bench"], { stdout: "ignore", stderr: "pipe" });
+    const said = await new Response(proc.stderr).text();
+    if ((await proc.exited) !== 0) throw new Error(`export exited ${proc.exitCode}: ${said.trim()}`);
     const wall = (performance.now() - w0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuS = (cpu.user + cpu.system) / 1e6;
-    if (s.snapshots !== snapshots) throw new Error(`exported ${s.snapshots} snapshots, archived ${snapshots}`);
+    const usage = proc.resourceUsage()!;
+    const cpuS = Number(usage.cpuTime.total) / 1e6;
+    const peakMiB = Number(usage.maxRSS) / 1024 / 1024;
+    const exported = Number(/, (\d+) snapshots/.exec(said)?.[1]);
+    if (exported !== snapshots) throw new Error(`exported ${exported} snapshots, archived ${snapshots}: ${said.trim()}`);
+    const parquetBytes = treeBytes(out, ".parquet");
+    const files = (readdirSync(out, { recursive: true }) as string[]).filter((p) => p.endsWith(".parquet")).length;
     const perM = (bytes: number) => bytes / 1e6 / (snapshots / 1e6);
     const name = `export ${snapshots.toLocaleString("en")} snapshots (${conns} connections)`;
-    await index.close();
     return {
       rows: [
-        row({ scenario: 13, key: "s13.export.rate", name, metric: "snapshots per CPU-second", unit: "/s", value: snapshots / cpuS, floor: null, target: { op: ">=", value: 200_000, on: "value" }, details: { wallSeconds: wall, cpuSeconds: cpuS, files: s.files.length } }),
-        row({ scenario: 13, key: "s13.export.parquet-size", name, metric: "Parquet MB per million snapshots", unit: "MB", value: perM(s.bytes), floor: null, target: null }),
+        row({ scenario: 13, key: "s13.export.rate", name, metric: "snapshots per CPU-second", unit: "/s", value: snapshots / cpuS, floor: null, target: { op: ">=", value: 200_000, on: "value" }, details: { wallSeconds: wall, cpuSeconds: cpuS, files } }),
+        row({ scenario: 13, key: "s13.export.peak-rss", name, metric: "peak RSS of the export process", unit: "MiB", value: peakMiB, floor: null, target: null }),
+        row({ scenario: 13, key: "s13.export.parquet-size", name, metric: "Parquet MB per million snapshots", unit: "MB", value: perM(parquetBytes), floor: null, target: null }),
         row({ scenario: 13, key: "s13.export.archive-size", name, metric: "archive MB per million snapshots (zstd JSONL)", unit: "MB", value: perM(archiveBytes), floor: null, target: null }),
       ],
       notes: [
-        `s13: ${snapshots} snapshots of ${conns} connections exported in ${wall.toFixed(2)} s wall, ${cpuS.toFixed(2)} s CPU (${Math.round(snapshots / cpuS).toLocaleString("en")}/CPU-s); ` +
-          `Parquet ${(s.bytes / 1e6).toFixed(1)} MB in ${s.files.length} files against ${(archiveBytes / 1e6).toFixed(1)} MB of archives ` +
-          `(${perM(s.bytes).toFixed(1)} vs ${perM(archiveBytes).toFixed(1)} MB per million snapshots). Input: a real tcp_info of this kernel, counters moving every poll.`,
+        `s13: \`export\` of ${snapshots} snapshots of ${conns} connections in ${wall.toFixed(2)} s wall, ${cpuS.toFixed(2)} s CPU of the process (${Math.round(snapshots / cpuS).toLocaleString("en")}/CPU-s), peak RSS ${peakMiB.toFixed(0)} MiB; ` +
+          `Parquet ${(parquetBytes / 1e6).toFixed(1)} MB in ${files} files against ${(archiveBytes / 1e6).toFixed(1)} MB of archives ` +
+          `(${perM(parquetBytes).toFixed(1)} vs ${perM(archiveBytes).toFixed(1)} MB per million snapshots). Input: a real tcp_info of this kernel, counters moving every poll.`,
       ],
     };
   } finally {

@@ -77,7 +77,7 @@ export function summaryLine(s: ExportSummary): string {
 }
 
 /** Exit status: 0 done (archives skipped are named, not failures), 1 the export failed (what earlier batches committed stays). */
-export function runExportCommand(o: ExportCliOptions, err: { write(s: string): unknown } = process.stderr): number {
+export async function runExportCommand(o: ExportCliOptions, err: { write(s: string): unknown } = process.stderr): Promise<number> {
   if (!existsSync(o.db)) {
     err.write(`error: cannot open index ${o.db}: no such file (the collector writes it; give --db or --output)\n`);
     return 1;
@@ -90,7 +90,7 @@ export function runExportCommand(o: ExportCliOptions, err: { write(s: string): u
     return 1;
   }
   try {
-    const s = runExport(index, { outDir: o.out, archiveDir: o.output, host: o.host, since: o.since, until: o.until, everyMs: o.everyMs });
+    const s = await runExport(index, { outDir: o.out, archiveDir: o.output, host: o.host, since: o.since, until: o.until, everyMs: o.everyMs });
     err.write(`${summaryLine(s)}\n`);
     return 0;
   } catch (e) {

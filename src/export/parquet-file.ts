@@ -1,59 +1,187 @@
-// An Arrow table written as one zstd-compressed Parquet file, never visible half-written:
+// Parquet files written as a stream of slices, never visible half-written: each file's
 // bytes go to a hidden temporary name in the same folder, are flushed to disk, and only
 // then renamed into place (commit), all of a batch's files together.
+//
+// A file is fed slice by slice (a few thousand rows of Arrow data each) and the writer
+// encodes each before it takes the next: memory holds one slice and the compressed pages,
+// not a whole file's rows as Arrow IPC in JS and again in wasm (an export of 250,000 rows
+// per file reached ~1 GB resident that way, and its page faults cost a third of the CPU).
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
-import { tableToIPC, type Table } from "apache-arrow";
+import { AsyncByteQueue, RecordBatchStreamWriter, type Table } from "apache-arrow";
 import * as parquet from "parquet-wasm";
 
 /**
  * zstd, no dictionaries, statistics per column chunk (what engines prune row groups
  * with). Measured on 50,000 snapshots: the defaults (dictionaries, page statistics) took
  * 519 ms and 395 KB, these 80 ms and ~300 KB: counters that move every snapshot gain
- * nothing from a dictionary, and zstd finds the repeats in the rest.
+ * nothing from a dictionary, and zstd finds the repeats in the rest. A row group holds
+ * up to a whole file (a batch), so slices do not make row groups small.
  */
-export function parquetBytes(table: Table): Uint8Array {
-  const wasmTable = parquet.Table.fromIPCStream(tableToIPC(table, "stream"));
-  const props = new parquet.WriterPropertiesBuilder()
+function writerProperties(): parquet.WriterProperties {
+  return new parquet.WriterPropertiesBuilder()
     .setCompression(parquet.Compression.ZSTD)
     .setDictionaryEnabled(false)
     .setStatisticsEnabled(parquet.EnabledStatistics.Chunk)
+    .setMaxRowGroupSize(1 << 20)
     .setCreatedBy("tcp-info-bun export")
     .build();
-  return parquet.writeParquet(wasmTable, props);
+}
+
+/**
+ * A slice as Arrow IPC stream bytes, gathered into one buffer kept from slice to slice
+ * (the library's own sink joins its chunks into a fresh buffer each time: garbage the
+ * size of the slice, paged in anew). The view is valid until the next call.
+ */
+class ReusedSink extends AsyncByteQueue {
+  static buf = new Uint8Array(1 << 20);
+  length = 0;
+
+  override write(value: Uint8Array): void {
+    const need = this.length + value.byteLength;
+    if (need > ReusedSink.buf.length) {
+      const bigger = new Uint8Array(Math.max(need, ReusedSink.buf.length * 2));
+      bigger.set(ReusedSink.buf.subarray(0, this.length));
+      ReusedSink.buf = bigger;
+    }
+    ReusedSink.buf.set(value, this.length);
+    this.length = need;
+  }
+}
+
+function ipcStream(table: Table): Uint8Array {
+  const sink = new ReusedSink();
+  const writer = new RecordBatchStreamWriter();
+  writer.reset(sink);
+  writer.write(table);
+  writer.finish();
+  return ReusedSink.buf.subarray(0, sink.length);
+}
+
+/** One Parquet file being written under its temporary name. */
+export class ParquetStream {
+  bytes = 0;
+  private ctrl!: ReadableStreamDefaultController<parquet.RecordBatch>;
+  /** Resolved when the encoder asks for the next batch (or the file failed). */
+  private demand!: Promise<void>;
+  private signal!: () => void;
+  private failure: unknown = null;
+  private pump: Promise<void> = Promise.resolve();
+  private fd: number;
+
+  private constructor(readonly tmp: string) {
+    this.arm();
+    this.fd = openSync(tmp, "wx", 0o644);
+  }
+
+  static open(tmp: string): ParquetStream {
+    const f = new ParquetStream(tmp);
+    const source = new ReadableStream<parquet.RecordBatch>({ start: (c) => void (f.ctrl = c), pull: () => f.signal() }, { highWaterMark: 0 });
+    // The encoder reads the first slice (for the schema) before it hands back its output.
+    f.pump = parquet.transformParquetStream(source, writerProperties()).then(
+      (out) => f.drain(out as ReadableStream<Uint8Array>),
+      (e: unknown) => f.fail(e),
+    );
+    return f;
+  }
+
+  private arm(): void {
+    this.demand = new Promise((resolve) => (this.signal = resolve));
+  }
+
+  /** Writes the encoder's output to the file as it comes. */
+  private async drain(out: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = out.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        for (let off = 0; off < value.byteLength; ) off += writeSync(this.fd, value, off);
+        this.bytes += value.byteLength;
+      }
+    } catch (e) {
+      this.fail(e);
+      void reader.cancel(e).catch(() => {});
+    }
+  }
+
+  private fail(e: unknown): void {
+    if (this.failure === null) this.failure = e;
+    this.signal();
+    try {
+      this.ctrl.error(e);
+    } catch {
+      // Already closed or errored.
+    }
+  }
+
+  /** Appends a slice's rows; resolves once the encoder has taken them. */
+  async write(table: Table): Promise<void> {
+    if (table.numRows === 0) return;
+    const wasm = parquet.Table.fromIPCStream(ipcStream(table));
+    try {
+      for (const batch of wasm.recordBatches()) {
+        await this.demand;
+        this.arm();
+        if (this.failure !== null) {
+          batch.free();
+          throw this.failure;
+        }
+        this.ctrl.enqueue(batch);
+      }
+    } finally {
+      wasm.free();
+    }
+  }
+
+  /** Ends the file (footer written, flushed to disk). */
+  async finish(): Promise<void> {
+    if (this.failure === null) this.ctrl.close();
+    await this.pump;
+    if (this.failure !== null) throw this.failure;
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** Stops writing and removes the temporary file. */
+  discard(): void {
+    if (this.failure === null) this.fail(new Error("discarded"));
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    rmSync(this.tmp, { force: true });
+  }
 }
 
 /** Files written under temporary names, renamed into place by commit() or removed by abort(). */
 export class PendingFiles {
-  private readonly pending: { tmp: string; final: string }[] = [];
-  bytes = 0;
+  private readonly pending: { file: ParquetStream; final: string }[] = [];
 
-  /** Writes `table` for `finalPath` (under a temporary name for now). */
-  write(finalPath: string, table: Table): void {
+  /** A new file for `finalPath` (under a temporary name until commit). */
+  open(finalPath: string): ParquetStream {
     mkdirSync(dirname(finalPath), { recursive: true });
-    const tmp = join(dirname(finalPath), `.${basename(finalPath)}.tmp`);
-    this.pending.push({ tmp, final: finalPath });
-    const bytes = parquetBytes(table);
-    const fd = openSync(tmp, "wx", 0o644);
-    try {
-      for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    this.bytes += bytes.byteLength;
+    const file = ParquetStream.open(join(dirname(finalPath), `.${basename(finalPath)}.tmp`));
+    this.pending.push({ file, final: finalPath });
+    return file;
   }
 
   get count(): number {
     return this.pending.length;
   }
 
-  /** Renames every file into place; returns their final paths. */
-  commit(): string[] {
+  /** Bytes written to every pending file. */
+  get bytes(): number {
+    return this.pending.reduce((n, p) => n + p.file.bytes, 0);
+  }
+
+  /** Finishes every file and renames it into place; returns their final paths and size. */
+  async commit(): Promise<{ paths: string[]; bytes: number }> {
+    for (const p of this.pending) await p.file.finish();
+    const bytes = this.bytes;
     // Never replace a file of an earlier export.
     for (const p of this.pending) if (existsSync(p.final)) throw new Error(`${p.final} exists already`);
     const done = this.pending.splice(0).map((p) => {
-      renameSync(p.tmp, p.final);
+      renameSync(p.file.tmp, p.final);
       return p.final;
     });
     // The renames reach the disk before the batch is marked exported.
@@ -65,13 +193,11 @@ export class PendingFiles {
         closeSync(fd);
       }
     }
-    this.bytes = 0;
-    return done;
+    return { paths: done, bytes };
   }
 
   /** Removes what was written (a failed batch leaves nothing behind). */
   abort(): void {
-    for (const p of this.pending.splice(0)) rmSync(p.tmp, { force: true });
-    this.bytes = 0;
+    for (const p of this.pending.splice(0)) p.file.discard();
   }
 }

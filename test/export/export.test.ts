@@ -77,7 +77,7 @@ const conns = (out: string) => `read_parquet('${out}/table=connections/**/*.parq
 
 test("DuckDB reads every snapshot and connection; counts equal the archives'; u64 above 2^53 exact; nanosecond times; hive partitions", async () => {
   const { archives, out, index } = setup();
-  const s = runExport(index, { outDir: out, archiveDir: archives, host: "edge-1" });
+  const s = await runExport(index, { outDir: out, archiveDir: archives, host: "edge-1" });
   let archived = 0;
   const perUuid = new Map<string, number>();
   for (const f of archiveFiles(archives)) {
@@ -115,7 +115,7 @@ test("DuckDB reads every snapshot and connection; counts equal the archives'; u6
 
 test("every column csv prints has its twin in the export, with the same value, for every row", async () => {
   const { archives, out, index } = setup(2);
-  runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  await runExport(index, { outDir: out, archiveDir: archives, host: "h" });
   const names = csvColumnNames({ distinctNames: true });
   const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
   const PREFIX: Record<string, string> = { TCP: "tcpi_", MemInfo: "idiag_", SKMemInfo: "sk_meminfo_", Vegas: "tcpv_", DCTCP: "dctcp_", BBR: "bbr_", IDM: "" };
@@ -167,10 +167,10 @@ test("every column csv prints has its twin in the export, with the same value, f
 
 test("incremental: a second run adds exactly what closed since; nothing twice", async () => {
   const { archives, out, index } = setup(2);
-  const first = runExport(index, { outDir: out, archiveDir: archives, host: "h" });
-  expect(runExport(index, { outDir: out, archiveDir: archives, host: "h" }).files).toEqual([]);
+  const first = await runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  expect((await runExport(index, { outDir: out, archiveDir: archives, host: "h" })).files).toEqual([]);
   collect(archives, index, 100, 3, T0 + 86_400);
-  const second = runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  const second = await runExport(index, { outDir: out, archiveDir: archives, host: "h" });
   expect(second.connections).toBe(3);
   const total = await rows(`SELECT count(*) AS n, count(DISTINCT uuid) AS u, count(DISTINCT date) AS d FROM ${snaps(out)}`);
   expect(Number(total[0].n)).toBe(first.rows + second.rows);
@@ -181,7 +181,7 @@ test("incremental: a second run adds exactly what closed since; nothing twice", 
 
 test("--every thins to one row per interval, first and last kept, counts adding up", async () => {
   const { archives, out, index } = setup(3);
-  const s = runExport(index, { outDir: out, archiveDir: archives, host: "h", everyMs: 25 });
+  const s = await runExport(index, { outDir: out, archiveDir: archives, host: "h", everyMs: 25 });
   expect(s.rows).toBeLessThan(s.snapshots);
   const all = await rows(`SELECT uuid, epoch_us(timestamp) AS us, snapshots FROM ${snaps(out)} ORDER BY uuid, timestamp`);
   const per = new Map<string, Record<string, unknown>[]>();
@@ -206,18 +206,18 @@ test("a missing archive is skipped and named; a full disk fails the run, leaves 
   rmSync(join(archives, gone.files[0].path));
   const fs = mountTmpfs(256 * 1024);
   try {
-    const s = runExport(index, { outDir: fs.dir, archiveDir: archives, host: "h" });
+    const s = await runExport(index, { outDir: fs.dir, archiveDir: archives, host: "h" });
     expect(s.skipped.map((k) => [k.uuid, k.path, k.reason])).toEqual([[gone.uuid, gone.files[0].path, "missing"]]);
     expect(s.connections).toBe(3);
     const before = (readdirSync(fs.dir, { recursive: true }) as string[]).sort();
     // More connections, then a disk too full for their files.
     collect(archives, index, 200, 40, T0 + 3600);
     fs.fill(8 * 1024);
-    expect(() => runExport(index, { outDir: fs.dir, archiveDir: archives, host: "h" })).toThrow(/ENOSPC/);
+    await expect(runExport(index, { outDir: fs.dir, archiveDir: archives, host: "h" })).rejects.toThrow(/ENOSPC/);
     rmSync(join(fs.dir, "filler"));
     expect((readdirSync(fs.dir, { recursive: true }) as string[]).sort()).toEqual(before);
     // Not marked: the next run (with room) exports them.
-    expect(runExport(index, { outDir: fs.dir, archiveDir: archives, host: "h" }).connections).toBe(40);
+    expect((await runExport(index, { outDir: fs.dir, archiveDir: archives, host: "h" })).connections).toBe(40);
   } finally {
     unmountAll();
   }
@@ -236,42 +236,52 @@ test("a live connection's rotated file is exported before the connection ends; i
   poll(T0);
   poll(T0 + 1);
   poll(T0 + 660);
-  const first = runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  const first = await runExport(index, { outDir: out, archiveDir: archives, host: "h" });
   expect([first.connections, first.snapshots]).toEqual([0, 2]);
   expect(Number((await rows(`SELECT count(*) AS n FROM ${snaps(out)} WHERE cookie = 1280`))[0].n)).toBe(2);
   poll(T0 + 661);
   index.applyCycle(c.shutdown((T0 + 662) * 1000));
-  const second = runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  const second = await runExport(index, { outDir: out, archiveDir: archives, host: "h" });
   expect([second.connections, second.snapshots]).toEqual([1, 1]);
   const acked = await rows(`SELECT tcpi_bytes_acked AS a FROM ${snaps(out)} WHERE cookie = 1280 ORDER BY timestamp`);
   expect(acked.map((x) => x.a)).toEqual([1n, 2n, 3n]);
   const conn = await rows(`SELECT snapshots, end_reason, files FROM ${conns(out)}`);
   expect(conn.map((x) => [Number(x.snapshots), x.end_reason, (x.files as string).split(" ").length])).toEqual([[3, "vanished", 2]]);
-  expect(runExport(index, { outDir: out, archiveDir: archives, host: "h" }).files).toEqual([]);
+  expect((await runExport(index, { outDir: out, archiveDir: archives, host: "h" })).files).toEqual([]);
 });
 
-test("batches written from reused builders hold exactly what one batch holds", async () => {
-  // The same archives exported twice, from two copies of the index: once in one batch,
-  // once in batches of at most 7 rows (the builders emptied and filled again each time).
+test("batches written from reused builders, and files fed in slices, hold exactly what one batch holds", async () => {
+  // The same archives exported three times, from copies of the index: once in one batch,
+  // once in batches of at most 7 rows (the builders emptied and filled again each time),
+  // once in one batch whose file is fed to the writer in slices of 5 rows and more.
   const { archives, index } = setup(12);
   await index.close();
-  const twin = join(dir, "index-twin.sqlite");
-  const copy = new Database(join(dir, "index.sqlite"));
-  copy.run(`VACUUM INTO '${twin}'`);
-  copy.close();
+  const twin = (name: string): ConnectionIndex => {
+    const path = join(dir, `index-${name}.sqlite`);
+    const copy = new Database(join(dir, "index.sqlite"));
+    copy.run(`VACUUM INTO '${path}'`);
+    copy.close();
+    return ConnectionIndex.open(path);
+  };
+  const many = twin("many");
+  const sliced = twin("sliced");
   const one = ConnectionIndex.open(join(dir, "index.sqlite"));
-  const many = ConnectionIndex.open(twin);
-  const outOne = join(dir, "export-one");
-  const outMany = join(dir, "export-many");
-  const a = runExport(one, { outDir: outOne, archiveDir: archives, host: "h" });
-  const b = runExport(many, { outDir: outMany, archiveDir: archives, host: "h", rowsPerBatch: 7 });
-  await one.close();
-  await many.close();
+  const [outOne, outMany, outSliced] = ["one", "many", "sliced"].map((n) => join(dir, `export-${n}`));
+  const a = await runExport(one, { outDir: outOne, archiveDir: archives, host: "h" });
+  const b = await runExport(many, { outDir: outMany, archiveDir: archives, host: "h", rowsPerBatch: 7 });
+  const c = await runExport(sliced, { outDir: outSliced, archiveDir: archives, host: "h", sliceRows: 5 });
+  for (const x of [one, many, sliced]) await x.close();
   expect(b.snapshots).toBe(a.snapshots);
+  expect(c.snapshots).toBe(a.snapshots);
   expect(b.files.length).toBeGreaterThan(a.files.length + 5);
+  expect(c.files.length).toBe(a.files.length);
   const columns = SNAPSHOT_COLUMNS.map((c) => `"${c.name}"`).join(", ");
   const all = async (out: string) => JSON.stringify(await rows(`SELECT ${columns} FROM ${snaps(out)} ORDER BY uuid, timestamp`), (_k, v) => (typeof v === "bigint" ? v.toString() : v));
-  const [x, y] = [await all(outOne), await all(outMany)];
+  const [x, y, z] = [await all(outOne), await all(outMany), await all(outSliced)];
   expect(x.length).toBeGreaterThan(1000);
   expect(y).toBe(x);
+  expect(z).toBe(x);
+  // The sliced file is still one row group: slices do not fragment it.
+  const groups = await rows(`SELECT count(DISTINCT row_group_id) AS n FROM parquet_metadata('${c.files.find((f) => f.includes("table=snapshots"))}')`);
+  expect(Number(groups[0].n)).toBe(1);
 });

@@ -39,7 +39,7 @@ function socket(cookie: bigint, client: boolean, p: number): Uint8Array {
 }
 
 /** One host's collector: `sockets` polled 10 times 100 ms apart from `startSec`, then gone; exported into `out`. */
-function host(name: string, out: string, startSec: number, sockets: { cookie: bigint; client: boolean }[]): ConnectionIndex {
+async function host(name: string, out: string, startSec: number, sockets: { cookie: bigint; client: boolean }[]): Promise<ConnectionIndex> {
   const archives = join(dir, name, "data");
   mkdirSync(archives, { recursive: true });
   const index = ConnectionIndex.open(join(dir, name, "index.sqlite"));
@@ -50,7 +50,7 @@ function host(name: string, out: string, startSec: number, sockets: { cookie: bi
   for (let p = 0; p < 10; p++) index.applyCycle(c.poll((startSec + p / 10) * 1000, { sec: startSec + Math.floor(p / 10), nsec: (p % 10) * 100_000_000 + 7 }));
   index.applyCycle(c.poll((startSec + 2) * 1000, { sec: startSec + 2, nsec: 7 }));
   index.applyCycle(c.shutdown((startSec + 3) * 1000));
-  snapshotRows += runExport(index, { outDir: out, archiveDir: archives, host: name }).rows;
+  snapshotRows += (await runExport(index, { outDir: out, archiveDir: archives, host: name })).rows;
   return index;
 }
 
@@ -58,11 +58,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tcpinfo-schema-doc-"));
   const out = join(dir, "fleet");
   // lga-01 served the client across 14:02:00 (cookie 1), and someone else then (cookie 2).
-  const lga = host("lga-01", out, AT_14_02 - 0.5, [{ cookie: 1n, client: true }, { cookie: 2n, client: false }]);
+  const lga = await host("lga-01", out, AT_14_02 - 0.5, [{ cookie: 1n, client: true }, { cookie: 2n, client: false }]);
   // lga-02 and ams-01 served the client too, but not at 14:02; ams-01 served others at 14:02.
-  host("lga-02", out, AT_14_02 - 3600, [{ cookie: 1n, client: true }]);
-  host("ams-01", out, AT_14_02 - 0.5, [{ cookie: 1n, client: false }, { cookie: 5n, client: false }]);
-  host("ams-02", out, AT_14_02 + 5, [{ cookie: 9n, client: true }]);
+  await host("lga-02", out, AT_14_02 - 3600, [{ cookie: 1n, client: true }]);
+  await host("ams-01", out, AT_14_02 - 0.5, [{ cookie: 1n, client: false }, { cookie: 5n, client: false }]);
+  await host("ams-02", out, AT_14_02 + 5, [{ cookie: 9n, client: true }]);
   const uuid = lga.db.query<{ uuid: string }, []>(`SELECT uuid FROM connections WHERE dst_ip = '${CLIENT}'`).all();
   expect(uuid.length).toBe(1);
   target = { host: "lga-01", uuid: uuid[0].uuid };

@@ -3,7 +3,7 @@
 import type { Table } from "apache-arrow";
 import type { RowInput } from "./row-input.ts";
 import { AF_INET } from "../diag/constants.ts";
-import { COOKIE_OFFSET } from "../diag/layouts.ts";
+import { COOKIE_OFFSET, DST_ADDR_OFFSET, SRC_ADDR_OFFSET } from "../diag/layouts.ts";
 import { srcAddress, dstAddress, sourcePort, destPort } from "../diag/sock-id.ts";
 import { builders, tableOf, type ColumnBuilder } from "./column-builder.ts";
 import { StructArena } from "./struct-arena.ts";
@@ -13,14 +13,27 @@ const HEAD = SNAPSHOT_HEAD.length;
 
 const N_STRUCT = STRUCT_COLUMNS.length;
 
-function cstring(b: Uint8Array): string {
-  const end = b.indexOf(0);
-  return new TextDecoder().decode(end >= 0 ? b.subarray(0, end) : b);
+/** An address column's text, made again only when the bytes differ from the last row's (a file is one connection). */
+class AddressText {
+  private readonly last = new Uint8Array(17);
+  private text = "";
+
+  of(family: number, m: Uint8Array, at: number, format: (family: number, m: Uint8Array, at: number) => string, offset: number): string {
+    const last = this.last;
+    let same = this.text !== "" && last[16] === family;
+    for (let i = 0; i < 16 && same; i++) same = last[i] === m[at + offset + i];
+    if (same) return this.text;
+    for (let i = 0; i < 16; i++) last[i] = m[at + offset + i];
+    last[16] = family;
+    return (this.text = format(family, m, at));
+  }
 }
 
 export class SnapshotRows {
   private readonly cols: ColumnBuilder[] = builders(SNAPSHOT_COLUMNS, 4096);
   private readonly structs = new StructArena();
+  private readonly src = new AddressText();
+  private readonly dst = new AddressText();
 
   /** Rows added (the struct columns are filled in only by table()). */
   get length(): number {
@@ -39,13 +52,13 @@ export class SnapshotRows {
     const family = m[at];
     c[0].pushString(uuid);
     c[1].pushBytes(m, at + COOKIE_OFFSET, 8);
-    c[2].pushBig(BigInt(r.sec) * 1_000_000_000n + BigInt(r.nsec));
+    c[2].pushNanos(r.sec, r.nsec);
     c[3].push(represents);
     c[4].push(family === AF_INET ? 4 : 6);
     c[5].push(m[at + 1]);
-    c[6].pushString(srcAddress(family, m, at));
+    c[6].pushString(this.src.of(family, m, at, srcAddress, SRC_ADDR_OFFSET));
     c[7].push(sourcePort(m, at));
-    c[8].pushString(dstAddress(family, m, at));
+    c[8].pushString(this.dst.of(family, m, at, dstAddress, DST_ADDR_OFFSET));
     c[9].push(destPort(m, at));
     c[10].push(((m[at + 40] << 24) | (m[at + 41] << 16) | (m[at + 42] << 8) | m[at + 43]) >>> 0);
     c[11].push(m[at + 2]);
@@ -60,7 +73,7 @@ export class SnapshotRows {
       const n = r.length(col.attr);
       const width = col.type === "u64" ? 8 : col.type === "u32" ? 4 : 1;
       if (a < 0 || (col.type !== "utf8" && n < width)) b.pushNull();
-      else if (col.type === "utf8") b.pushString(cstring(m.subarray(a, a + n)));
+      else if (col.type === "utf8") b.pushCString(m, a, n);
       else b.pushBytes(m, a, width);
     }
   }

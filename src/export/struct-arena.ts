@@ -8,7 +8,8 @@ import { fieldSize } from "../diag/struct.ts";
 
 /** Attribute types the struct columns read, and how many bytes of each they need. */
 const TYPES = [...new Set(STRUCT_COLUMNS.map((c) => c.attr))];
-const STRIDE = TYPES.map((t) => Math.max(...STRUCT_COLUMNS.filter((c) => c.attr === t).map((c) => c.field.offset + fieldSize(c.field))));
+// Rounded up to 8 bytes: every row's copy then starts aligned, so whole fields move as words.
+const STRIDE = TYPES.map((t) => (Math.max(...STRUCT_COLUMNS.filter((c) => c.attr === t).map((c) => c.field.offset + fieldSize(c.field))) + 7) & ~7);
 
 export class StructArena {
   private rows = 0;

@@ -47,6 +47,17 @@ class FailureLog {
 }
 
 /**
+ * How long to sleep with `left` ms to the deadline: whole milliseconds, rounded up, at
+ * most 10. Bun's timers drop the fraction, so a sleep of 5.6 ms woke after 5 and one
+ * under 1 ms returned at once: the loop spun on the event loop until the deadline (~125
+ * epoll calls a cycle at 1k idle sockets, a tenth of the dump's CPU). A cycle now starts
+ * up to 1 ms late; the rate stays fixed (`next` is not moved by it).
+ */
+export function sleepMs(left: number): number {
+  return Math.min(Math.max(1, Math.ceil(left)), 10);
+}
+
+/**
  * Waits until `deadline` (performance.now() ms), using the time: destroy events are read
  * every few ms, and archive writes that a busy cycle left over go out in idle time.
  */
@@ -60,7 +71,7 @@ async function waitUntil(deadline: number, collector: Collector, stop: AbortSign
     if (left > 2) collector.flushIdle(Date.now(), left - 1);
     left = deadline - performance.now();
     if (left <= 0) return;
-    await Bun.sleep(Math.min(left, 10));
+    await Bun.sleep(sleepMs(left));
     if (deadline - performance.now() > 1) collector.drainDestroyEvents(Date.now());
   }
 }

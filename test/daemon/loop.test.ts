@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArchiveSet } from "../../src/archive/archive-set.ts";
 import { Collector } from "../../src/collector/collector.ts";
-import { runLoop } from "../../src/daemon/loop.ts";
+import { runLoop, sleepMs } from "../../src/daemon/loop.ts";
 import type { CycleReport } from "../../src/model/report.ts";
 
 let dir: string;
@@ -63,4 +63,12 @@ test("a stop request ends the loop between cycles", async () => {
   };
   await runLoop(collector, sink, { intervalMs: 5, reps: 0, statusSeconds: 0, log: () => {} }, stop.signal);
   expect(collector.stats.cycles).toBe(3);
+});
+
+test("the wait between cycles sleeps whole milliseconds, at least one: never a fraction that Bun's timers cut to nothing", () => {
+  // Bun.sleep(0.6) returns at once and Bun.sleep(5.6) after 5 ms: either made the loop spin
+  // on the event loop until the deadline.
+  for (const [left, ms] of [[0.01, 1], [0.6, 1], [1, 1], [1.2, 2], [5.6, 6], [9.99, 10], [10, 10], [37, 10]] as const) {
+    expect(sleepMs(left)).toBe(ms);
+  }
 });

@@ -158,8 +158,7 @@ export class ColumnBuilder {
     let n = this.length;
     for (let i = 0; i < count; i++, n++) {
       if (lens[i] < need) {
-        if (this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
-        this.nulls++;
+        this.missing();
         continue;
       }
       const from = i * stride + off;
@@ -177,6 +176,12 @@ export class ColumnBuilder {
     this.length = n;
   }
 
+  /** A row of appendStrided without the field: null (its validity bit stays clear). */
+  private missing(): void {
+    if (this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
+    this.nulls++;
+  }
+
   /** appendStrided in 32-bit words: a row's field is `per` words, `at` words into its `stride`. */
   private appendWords(src: Uint8Array, stride: number, at: number, per: number, count: number, lens: Int32Array, need: number): void {
     // Uint32Array views on both sides, whatever the column's type: one element type here.
@@ -186,8 +191,7 @@ export class ColumnBuilder {
     let n = this.length;
     for (let i = 0; i < count; i++, n++) {
       if (lens[i] < need) {
-        if (this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
-        this.nulls++;
+        this.missing();
         continue;
       }
       const f = i * stride + at;

@@ -1,7 +1,7 @@
 // One column's values in a typed array (growing by doubling) with a validity bitmap,
 // turned into an Arrow vector without copying per value. Numbers up to u32 stay numbers;
-// u64, i64 and nanosecond times are bigints in 64-bit arrays, exact.
-import { Field, Int32, Int64, makeData, makeVector, RecordBatch, Schema, Struct, Table, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType, type Vector } from "apache-arrow";
+// u64, i64 and nanosecond times are 64-bit arrays, exact.
+import { Int32, Int64, makeData, makeVector, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType, type Vector } from "apache-arrow";
 import type { ColumnDef, ColumnType } from "./columns.ts";
 
 type Numbers = Uint8Array | Uint16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array;
@@ -298,25 +298,4 @@ export class ColumnBuilder {
     });
     return makeVector(data);
   }
-}
-
-/**
- * The columns as one Arrow table whose schema says which may be null: a reader's schema
- * then shows the never-null columns as required.
- */
-export function tableOf(cols: readonly ColumnBuilder[]): Table {
-  const vectors = cols.map((b) => b.toVector());
-  const fields = cols.map((b, i) => new Field(b.def.name, vectors[i].type, b.def.required !== true));
-  const children = vectors.map((v) => {
-    if (v.data.length !== 1) throw new Error(`column ${v.type} came in ${v.data.length} chunks`);
-    return v.data[0];
-  });
-  const length = vectors.length > 0 ? vectors[0].length : 0;
-  const data = makeData({ type: new Struct(fields), length, nullCount: 0, children });
-  return new Table(new RecordBatch(new Schema(fields), data));
-}
-
-/** Builders for a table's columns, by name, in order. */
-export function builders(defs: readonly ColumnDef[], capacity?: number): ColumnBuilder[] {
-  return defs.map((d) => new ColumnBuilder(d, capacity));
 }

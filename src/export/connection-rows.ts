@@ -1,7 +1,8 @@
 // Index rows as the `connections` table: every index column, the host, the file list.
 import type { Table } from "apache-arrow";
 import type { ConnectionWithFiles } from "../index-db/index.ts";
-import { builders, tableOf, type ColumnBuilder } from "./column-builder.ts";
+import { builders, tableOf } from "./arrow-table.ts";
+import type { ColumnBuilder } from "./column-builder.ts";
 import { CONNECTION_COLUMNS } from "./columns.ts";
 
 const ns = (ms: number): bigint => BigInt(ms) * 1_000_000n;

@@ -5,7 +5,8 @@ import type { RowInput } from "./row-input.ts";
 import { AF_INET } from "../diag/constants.ts";
 import { COOKIE_OFFSET, DST_ADDR_OFFSET, SRC_ADDR_OFFSET } from "../diag/layouts.ts";
 import { srcAddress, dstAddress, sourcePort, destPort } from "../diag/sock-id.ts";
-import { builders, tableOf, type ColumnBuilder } from "./column-builder.ts";
+import { builders, tableOf } from "./arrow-table.ts";
+import type { ColumnBuilder } from "./column-builder.ts";
 import { StructArena } from "./struct-arena.ts";
 import { SCALAR_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_HEAD, STRUCT_COLUMNS } from "./columns.ts";
 

@@ -8,7 +8,7 @@ import { stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { Snapshot } from "../diag/snapshot.ts";
 import { FilterError, type ConnectionSource } from "../index-db/index.ts";
-import { stringifyExact } from "../util/json.ts";
+import { stringifyExact, stringifyMostlyPlain } from "../util/json.ts";
 import { parseFilter, ParameterError, rejectParameters } from "./filter-params.ts";
 import { healthReport, type CollectorStatus } from "./status.ts";
 import { connectionDetailView, connectionView } from "./views.ts";
@@ -58,7 +58,7 @@ export class HttpError extends Error {
 }
 
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(stringifyExact(body), { status, headers: { "content-type": "application/json", ...headers } });
+  return new Response(stringifyMostlyPlain(body), { status, headers: { "content-type": "application/json", ...headers } });
 }
 
 function errorResponse(e: HttpError, headers: Record<string, string> = {}): Response {

@@ -1,9 +1,10 @@
 // Index records as the API shows them: RFC 3339 UTC times with a fixed 3-digit fraction
 // (they sort as text), state names, cookie as 16 upper-hex digits, byte counters as
-// bigint (written as exact JSON integers by util/json stringifyExact).
+// exact JSON integers (numbers up to 2^53, bigints past it, written by util/json).
 import { tcpStateName } from "../diag/constants.ts";
 import { cookieHex } from "../diag/sock-id.ts";
 import type { ConnectionRecord, ConnectionWithFiles, FileRecord, NetnsIdentity } from "../index-db/index.ts";
+import { exactInt } from "../util/json.ts";
 import { formatApiTime } from "./time.ts";
 
 const time = (ms: number | null) => (ms === null ? null : formatApiTime(ms));
@@ -27,9 +28,9 @@ export function connectionView(c: ConnectionRecord) {
     endReason: c.endReason,
     firstState: tcpStateName(c.firstState),
     lastState: tcpStateName(c.lastState),
-    bytesSent: c.bytesSent,
-    bytesReceived: c.bytesReceived,
-    bytesAcked: c.bytesAcked,
+    bytesSent: exactInt(c.bytesSent),
+    bytesReceived: exactInt(c.bytesReceived),
+    bytesAcked: exactInt(c.bytesAcked),
     snapshots: c.snapshots,
   };
 }

@@ -4,7 +4,7 @@ import type { ArgsDef } from "citty";
 import { tcpStateName } from "../diag/constants.ts";
 import type { ConnectionRecord } from "../index-db/index.ts";
 import { openIndexReadonly } from "./open-index.ts";
-import { stringifyExact } from "../util/json.ts";
+import { stringifyMostlyPlain } from "../util/json.ts";
 import { FILTER_PARAMETERS, parseFilter, ParameterError, type FilterParameter } from "../api/filter-params.ts";
 import { formatApiTime } from "../api/time.ts";
 import { connectionView } from "../api/views.ts";
@@ -108,7 +108,7 @@ export function runQuery(options: QueryOptions): number {
   try {
     const page = index.queryConnections(filter);
     if (options.json) {
-      out.write(stringifyExact({ connections: page.connections.map(connectionView), next: page.next }) + "\n");
+      out.write(stringifyMostlyPlain({ connections: page.connections.map(connectionView), next: page.next }) + "\n");
     } else {
       out.write(page.connections.length ? table(page.connections) : "no connections match\n");
       if (page.next) out.write(`more: --cursor ${page.next}\n`);

@@ -4,7 +4,8 @@ import type { Table } from "apache-arrow";
 import type { RowInput } from "./row-input.ts";
 import { AF_INET } from "../diag/constants.ts";
 import { COOKIE_OFFSET, DST_ADDR_OFFSET, SRC_ADDR_OFFSET } from "../diag/layouts.ts";
-import { srcAddress, dstAddress, sourcePort, destPort } from "../diag/sock-id.ts";
+import { formatAddress } from "../diag/address.ts";
+import { sourcePort, destPort } from "../diag/sock-id.ts";
 import { builders, tableOf } from "./arrow-table.ts";
 import type { ColumnBuilder } from "./column-builder.ts";
 import { StructArena } from "./struct-arena.ts";
@@ -14,27 +15,33 @@ const HEAD = SNAPSHOT_HEAD.length;
 
 const N_STRUCT = STRUCT_COLUMNS.length;
 
-/** An address column's text, made again only when the bytes differ from the last row's (a file is one connection). */
+/**
+ * An address column's text (the address `offset` bytes into each inet_diag_msg), made
+ * again only when its bytes differ from the last row's: a file is one connection.
+ */
 class AddressText {
   private readonly last = new Uint8Array(17);
   private text = "";
 
-  of(family: number, m: Uint8Array, at: number, format: (family: number, m: Uint8Array, at: number) => string, offset: number): string {
+  constructor(private readonly offset: number) {}
+
+  of(family: number, m: Uint8Array, idm: number): string {
     const last = this.last;
+    const at = idm + this.offset;
     let same = this.text !== "" && last[16] === family;
-    for (let i = 0; i < 16 && same; i++) same = last[i] === m[at + offset + i];
+    for (let i = 0; i < 16 && same; i++) same = last[i] === m[at + i];
     if (same) return this.text;
-    for (let i = 0; i < 16; i++) last[i] = m[at + offset + i];
+    for (let i = 0; i < 16; i++) last[i] = m[at + i];
     last[16] = family;
-    return (this.text = format(family, m, at));
+    return (this.text = formatAddress(family, m, at));
   }
 }
 
 export class SnapshotRows {
   private readonly cols: ColumnBuilder[] = builders(SNAPSHOT_COLUMNS, 4096);
   private readonly structs = new StructArena();
-  private readonly src = new AddressText();
-  private readonly dst = new AddressText();
+  private readonly src = new AddressText(SRC_ADDR_OFFSET);
+  private readonly dst = new AddressText(DST_ADDR_OFFSET);
 
   /** Rows added (the struct columns are filled in only by table()). */
   get length(): number {
@@ -57,9 +64,9 @@ export class SnapshotRows {
     c[3].push(represents);
     c[4].push(family === AF_INET ? 4 : 6);
     c[5].push(m[at + 1]);
-    c[6].pushString(this.src.of(family, m, at, srcAddress, SRC_ADDR_OFFSET));
+    c[6].pushString(this.src.of(family, m, at));
     c[7].push(sourcePort(m, at));
-    c[8].pushString(this.dst.of(family, m, at, dstAddress, DST_ADDR_OFFSET));
+    c[8].pushString(this.dst.of(family, m, at));
     c[9].push(destPort(m, at));
     c[10].push(((m[at + 40] << 24) | (m[at + 41] << 16) | (m[at + 42] << 8) | m[at + 43]) >>> 0);
     c[11].push(m[at + 2]);

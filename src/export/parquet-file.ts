@@ -165,10 +165,6 @@ export class PendingFiles {
     return file;
   }
 
-  get count(): number {
-    return this.pending.length;
-  }
-
   /** Bytes written to every pending file. */
   get bytes(): number {
     return this.pending.reduce((n, p) => n + p.file.bytes, 0);

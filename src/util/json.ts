@@ -13,9 +13,11 @@ export function stringifyExact(value: unknown, space?: number): string {
   return JSON.stringify(value, replacer, space).replace(MARKED, "$1");
 }
 
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A 64-bit counter as a number when that is exact (|v| <= 2^53 - 1): JSON.stringify then writes it with no help. */
 export function exactInt(v: bigint | null): number | bigint | null {
-  return v === null || v > 9_007_199_254_740_991n || v < -9_007_199_254_740_991n ? v : Number(v);
+  return v === null || v > SAFE || v < -SAFE ? v : Number(v);
 }
 
 /**

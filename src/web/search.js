@@ -4,6 +4,9 @@ const form = document.getElementById("search");
 const tbody = document.querySelector("#results tbody");
 const more = document.getElementById("more");
 let next = null;
+// Each load's number: a slower answer to an earlier load (the unfiltered list asked for
+// at page load) must not replace the results of the search made after it.
+let latest = 0;
 
 function query() {
   const q = new URLSearchParams();
@@ -41,15 +44,20 @@ function row(c) {
 async function load(append) {
   const q = query();
   if (append && next) q.set("cursor", next);
+  const mine = ++latest;
   try {
     const body = await api.get(`/connections?${q}`);
+    if (mine !== latest) return;
     if (!append) tbody.replaceChildren();
     for (const c of body.connections) tbody.append(row(c));
     next = body.next;
     more.hidden = !next;
     showMessage(tbody.children.length === 0 ? "No connection matches." : `${tbody.children.length} connection(s) shown.`, false);
   } catch (e) {
-    showMessage(e.message, true);
+    if (mine === latest) showMessage(e.message, true);
+  } finally {
+    // Answers handled (shown or dropped), for whoever waits on the page (the tests).
+    document.body.dataset.answered = String(Number(document.body.dataset.answered ?? 0) + 1);
   }
 }
 

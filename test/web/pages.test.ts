@@ -1,5 +1,6 @@
 // The web pages in a real browser (Debian's chromium, headless, driven by puppeteer-core):
-// the search page finds a connection the test made by its port, its page draws every
+// the search page finds a connection the test made by its port (and a late answer to an
+// earlier list does not replace the search's results), its page draws every
 // chart from the downsampled series and shows the summary's verdict. A failing test
 // leaves a screenshot in its temp folder.
 import { afterAll, expect, test } from "bun:test";
@@ -79,10 +80,24 @@ test("search finds the connection by its port; its page draws every chart and th
   await page.setViewport({ width: 1200, height: 900 });
 
   await withScreenshot(page, dir, "search", async () => {
+    // The unfiltered list the page asks for when it opens is held back until the search
+    // has been answered: its late answer must not replace the search's results.
+    let held: { continue(): Promise<void> } | null = null;
+    await page.setRequestInterception(true);
+    page.on("request", (req) => {
+      if (held === null && req.url().includes("/connections?") && !req.url().includes("port=")) held = req;
+      else void req.continue();
+    });
     await page.goto(`${c.api}/`, { waitUntil: "load" });
     await page.type("input[name=port]", String(port));
     await page.click("button[type=submit]");
     await page.waitForFunction((u: string) => !!document.querySelector(`a[title="${u}"]`), { timeout: 10_000 }, listed.uuid);
+    expect(held).not.toBeNull();
+    await held!.continue();
+    await page.waitForFunction(() => document.body.dataset.answered === "2", { timeout: 10_000 });
+    const matching = (await getJson(`${c.api}/connections?port=${port}&limit=50`)).body.connections.length;
+    const shown = await page.evaluate(() => document.querySelectorAll("#results tbody tr").length);
+    expect(shown).toBe(matching);
   });
 
   await withScreenshot(page, dir, "connection", async () => {

@@ -18,6 +18,7 @@ import { compactFile } from "./compact.ts";
 import { DirCache } from "./file-io.ts";
 import { trimPool } from "./pending-lines.ts";
 import { DEFAULT_LEVEL, FrameCompressor, type FrameCompressorOptions } from "./frame-compressor.ts";
+import { fileInfo } from "./segment-file.ts";
 import { ArchiveWriter, type ArchiveFileInfo, type FlushScheduler, type WriterContext } from "./writer.ts";
 
 export interface ArchiveSetOptions {
@@ -68,8 +69,10 @@ export class ArchiveSet {
   readonly counters = new ArchiveCounters();
   private readonly ctx: WriterContext;
   private readonly flushIntervalMs: number;
+  /** Writers of open connections (never a closed one). */
   private readonly byUuid = new Map<string, ArchiveWriter>();
-  private readonly live = new Set<ArchiveWriter>();
+  /** Writers of ended connections with lines still to write: with byUuid, every writer not finished. */
+  private readonly closing = new Set<ArchiveWriter>();
   // Two queues, each in due order because each has one fixed delay: lines waiting for
   // their first write (due = first line + flushIntervalMs), and failed ones (due = failure + retryMs).
   private readonly dirty = new Set<ArchiveWriter>();
@@ -126,7 +129,7 @@ export class ArchiveSet {
         this.dirty.delete(w);
         this.retry.delete(w);
         this.dueNow.delete(w);
-        this.live.delete(w);
+        this.closing.delete(w);
         if (this.byUuid.get(w.uuid) === w) this.byUuid.delete(w.uuid);
       },
     };
@@ -156,7 +159,6 @@ export class ArchiveSet {
     if (existing !== undefined && !existing.closed) return existing;
     const w = new ArchiveWriter(this.ctx, uuid, startMs, firstSeq, startSubMs);
     this.byUuid.set(uuid, w);
-    this.live.add(w);
     return w;
   }
 
@@ -171,6 +173,7 @@ export class ArchiveSet {
     const w = this.byUuid.get(uuid);
     if (w === undefined) return true;
     this.byUuid.delete(uuid);
+    this.closing.add(w);
     return w.close(nowMs);
   }
 
@@ -182,6 +185,7 @@ export class ArchiveSet {
     const w = this.byUuid.get(uuid);
     if (w === undefined) return;
     this.byUuid.delete(uuid);
+    this.closing.add(w);
     w.closeLater(nowMs);
   }
 
@@ -276,20 +280,22 @@ export class ArchiveSet {
    */
   closeSome(nowMs: number, budgetMs = Number.POSITIVE_INFINITY): number {
     const deadline = budgetMs === Number.POSITIVE_INFINITY ? budgetMs : performance.now() + budgetMs;
+    for (const w of this.byUuid.values()) this.closing.add(w);
     this.byUuid.clear();
-    for (const w of [...this.live]) {
+    for (const w of [...this.closing]) {
       if (w.closed) w.flush(nowMs);
       else w.close(nowMs);
       if (performance.now() > deadline) break;
     }
-    return this.live.size;
+    return this.closing.size;
   }
 
   /** Shutdown, last step: what is still buffered will never be written; counted as lost. */
   abandon(): CloseAllResult {
     let unflushedRecords = 0;
     let unflushedBytes = 0;
-    for (const w of this.live) {
+    const unfinished = [...this.byUuid.values(), ...this.closing];
+    for (const w of unfinished) {
       unflushedRecords += w.pendingRecords;
       unflushedBytes += w.pendingBytes;
       // Lines whose writes failed are lost to that error; the others to the time bound.
@@ -298,7 +304,7 @@ export class ArchiveSet {
     // Lost, no longer pending: every line is written, buffered or lost, exactly one of them.
     this.counters.pendingRecords -= unflushedRecords;
     this.counters.pendingBytes -= unflushedBytes;
-    return { unflushedWriters: this.live.size, unflushedRecords };
+    return { unflushedWriters: unfinished.length, unflushedRecords };
   }
 
   /** Closes every writer, writing what is buffered (shutdown); what cannot be written is counted lost. */
@@ -312,12 +318,12 @@ export class ArchiveSet {
    * entry per file however many times it changed.
    */
   takeFileChanges(): ArchiveFileInfo[] {
-    const out = Array.from(this.changed, (info) => ({ ...info }));
+    const out = Array.from(this.changed, fileInfo);
     this.changed.clear();
     return out;
   }
 
   stats(): ArchiveSetStats {
-    return { ...this.counters.snapshot(), liveWriters: this.live.size, dirtyWriters: this.dirty.size, retryWriters: this.retry.size };
+    return { ...this.counters.snapshot(), liveWriters: this.byUuid.size + this.closing.size, dirtyWriters: this.dirty.size, retryWriters: this.retry.size };
   }
 }

@@ -8,13 +8,21 @@ import { encodeMetadata } from "./record.ts";
 import { formatTimeMsNs } from "./time.ts";
 import type { ArchiveFileInfo, WriterContext } from "./writer-context.ts";
 
-export interface Segment {
-  readonly info: ArchiveFileInfo;
+/**
+ * The file as the index sees it (ArchiveFileInfo), and what writing it needs: one object
+ * per file, as an idle connection keeps one for as long as it lives.
+ */
+export interface Segment extends ArchiveFileInfo {
   /** Unix ms whose UTC date names the file. */
   readonly dateMs: number;
   created: boolean;
   /** zstd frames written to the file so far. */
   frames: number;
+}
+
+/** A copy of the file's fields alone (what the index and callers see, without the writer's). */
+export function fileInfo(f: ArchiveFileInfo): ArchiveFileInfo {
+  return { uuid: f.uuid, path: f.path, seq: f.seq, openedAt: f.openedAt, closedAt: f.closedAt, records: f.records, bytes: f.bytes };
 }
 
 /** The connection a segment belongs to, as its Metadata line names it. */
@@ -37,7 +45,7 @@ export function createSegmentFile(ctx: WriterContext, id: SeriesIdentity, seg: S
   try {
     ctx.dirs.ensure(dir);
     for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
-      const seq = seg.info.seq;
+      const seq = seg.seq;
       const rel = archivePath(id.uuid, seq, seg.dateMs);
       let inBytes = 0;
       let frameBytes = 0;
@@ -50,14 +58,14 @@ export function createSegmentFile(ctx: WriterContext, id: SeriesIdentity, seg: S
       if (created) {
         seg.created = true;
         seg.frames = 1;
-        seg.info.path = rel;
-        seg.info.bytes = frameBytes;
+        seg.path = rel;
+        seg.bytes = frameBytes;
         ctx.counters.filesCreated++;
         ctx.counters.bytesWritten += frameBytes;
         ctx.counters.bytesIn += inBytes;
         return true;
       }
-      seg.info.seq = seq + 1;
+      seg.seq = seq + 1;
     }
     ctx.counters.error("exists", id.uuid, `no free file name among ${MAX_NAME_ATTEMPTS} sequence numbers`, nowMs);
     return false;
@@ -72,12 +80,12 @@ export function createSegmentFile(ctx: WriterContext, id: SeriesIdentity, seg: S
 export function appendSegmentFrame(ctx: WriterContext, uuid: string, seg: Segment, body: Uint8Array, nowMs: number): boolean {
   let inBytes = 0;
   try {
-    const written = appendExisting(join(ctx.outputDir, seg.info.path), seg.info.bytes, () => {
+    const written = appendExisting(join(ctx.outputDir, seg.path), seg.bytes, () => {
       const frame = ctx.compressor.compressView(null, body);
       inBytes = ctx.compressor.lastInputBytes;
       return frame;
     });
-    seg.info.bytes += written;
+    seg.bytes += written;
     seg.frames++;
     ctx.counters.bytesWritten += written;
     ctx.counters.bytesIn += inBytes;

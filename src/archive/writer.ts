@@ -19,7 +19,7 @@
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { PendingLines } from "./pending-lines.ts";
 import type { RecordTime } from "./time.ts";
-import { appendSegmentFrame, createSegmentFile, type Segment } from "./segment-file.ts";
+import { appendSegmentFrame, createSegmentFile, fileInfo, type Segment } from "./segment-file.ts";
 import type { ArchiveFileInfo, FlushScheduler as Scheduler, ScheduledWriter, WriterContext as Context } from "./writer-context.ts";
 
 export type { ArchiveFileInfo } from "./writer-context.ts";
@@ -67,10 +67,10 @@ export class ArchiveWriter implements ScheduledWriter {
     this.nextSeq = firstSeq;
   }
 
-  /** Every file of this connection that exists so far, oldest first (the last may be current). */
+  /** Every file of this connection that exists so far, oldest first (the last may be current); copies. */
   get files(): readonly ArchiveFileInfo[] {
-    const current = this.segment?.created ? [this.segment.info] : [];
-    return this.earlierFiles === null ? current : [...this.earlierFiles, ...current];
+    const current = this.segment?.created ? [this.segment] : [];
+    return (this.earlierFiles === null ? current : [...this.earlierFiles, ...current]).map(fileInfo);
   }
 
   get pendingRecords(): number {
@@ -166,7 +166,7 @@ export class ArchiveWriter implements ScheduledWriter {
     if (!this.writeFrame(seg, pending.view(), nowMs)) return this.flushFailed(nowMs);
     const c = this.ctx.counters;
     const n = pending.count;
-    seg.info.records += n;
+    seg.records += n;
     c.recordsWritten += n;
     c.flushes++;
     c.pendingRecords -= n;
@@ -174,7 +174,7 @@ export class ArchiveWriter implements ScheduledWriter {
     pending.clear();
     this.pending = null;
     this.retryAfter = Number.NEGATIVE_INFINITY;
-    this.ctx.scheduler.fileChanged(seg.info);
+    this.ctx.scheduler.fileChanged(seg);
     if (this.closedAtMs !== null) this.finish();
     else this.ctx.scheduler.flushed(this);
     return true;
@@ -209,8 +209,10 @@ export class ArchiveWriter implements ScheduledWriter {
     // Only the connection's first file (seq 0) is dated by its start; a resumed
     // connection's next file is dated by its own start, like every later file.
     const first = this.filesMade === 0 && this.nextSeq === 0;
-    const info: ArchiveFileInfo = { uuid: this.uuid, path: "", seq: this.nextSeq, openedAt: nowMs, closedAt: null, records: 0, bytes: 0 };
-    this.segment = { info, dateMs: first ? this.startMs : nowMs, created: false, frames: 0 };
+    this.segment = {
+      uuid: this.uuid, path: "", seq: this.nextSeq, openedAt: nowMs, closedAt: null, records: 0, bytes: 0,
+      dateMs: first ? this.startMs : nowMs, created: false, frames: 0,
+    };
     this.rotateAt = this.nextBoundary(nowMs);
   }
 
@@ -254,12 +256,12 @@ export class ArchiveWriter implements ScheduledWriter {
     if (n > 0 && !this.writeFrame(seg, pending.view(n), nowMs)) return false;
     if (n > 0) {
       const c = this.ctx.counters;
-      seg.info.records += n;
+      seg.records += n;
       c.recordsWritten += n;
       c.flushes++;
       c.pendingRecords -= n;
       c.pendingBytes -= pending.dropFirst(n);
-      this.ctx.scheduler.fileChanged(seg.info);
+      this.ctx.scheduler.fileChanged(seg);
     }
     this.endSegment(this.rotateTime);
     this.rotateSplit = -1;
@@ -274,11 +276,11 @@ export class ArchiveWriter implements ScheduledWriter {
     if (seg === null) return;
     this.segment = null;
     if (!seg.created) return;
-    (this.earlierFiles ??= []).push(seg.info);
-    seg.info.closedAt = closedAt;
-    this.nextSeq = seg.info.seq + 1;
-    this.ctx.scheduler.fileChanged(seg.info);
-    if (seg.frames >= COMPACT_MIN_FRAMES && seg.info.bytes <= COMPACT_MAX_BYTES) this.ctx.scheduler.ended(seg.info);
+    (this.earlierFiles ??= []).push(seg);
+    seg.closedAt = closedAt;
+    this.nextSeq = seg.seq + 1;
+    this.ctx.scheduler.fileChanged(seg);
+    if (seg.frames >= COMPACT_MIN_FRAMES && seg.bytes <= COMPACT_MAX_BYTES) this.ctx.scheduler.ended(seg);
   }
 
   private finish(): void {

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseTime } from "../api/time.ts";
-import { runExport, type ExportSummary } from "../export/export.ts";
+import type { ExportSummary } from "../export/export.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
 import { UsageError } from "./validate.ts";
 
@@ -90,6 +90,9 @@ export async function runExportCommand(o: ExportCliOptions, err: { write(s: stri
     return 1;
   }
   try {
+    // Loaded here, not with the command table: Arrow and the Parquet encoder's wasm cost
+    // every process that loads them ~25 MiB, and the collector itself never exports.
+    const { runExport } = await import("../export/export.ts");
     const s = await runExport(index, { outDir: o.out, archiveDir: o.output, host: o.host, since: o.since, until: o.until, everyMs: o.everyMs });
     err.write(`${summaryLine(s)}\n`);
     return 0;

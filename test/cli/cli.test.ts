@@ -1,9 +1,11 @@
 // The command line as a user meets it: the real program as a child process, its exit
 // statuses, --version, the bin entry and the help text's width and colour.
 import { describe, expect, test } from "bun:test";
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { BUN, ROOT, runCliSync } from "../helpers/run-cli.ts";
+import { ConnectionIndex } from "../../src/index-db/index.ts";
 
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; bin: Record<string, string> };
 const COMMANDS = ["collector", "snapshot", "csv", "query", "sidecar"];
@@ -121,4 +123,26 @@ describe("help", () => {
     expect(onTty({ NO_COLOR: "1" })).not.toContain("\x1b");
     expect(onTty({ TERM: "dumb" })).not.toContain("\x1b");
   });
+});
+
+test("the command table loads no Arrow or Parquet code: only the export command does, when it runs", () => {
+  // Every process that loads them (the collector too, were it eager) holds ~25 MiB more.
+  const modulesAfter = (argv: string[]): string[] => {
+    const script = `process.argv = [process.argv[0], "x", ...${JSON.stringify(argv)}]; process.on("exit", () => console.log(JSON.stringify(Object.keys(require.cache)))); await import(${JSON.stringify(join(ROOT, "src", "index.ts"))});`;
+    const r = Bun.spawnSync([BUN, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    const last = r.stdout.toString().trim().split("\n").at(-1) ?? "[]";
+    return JSON.parse(last) as string[];
+  };
+  const heavy = (mods: string[]) => mods.filter((m) => /node_modules\/(apache-arrow|parquet-wasm)\//.test(m));
+  const help = modulesAfter(["--version"]);
+  expect(help.some((m) => m.endsWith(join("src", "index.ts")))).toBe(true);
+  expect(heavy(help)).toEqual([]);
+  // The check itself sees them once the export code is loaded (an empty index: nothing to export).
+  const dir = mkdtempSync(join(tmpdir(), "cli-lazy-"));
+  try {
+    ConnectionIndex.open(join(dir, "index.sqlite")).close();
+    expect(heavy(modulesAfter(["export", "--out", join(dir, "out"), "--output", dir])).length).toBeGreaterThan(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -12,8 +12,7 @@ import { ownNetnsInode } from "../netns/discover.ts";
 import { NetnsSlots, type NetnsSlot } from "./netns-slot.ts";
 import { Change } from "../diff/change-rule.ts";
 import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
-import { formatTimeNs, subMsNs, type RecordTime } from "../archive/time.ts";
-import { realtime, type RealTime } from "../ffi/clock.ts";
+import type { RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
 import type { ArchiveSink } from "./archive-sink.ts";
@@ -22,10 +21,13 @@ import { anonymizeNetblock, Rejection, SocketFilter } from "./filters.ts";
 import type { CollectorOptions, ResumeInfo } from "./options.ts";
 
 export type { CollectorOptions, ResumeInfo } from "./options.ts";
-import type { ClosedConnection, CycleReport, EndReason } from "../model/report.ts";
+import type { CycleReport, EndReason } from "../model/report.ts";
 import { countOversize } from "./oversize.ts";
 import { CollectorStats } from "./stats.ts";
-import { newConnection, noteCounters, progressOf, ProgressQueue, REMNANT, type Connection } from "./connection.ts";
+import { newConnection, noteCounters, REMNANT, type Connection } from "./connection.ts";
+import { CycleClock } from "./cycle-clock.ts";
+import { CycleReporter } from "./cycle-report.ts";
+import { ResumeSet } from "./resume-set.ts";
 import { describeConnection } from "./describe.ts";
 import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";
 
@@ -50,22 +52,15 @@ export class Collector {
   private readonly attrs = new AttributeIndex();
   /** Every network namespace polled, in order. */
   private readonly ns = new NetnsSlots();
-  /** The namespace whose messages are being read now, and its buffers. */
+  /** Which sockets are archived (local ones, excluded ports and peers). */
   private readonly filter: SocketFilter;
   /** Connections ended recently: what the kernel still shows of them is not a new connection. */
   private readonly ended = new RecentlyEnded();
   private readonly held = new Map<CookieKey, HeldEntry>();
-  private readonly resume: Map<bigint, ResumeInfo>;
-  private readonly notResumed: ResumeInfo[] = [];
-  private now = 0;
-  /** Nanoseconds below the millisecond of the cycle's time. */
-  private subMs = 0;
-  private readonly rt: RealTime = { sec: 0, nsec: 0 };
-  /** The time records of this cycle (or of this drain of destroy events) carry. */
-  private readonly stamp: RecordTime = { sec: 0, nsec: 0, text: "" };
-  private report: CycleReport;
-  /** Connections archived since the last progress was reported (see progressEveryMs). */
-  private readonly progress: ProgressQueue;
+  private readonly resume: ResumeSet;
+  /** The time of this cycle (or of this drain of destroy events). */
+  private readonly clock = new CycleClock();
+  private readonly report: CycleReporter;
 
   /**
    * `source`: where the first namespace's kernel messages come from; by default the
@@ -84,9 +79,8 @@ export class Collector {
       this.addNamespace(identity ?? { inode: ownNetnsInode() }, src);
     }
     this.filter = new SocketFilter(opts);
-    this.resume = new Map(opts.resume ?? []);
-    this.progress = new ProgressQueue(opts.progressEveryMs ?? 0);
-    this.report = this.emptyReport(0);
+    this.resume = new ResumeSet(opts.resume);
+    this.report = new CycleReporter(opts.progressEveryMs ?? 0);
   }
 
   /** The last cycle's dumps, per address family, summed over namespaces (reused arrays: read, don't keep). */
@@ -123,7 +117,7 @@ export class Collector {
 
   /** Connections from `resume` that the first dump did not find (they ended while we were down); taken once. */
   takeUnresumed(): ResumeInfo[] {
-    return this.notResumed.splice(0);
+    return this.resume.takeGone();
   }
 
   /** One poll cycle at unix time `now` (ms). Returns what happened since the last report. */
@@ -131,8 +125,7 @@ export class Collector {
     const started = performance.now();
     this.setClock(now, time);
     const cycle = this.cache.beginCycle();
-    this.report.cycle = cycle;
-    this.report.time = now;
+    this.report.begin(cycle, now);
     this.drainDestroyEvents(now);
     this.stats.excluded.local = 0;
     this.stats.excluded.byFlags = 0;
@@ -144,10 +137,7 @@ export class Collector {
     this.drainDestroyEvents(now);
     this.retireGone(now);
     // The first dump has shown which connections of a previous run are still alive.
-    if (this.resume.size > 0) {
-      for (const r of this.resume.values()) this.notResumed.push(r);
-      this.resume.clear();
-    }
+    this.resume.firstDumpDone();
     // Writing gets its budget, or as long as this poll took if that is more: when cycles
     // run late there is no idle time to write in, and a starved backlog would only grow
     // until the memory cap forces unbudgeted writes.
@@ -199,7 +189,7 @@ export class Collector {
     for (const [key, held] of [...this.held]) this.releaseHeld(key, held, now, false);
     for (const entry of this.cache.values()) {
       const conn = entry.data;
-      if (conn !== undefined && conn !== REMNANT) this.progress.add(conn);
+      if (conn !== undefined && conn !== REMNANT) this.report.archived(conn);
     }
   }
 
@@ -221,12 +211,7 @@ export class Collector {
    * the real-time clock at nanoseconds, as M-Lab writes them (`time`, or read now).
    */
   private setClock(now: number, time?: RealTime): void {
-    const t = time ?? realtime(this.rt);
-    this.now = now;
-    this.subMs = subMsNs(t.nsec);
-    this.stamp.sec = t.sec;
-    this.stamp.nsec = t.nsec;
-    this.stamp.text = formatTimeNs(t.sec, t.nsec);
+    this.clock.set(now, time);
   }
 
   /**
@@ -281,10 +266,10 @@ export class Collector {
       if (this.ns.cur.destroy) {
         const held = this.held.get(entry.key);
         if (held === undefined) {
-          this.held.set(entry.key, { since: this.now, message: buf.slice(off, off + len), slot: this.ns.cur });
+          this.held.set(entry.key, { since: this.clock.now, message: buf.slice(off, off + len), slot: this.ns.cur });
           return;
         }
-        if (this.now - held.since < this.opts.vanishGraceMs) return;
+        if (this.clock.now - held.since < this.opts.vanishGraceMs) return;
         this.held.delete(entry.key);
         this.stats.timewaitArchived++;
       }
@@ -309,14 +294,14 @@ export class Collector {
     if (entry.data === REMNANT) return;
     // The kernel's last word on this socket is always archived.
     this.archiveSnapshot(entry, buf, idm);
-    this.ended.addDestroyed(entry.key, buf, idm, this.now, this.ns.cur.identity.inode);
-    this.end(entry, "destroy", this.now);
+    this.ended.addDestroyed(entry.key, buf, idm, this.clock.now, this.ns.cur.identity.inode);
+    this.end(entry, "destroy", this.clock.now);
   };
 
   private archiveSnapshot(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): void {
     let conn = entry.data;
     if (conn === undefined) conn = entry.data = this.open(entry, buf, idm);
-    if (!conn.writer.appendRecord(this.stamp, buf, idm, this.attrs, this.now, conn.retaking)) {
+    if (!conn.writer.appendRecord(this.clock.stamp, buf, idm, this.attrs, this.clock.now, conn.retaking)) {
       // Dropped (counted by the sink, once): the next poll takes it again even if nothing
       // changed, so an idle connection whose first line fell to back-pressure still gets
       // its archive once the pressure is gone.
@@ -329,18 +314,17 @@ export class Collector {
     noteCounters(conn, buf, idm, this.attrs, this.stats.bytes);
     countOversize(this.attrs, this.stats.oversize);
     conn.snapshots++;
-    conn.lastArchivedMs = this.now;
+    conn.lastArchivedMs = this.clock.now;
     this.stats.snapshots++;
-    this.progress.add(conn);
+    this.report.archived(conn);
   }
 
   private open(entry: CacheEntry<Connection>, buf: Uint8Array, idm: number): Connection {
     const cookie = readCookie(buf, idm);
-    const resumed = this.resume.get(cookie);
-    if (resumed) this.resume.delete(cookie);
+    const resumed = this.resume.take(cookie);
     const uuid = resumed?.uuid ?? makeUuid(this.opts.uuidPrefix, cookie);
-    const startMs = resumed?.startMs ?? this.now;
-    const startSubMs = resumed ? resumed.startSubMs : this.subMs;
+    const startMs = resumed?.startMs ?? this.clock.now;
+    const startSubMs = resumed ? resumed.startSubMs : this.clock.subMs;
     const info = describeConnection(buf, idm, uuid, startMs);
     info.netns = this.ns.cur.identity;
     // A resumed connection continues its sequence; the writer never overwrites a file.
@@ -351,8 +335,8 @@ export class Collector {
       this.stats.resumed++;
     } else this.stats.opened++;
     // Resumed ones too: sidecars and the index learn that they are open in this run.
-    this.report.opened.push(info);
-    const conn = newConnection(uuid, info.state, writer, resumed?.snapshots ?? 0, this.now);
+    this.report.opened(info);
+    const conn = newConnection(uuid, info.state, writer, resumed?.snapshots ?? 0, this.clock.now);
     conn.slot = this.ns.cur;
     return conn;
   }
@@ -415,19 +399,10 @@ export class Collector {
     this.archive.closeLater(conn.uuid, now);
     this.stats.closed++;
     this.stats.endedBy[reason]++;
-    const closed: ClosedConnection = { ...progressOf(conn), closedAt: now, closedAtSubMs: now === this.now ? this.subMs : 0, reason };
-    this.report.closed.push(closed);
+    this.report.closed(conn, reason, now, now === this.clock.now ? this.clock.subMs : 0);
   }
 
   private takeReport(now: number, allProgress = false): CycleReport {
-    const r = this.report;
-    this.progress.takeInto(r.updated, now, allProgress);
-    r.files = this.archive.takeFileChanges();
-    this.report = this.emptyReport(now);
-    return r;
-  }
-
-  private emptyReport(now: number): CycleReport {
-    return { cycle: this.cache.cycle, time: now, opened: [], updated: [], closed: [], files: [] };
+    return this.report.take(this.cache.cycle, now, this.archive.takeFileChanges(), allProgress);
   }
 }

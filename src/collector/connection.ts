@@ -1,7 +1,6 @@
 // What the collector keeps of one connection between polls (beside the change cache's
 // digest): its archive handle and the counters of its latest archived snapshot, from
-// which the index's progress rows are made; and the queue of connections whose progress
-// the next report carries.
+// which the index's progress rows are made.
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { Attr } from "../diag/constants.ts";
 import { TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_RECEIVED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../diag/layouts.ts";
@@ -99,33 +98,4 @@ export function progressOf(conn: Connection): ConnectionProgress {
     bytesSent: u64(conn.sentLo, conn.sentHi),
     snapshots: conn.snapshots,
   };
-}
-
-/**
- * Connections archived since progress was last reported, each once, reported at most
- * every `everyMs` (0: every cycle) with their latest counters.
- */
-export class ProgressQueue {
-  private queued: Connection[] = [];
-  private epoch = 0;
-  private at = Number.NEGATIVE_INFINITY;
-
-  constructor(private readonly everyMs: number) {}
-
-  add(conn: Connection): void {
-    if (conn.reportedEpoch !== this.epoch) {
-      conn.reportedEpoch = this.epoch;
-      this.queued.push(conn);
-    }
-  }
-
-  /** Appends to `out` the progress of the queued live connections if due (or `all`). */
-  takeInto(out: ConnectionProgress[], nowMs: number, all: boolean): void {
-    if (!all && nowMs - this.at < this.everyMs) return;
-    // Ended connections already carry their counters in their closed entry.
-    for (const conn of this.queued) if (!conn.ended) out.push(progressOf(conn));
-    this.queued = [];
-    this.epoch++;
-    this.at = nowMs;
-  }
 }

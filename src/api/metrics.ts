@@ -2,7 +2,7 @@
 // are M-Lab tcp-info's (metrics/metrics.go) so existing dashboards keep working; the
 // ones marked "ours" are additions for the index, the API and the eventsocket.
 import { release } from "node:os";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "./prom.ts";
 import { VERSION } from "../model/version.ts";
 import { ARCHIVE_ERRORS, COLLECTOR_ERRORS, LARGE_NETLINK_TYPES, LOST_REASONS, NETLINK_SKIPPED_TYPES } from "../model/counted.ts";
 import { registerProcessMetrics } from "./process-metrics.ts";

@@ -2,7 +2,7 @@
 // process (every thread: poll, storage worker, API worker) under Bun, where prom-client's
 // defaults report Node's view (a Node version, handle counts that stay 0, no GC data).
 import { readdirSync, readFileSync } from "node:fs";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "./prom.ts";
 
 // Linux reports times in USER_HZ ticks (100 on every architecture Linux runs today) and
 // rss in pages; x86-64 and arm64 with 4 KiB pages are what this collector targets.

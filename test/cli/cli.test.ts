@@ -125,8 +125,9 @@ describe("help", () => {
   });
 });
 
-test("the command table loads no Arrow or Parquet code: only the export command does, when it runs", () => {
-  // Every process that loads them (the collector too, were it eager) holds ~25 MiB more.
+test("the command table loads no Arrow, Parquet or unused prom-client code: only the export command loads Arrow", () => {
+  // Every process that loads them (the collector too, were it eager) holds ~25 MiB more;
+  // prom-client's index would add its Pushgateway, default metrics and cluster (~10 MiB).
   const modulesAfter = (argv: string[]): string[] => {
     const script = `process.argv = [process.argv[0], "x", ...${JSON.stringify(argv)}]; process.on("exit", () => console.log(JSON.stringify(Object.keys(require.cache)))); await import(${JSON.stringify(join(ROOT, "src", "index.ts"))});`;
     const r = Bun.spawnSync([BUN, "-e", script], { stdout: "pipe", stderr: "pipe" });
@@ -137,6 +138,9 @@ test("the command table loads no Arrow or Parquet code: only the export command 
   const help = modulesAfter(["--version"]);
   expect(help.some((m) => m.endsWith(join("src", "index.ts")))).toBe(true);
   expect(heavy(help)).toEqual([]);
+  const prom = help.filter((m) => m.includes("node_modules/prom-client/")).map((m) => m.split("node_modules/prom-client/")[1]);
+  expect(prom).toContain("lib/counter.js");
+  expect(prom.filter((m) => /pushgateway|defaultMetrics|cluster|^index\.js$/.test(m))).toEqual([]);
   // The check itself sees them once the export code is loaded (an empty index: nothing to export).
   const dir = mkdtempSync(join(tmpdir(), "cli-lazy-"));
   try {

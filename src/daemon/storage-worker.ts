@@ -10,6 +10,7 @@ import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import type { ArchiveWriter } from "../archive/writer.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
 import { IndexBatcher } from "./index-batcher.ts";
+import { GcPacer } from "./gc-pacer.ts";
 import type { LogLevel } from "./logger.ts";
 import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToStorage } from "./storage-protocol.ts";
 
@@ -18,6 +19,8 @@ declare const self: Worker;
 const TICK_MS = 5;
 const FLUSH_BUDGET_MS = 20;
 const STATS_EVERY_MS = 50;
+/** A full collection after this many bytes of snapshots, at most once a second (see gc-pacer.ts). */
+const gc = new GcPacer(8 * 1024 * 1024, 1000, () => Bun.gc(true));
 
 let archive: ArchiveSet;
 let index: ConnectionIndex;
@@ -170,6 +173,7 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
       case "batch":
         applyBatch(m.ops, m.count, m.uuids, new Uint8Array(m.lines, 0, m.bytes));
         acked += m.bytes;
+        gc.note(m.bytes, performance.now());
         if (performance.now() - lastTick >= TICK_MS) tick();
         // Both buffers go back: fresh ones every cycle would be garbage the collector
         // lets pile up (tens of MB at 100 batches a second).

@@ -1,0 +1,29 @@
+// When the storage worker runs a full garbage collection. Its buffered lines' objects live
+// about a flush interval, long enough to outlive the young generation, and the runtime's
+// own full collections came only every 4-5 s under 1k active connections: ~25 MiB of dead
+// objects piled up between them (anonymous RSS climbing 65 -> 92 MiB and falling, again
+// and again). A full collection after every `everyBytes` of snapshots taken in, at most
+// once per `minGapMs`, keeps it flat for ~8 ms of CPU a second; an idle worker runs none.
+
+export class GcPacer {
+  private bytes = 0;
+  private lastMs = Number.NEGATIVE_INFINITY;
+  /** Collections run so far. */
+  collections = 0;
+
+  constructor(
+    private readonly everyBytes: number,
+    private readonly minGapMs: number,
+    private readonly collect: () => void,
+  ) {}
+
+  /** `bytes` of snapshots were taken in at `nowMs` (a monotonic clock): collects if due. */
+  note(bytes: number, nowMs: number): void {
+    this.bytes += bytes;
+    if (this.bytes < this.everyBytes || nowMs - this.lastMs < this.minGapMs) return;
+    this.bytes = 0;
+    this.lastMs = nowMs;
+    this.collections++;
+    this.collect();
+  }
+}

@@ -88,13 +88,15 @@ test("promtool finds only M-Lab's legacy names; the series exist from the start 
   const bytes = 4 * 2 ** 20;
   await transfer(bytes);
   // The closed connection's destroy events, and a rate observation covering its bytes
-  // (made at the first poll of the next second).
-  const later = await waitFor("destroy events and the transfer in the send rate", async () => {
+  // (made at the first poll of the next second), and its two ends' files (created by the
+  // storage worker, whose counters come back a few times a second).
+  const later = await waitFor("destroy events, the transfer in the send rate, two new files", async () => {
     const t = await scrape(c.api);
     const destroyed = value(t, "tcpinfo_destroy_events_total") ?? 0;
     const sentBits = value(t, "tcpinfo_send_rate_histogram_sum") ?? 0;
     const receivedBits = value(t, "tcpinfo_receive_rate_histogram_sum") ?? 0;
-    return destroyed >= 2 && sentBits >= bytes * 8 && receivedBits >= bytes * 8 ? t : undefined;
+    const files = value(t, "tcpinfo_new_file_total") ?? 0;
+    return destroyed >= 2 && sentBits >= bytes * 8 && receivedBits >= bytes * 8 && files >= 2 ? t : undefined;
   }, 20_000);
 
   expect(value(later, "tcpinfo_poll_duration_seconds_count")).toBeGreaterThan(value(first, "tcpinfo_poll_duration_seconds_count")!);

@@ -135,23 +135,33 @@ test("a stuck eventsocket client is disconnected when its queue overflows and ne
   const sidecarLines = () => (existsSync(sidecarOut) ? readFileSync(sidecarOut, "utf8").split("\n").filter((l) => l !== "") : []);
   // Connected before the first connection is made (a sidecar that starts slowly would
   // miss the first events: it says so on stderr once it is attached).
+  // Its stderr is read all along: what it says later (a reconnection) explains a failure.
   let said = "";
-  const stderr = sidecar.stderr.getReader();
-  await waitFor("the sidecar to connect", async () => {
-    const { value, done } = await stderr.read();
-    if (value) said += new TextDecoder().decode(value);
-    if (done) throw new Error(`the sidecar exited: ${said}`);
+  let saidAll = false;
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of sidecar.stderr) said += decoder.decode(chunk, { stream: true });
+    saidAll = true;
+  })();
+  await waitFor("the sidecar to connect", () => {
+    if (saidAll) throw new Error(`the sidecar exited: ${said}`);
     return said.includes("connected to") ? true : undefined;
   });
-  stderr.releaseLock();
   // Many short connections: far more events than the stuck client's queue and socket
   // buffers hold. In groups, each once the sidecar has read the last: a client that reads
   // is then never more than a group behind, however the machine schedules it (once, on a
   // loaded CI machine, a burst left the sidecar too far behind and it was dropped too).
+  // What the collector and the sidecar saw, for a failure's message: a slow kernel report
+  // (sockets not yet ended), events lost, or a sidecar dropped and reconnecting.
+  const diagnose = async (e: unknown): Promise<never> => {
+    const metrics = (await (await fetch(`${svc.api}/metrics`)).text()).split("\n").filter((l) => /^tcpinfo_(flow_events|destroy|eventsocket|remnant|timewait)/.test(l));
+    const open = (await getJson(`${svc.api}/connections?state=open&limit=5`)).body;
+    throw new Error(`${(e as Error).message}: ${sidecarLines().length} lines; ${metrics.join("; ")}; sidecar said: ${said.trim()}; open: ${JSON.stringify(open).slice(0, 1500)}`);
+  };
   for (let i = 0; i < 45; i++) {
     const pair = await loopbackPair("127.0.0.1", 20);
     await pair.close();
-    await waitFor("the sidecar to read group " + i, () => (sidecarLines().length >= (i + 1) * 20 * 2 * 2 ? true : undefined), 20_000);
+    await waitFor("the sidecar to read group " + i, () => (sidecarLines().length >= (i + 1) * 20 * 2 * 2 ? true : undefined), 20_000).catch(diagnose);
   }
   // A client is judged on what it left unread when new events come: one more connection.
   const dropped = await waitFor("the stuck client to be dropped", async () => {
@@ -162,12 +172,7 @@ test("a stuck eventsocket client is disconnected when its queue overflows and ne
   });
   expect(dropped).toBe(1);
   // The sidecar got every event: 900 connections, 2 ends, an open and a close each.
-  await waitFor("all events at the sidecar", () => (sidecarLines().length >= 45 * 20 * 2 * 2 ? true : undefined), 40_000).catch(async (e) => {
-    // What the collector saw, to tell a slow kernel report (sockets not yet ended) from lost events.
-    const metrics = (await (await fetch(`${svc.api}/metrics`)).text()).split("\n").filter((l) => /^tcpinfo_(flow_events|destroy|eventsocket|remnant|timewait)/.test(l));
-    const open = (await getJson(`${svc.api}/connections?state=open&limit=5`)).body;
-    throw new Error(`${(e as Error).message}: ${sidecarLines().length} lines; ${metrics.join("; ")}; open: ${JSON.stringify(open).slice(0, 1500)}`);
-  });
+  await waitFor("all events at the sidecar", () => (sidecarLines().length >= 45 * 20 * 2 * 2 ? true : undefined), 40_000).catch(diagnose);
   // Another stuck client while connections keep coming: polling goes on at its pace.
   const stuck2 = createConnection(svc.events);
   stuck2.on("error", () => {});

@@ -9,9 +9,9 @@ import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { bytesOf } from "../diff/bytes.ts";
 import type { NetnsIdentity } from "../model/report.ts";
 import { ownNetnsInode } from "../netns/discover.ts";
-import { NetnsSlots, type NetnsSlot } from "./netns-slot.ts";
+import { NetnsSlots } from "./netns-slot.ts";
 import { Change } from "../diff/change-rule.ts";
-import { SnapshotCache, type CacheEntry, type CookieKey } from "../diff/snapshot-cache.ts";
+import { SnapshotCache, type CacheEntry } from "../diff/snapshot-cache.ts";
 import type { RealTime } from "../ffi/clock.ts";
 import { makeUuid } from "../archive/naming.ts";
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
@@ -28,6 +28,7 @@ import { newConnection, noteCounters, REMNANT, type Connection } from "./connect
 import { CycleClock } from "./cycle-clock.ts";
 import { CycleReporter } from "./cycle-report.ts";
 import { ResumeSet } from "./resume-set.ts";
+import { HeldTimewaits, type HeldEntry } from "./held-timewaits.ts";
 import { describeConnection } from "./describe.ts";
 import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";
 
@@ -37,14 +38,6 @@ import { looksLikeTimewait, RecentlyEnded } from "./recently-ended.ts";
  * socket caught between bind() and connect() would be recorded with no peer for good.
  */
 export const COLLECTOR_STATES = 0xfff & ~((1 << 3) | (1 << 6) | (1 << 7));
-
-/** A timewait entry under a cookie of its own, waiting to be matched with a destroyed connection. */
-interface HeldEntry {
-  since: number;
-  /** A copy of its message (header included), archived if it turns out to be a connection of its own. */
-  message: Uint8Array;
-  slot: NetnsSlot;
-}
 
 export class Collector {
   readonly stats = new CollectorStats();
@@ -56,7 +49,7 @@ export class Collector {
   private readonly filter: SocketFilter;
   /** Connections ended recently: what the kernel still shows of them is not a new connection. */
   private readonly ended = new RecentlyEnded();
-  private readonly held = new Map<CookieKey, HeldEntry>();
+  private readonly held = new HeldTimewaits();
   private readonly resume: ResumeSet;
   /** The time of this cycle (or of this drain of destroy events). */
   private readonly clock = new CycleClock();
@@ -160,7 +153,7 @@ export class Collector {
   /** Namespaces found gone: polled one last time this cycle; their connections end as netns_gone. */
   private retireGone(now: number): void {
     this.ns.retireGone((slot) => {
-      for (const [key, held] of [...this.held]) if (held.slot === slot) this.releaseHeld(key, held, now);
+      for (const held of this.held.takeAll(slot)) this.releaseHeld(held, now);
       for (const entry of [...this.cache.values()]) {
         const conn = entry.data;
         if (conn !== undefined && conn !== REMNANT && conn.slot === slot) this.end(entry, "netns_gone", now);
@@ -186,7 +179,7 @@ export class Collector {
   beginShutdown(now: number): void {
     this.drainDestroyEvents(now);
     this.setClock(now);
-    for (const [key, held] of [...this.held]) this.releaseHeld(key, held, now, false);
+    for (const held of this.held.takeAll()) this.releaseHeld(held, now, false);
     for (const entry of this.cache.values()) {
       const conn = entry.data;
       if (conn !== undefined && conn !== REMNANT) this.report.archived(conn);
@@ -264,13 +257,7 @@ export class Collector {
     if (looksLikeTimewait(buf, idm, this.attrs.offset[Attr.INFO] >= 0)) {
       if (this.ended.tupleDestroyed(buf, idm, this.ns.cur.identity.inode)) return this.markRemnant(entry);
       if (this.ns.cur.destroy) {
-        const held = this.held.get(entry.key);
-        if (held === undefined) {
-          this.held.set(entry.key, { since: this.clock.now, message: buf.slice(off, off + len), slot: this.ns.cur });
-          return;
-        }
-        if (this.clock.now - held.since < this.opts.vanishGraceMs) return;
-        this.held.delete(entry.key);
+        if (this.held.wait(entry.key, buf, off, len, this.ns.cur, this.clock.now, this.opts.vanishGraceMs)) return;
         this.stats.timewaitArchived++;
       }
     }
@@ -279,7 +266,7 @@ export class Collector {
 
   private markRemnant(entry: CacheEntry<Connection>): void {
     entry.data = REMNANT;
-    this.held.delete(entry.key);
+    this.held.take(entry.key);
     this.stats.remnants++;
   }
 
@@ -353,8 +340,8 @@ export class Collector {
       if (anyFailed && (conn === undefined || conn === REMNANT || conn.slot === null || conn.slot.failedCycle === cycle)) continue;
       if (conn === undefined) {
         this.cache.delete(entry);
-        const held = this.held.get(entry.key);
-        if (held !== undefined) this.releaseHeld(entry.key, held, now);
+        const held = this.held.take(entry.key);
+        if (held !== undefined) this.releaseHeld(held, now);
         continue;
       }
       if (conn === REMNANT) {
@@ -368,12 +355,11 @@ export class Collector {
   }
 
   /**
-   * A held timewait entry left the dumps before its grace ran out: a remnant if a destroy
-   * event has since ended its 4-tuple, otherwise the only trace of a connection no dump
-   * and no destroy event showed, archived from the copy and ended at once.
+   * A held timewait entry (already let go) left the dumps before its grace ran out: a
+   * remnant if a destroy event has since ended its 4-tuple, otherwise the only trace of a
+   * connection no dump and no destroy event showed, archived from the copy and ended at once.
    */
-  private releaseHeld(key: CookieKey, held: HeldEntry, now: number, end = true): void {
-    this.held.delete(key);
+  private releaseHeld(held: HeldEntry, now: number, end = true): void {
     this.ns.cur = held.slot;
     const buf = held.message;
     const idm = NLMSG_HDRLEN;
@@ -392,7 +378,7 @@ export class Collector {
   private end(entry: CacheEntry<Connection>, reason: EndReason, now: number): void {
     const conn = entry.data;
     this.cache.delete(entry);
-    this.held.delete(entry.key);
+    this.held.take(entry.key);
     if (reason !== "destroy") this.ended.addOther(entry.key, now);
     if (conn === undefined || conn === REMNANT) return;
     conn.ended = true;

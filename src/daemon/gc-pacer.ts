@@ -4,6 +4,8 @@
 // objects piled up between them (anonymous RSS climbing 65 -> 92 MiB and falling, again
 // and again). A full collection after every `everyBytes` of snapshots taken in, at most
 // once per `minGapMs`, keeps it flat for ~8 ms of CPU a second; an idle worker runs none.
+// While the worker is pressed (its buffers past half their bound: a burst, a slow disk)
+// the gap is `pressedGapMs`: the garbage of a burst then adds to the buffers' peak.
 
 export class GcPacer {
   private bytes = 0;
@@ -14,13 +16,14 @@ export class GcPacer {
   constructor(
     private readonly everyBytes: number,
     private readonly minGapMs: number,
+    private readonly pressedGapMs: number,
     private readonly collect: () => void,
   ) {}
 
   /** `bytes` of snapshots were taken in at `nowMs` (a monotonic clock): collects if due. */
-  note(bytes: number, nowMs: number): void {
+  note(bytes: number, nowMs: number, pressed = false): void {
     this.bytes += bytes;
-    if (this.bytes < this.everyBytes || nowMs - this.lastMs < this.minGapMs) return;
+    if (this.bytes < this.everyBytes || nowMs - this.lastMs < (pressed ? this.pressedGapMs : this.minGapMs)) return;
     this.bytes = 0;
     this.lastMs = nowMs;
     this.collections++;

@@ -268,6 +268,11 @@ export class ArchiveSet {
     }
   }
 
+  /** Buffered lines hold more than half the memory bound (writers then write early: writer.ts). */
+  get pressed(): boolean {
+    return this.counters.pendingBytes > this.ctx.maxTotalPendingBytes / 2;
+  }
+
   /** Finished files waiting to be rewritten as one frame. */
   get compactBacklog(): number {
     return this.toCompact.length - this.compactHead;

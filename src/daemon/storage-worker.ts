@@ -21,7 +21,6 @@ const FLUSH_BUDGET_MS = 20;
 const STATS_EVERY_MS = 50;
 /** A full collection after this many bytes of snapshots, at most once a second, every 100 ms while pressed (see gc-pacer.ts). */
 const gc = new GcPacer(8 * 1024 * 1024, 1000, 100, () => Bun.gc(true));
-let maxBuffered = Number.POSITIVE_INFINITY;
 
 let archive: ArchiveSet;
 let index: ConnectionIndex;
@@ -151,7 +150,6 @@ async function shutdown(boundMs: number): Promise<void> {
 }
 
 function init(config: StorageConfig): void {
-  maxBuffered = config.maxBufferedBytes;
   archive = new ArchiveSet({
     outputDir: config.outputDir,
     rotateMinutes: config.rotateMinutes,
@@ -175,7 +173,7 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
       case "batch":
         applyBatch(m.ops, m.count, m.uuids, new Uint8Array(m.lines, 0, m.bytes));
         acked += m.bytes;
-        gc.note(m.bytes, performance.now(), archive.counters.pendingBytes > maxBuffered / 2);
+        gc.note(m.bytes, performance.now(), archive.pressed);
         if (performance.now() - lastTick >= TICK_MS) tick();
         // Both buffers go back: fresh ones every cycle would be garbage the collector
         // lets pile up (tens of MB at 100 batches a second).

@@ -94,8 +94,9 @@ export async function runExport(index: ConnectionIndex, opts: ExportOptions): Pr
   let part = 0;
 
   let snapParts = new Map<string, SnapshotRows>();
-  // The batch's files, open while it fills: one per partition.
-  let files = new PendingFiles();
+  // The batch's files, open while it fills: one per partition. One set for the run: a
+  // commit or an abort leaves it empty for the next batch.
+  const files = new PendingFiles();
   let snapFiles = new Map<string, ParquetStream>();
   const part$ = (table: string, d: string): string => join(opts.outDir, `table=${table}`, `date=${d}`, `host=${host}`, `part-${stamp}-${part++}.parquet`);
   /** Hands a partition's rows to its file and empties them. */
@@ -115,19 +116,12 @@ export async function runExport(index: ConnectionIndex, opts: ExportOptions): Pr
   let batchRows = 0;
   const flush = async (): Promise<void> => {
     if (batchUuids.length === 0 && batchFiles.length === 0) return;
-    try {
-      for (const [d, rows] of connParts) await files.open(part$("connections", d)).write(rows.table());
-      for (const [d, rows] of snapParts) if (rows.length > 0) await writeSlice(d, rows);
-      const done = await files.commit();
-      sum.files.push(...done.paths);
-      sum.bytes += done.bytes;
-    } catch (e) {
-      files.abort();
-      throw e;
-    } finally {
-      files = new PendingFiles();
-      snapFiles = new Map();
-    }
+    for (const [d, rows] of connParts) await files.open(part$("connections", d)).write(rows.table());
+    for (const [d, rows] of snapParts) if (rows.length > 0) await writeSlice(d, rows);
+    const done = await files.commit();
+    snapFiles = new Map();
+    sum.files.push(...done.paths);
+    sum.bytes += done.bytes;
     state.markExported(batchUuids, batchFiles, now());
     for (const rows of snapParts.values()) spareRows.push(rows.reset());
     snapParts = new Map();
@@ -191,7 +185,7 @@ export async function runExport(index: ConnectionIndex, opts: ExportOptions): Pr
     }
     await flush();
   } catch (e) {
-    // A slice that failed before its batch's flush: nothing of the batch stays.
+    // A slice or a flush that failed: nothing of the batch stays.
     files.abort();
     throw e;
   }

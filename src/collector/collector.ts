@@ -116,7 +116,7 @@ export class Collector {
   /** One poll cycle at unix time `now` (ms). Returns what happened since the last report. */
   poll(now: number, time?: RealTime): CycleReport {
     const started = performance.now();
-    this.setClock(now, time);
+    this.clock.set(now, time);
     const cycle = this.cache.beginCycle();
     this.report.begin(cycle, now);
     this.drainDestroyEvents(now);
@@ -146,7 +146,7 @@ export class Collector {
   /** Reads queued destroy events between polls, so the kernel's buffer never fills. */
   drainDestroyEvents(now: number): void {
     if (!this.ns.listening) return;
-    this.setClock(now);
+    this.clock.set(now);
     this.ns.drainAll(this.onDestroyMessage, this.stats);
   }
 
@@ -178,7 +178,7 @@ export class Collector {
    */
   beginShutdown(now: number): void {
     this.drainDestroyEvents(now);
-    this.setClock(now);
+    this.clock.set(now);
     for (const held of this.held.takeAll()) this.releaseHeld(held, now, false);
     for (const entry of this.cache.values()) {
       const conn = entry.data;
@@ -197,14 +197,6 @@ export class Collector {
     this.archive.abandon();
     this.ns.closeAll();
     return this.takeReport(now, true);
-  }
-
-  /**
-   * Sets the cycle's time: `now` (Unix ms) schedules; records, events and StartTimes carry
-   * the real-time clock at nanoseconds, as M-Lab writes them (`time`, or read now).
-   */
-  private setClock(now: number, time?: RealTime): void {
-    this.clock.set(now, time);
   }
 
   /**

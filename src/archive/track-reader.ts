@@ -150,7 +150,7 @@ class LineAttrs implements ScannedLine {
       if (n < 0) return false;
       this.idmOffset = 0;
       this.idmLength = n;
-      used = n;
+      used = (n + 7) & ~7;
     }
     for (let type = 0; type < 64; type++) {
       if (buf[pos] === 0x6e) {
@@ -169,7 +169,8 @@ class LineAttrs implements ScannedLine {
           if (n < 0) return false;
           this.start[type] = used;
           this.len[type] = n;
-          used += n;
+          // Each attribute starts 8-byte aligned: readers copy whole fields as words.
+          used = (used + n + 7) & ~7;
         }
         pos = close + 1;
       } else {

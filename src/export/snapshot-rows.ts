@@ -40,10 +40,11 @@ class AddressText {
 export class SnapshotRows {
   private readonly cols: ColumnBuilder[] = builders(SNAPSHOT_COLUMNS, 4096);
   private readonly structs = new StructArena();
+  private readonly structCols = this.cols.slice(HEAD, HEAD + N_STRUCT);
   private readonly src = new AddressText(SRC_ADDR_OFFSET);
   private readonly dst = new AddressText(DST_ADDR_OFFSET);
 
-  /** Rows added (the struct columns are filled in only by table()). */
+  /** Rows added (the struct columns lag behind until the arena drains, at the latest in table()). */
   get length(): number {
     return this.cols[0].length;
   }
@@ -72,7 +73,7 @@ export class SnapshotRows {
     c[11].push(m[at + 2]);
     c[12].push(m[at + 3]);
     for (let k = 0; k < 5; k++) c[13 + k].pushBytes(m, at + 52 + 4 * k, 4); // expires, rqueue, wqueue, uid, inode
-    this.structs.add(r);
+    if (this.structs.add(r)) this.structs.drainInto(this.structCols);
     let i = HEAD + N_STRUCT;
     for (let k = 0; k < SCALAR_COLUMNS.length; k++) {
       const col = SCALAR_COLUMNS[k];
@@ -95,7 +96,7 @@ export class SnapshotRows {
 
   /** The rows as an Arrow table, valid until reset(). */
   table(): Table {
-    this.structs.drainInto(this.cols.slice(HEAD, HEAD + N_STRUCT));
+    this.structs.drainInto(this.structCols);
     return tableOf(this.cols);
   }
 }

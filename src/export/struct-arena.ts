@@ -1,6 +1,7 @@
-// The struct attributes of a batch's rows kept whole, one copy per attribute per row,
-// and turned into columns at the end with one loop per column (ColumnBuilder.appendStrided):
-// ~130 columns filled value by value across rows cost more than the rest of a row.
+// The struct attributes of the last rows kept whole, one copy per attribute per row,
+// and turned into columns with one loop per column (ColumnBuilder.appendStrided) when
+// the arena fills: ~130 columns filled value by value across rows cost more than the
+// rest of a row. A small fixed arena stays in cache and makes no garbage.
 import type { ColumnBuilder } from "./column-builder.ts";
 import { STRUCT_COLUMNS } from "./columns.ts";
 import type { RowInput } from "./row-input.ts";
@@ -13,53 +14,63 @@ const STRIDE = TYPES.map((t) => (Math.max(...STRUCT_COLUMNS.filter((c) => c.attr
 
 export class StructArena {
   private rows = 0;
-  private cap: number;
-  private bufs: Uint8Array[];
-  private lens: Int32Array[];
+  private readonly bufs: Uint8Array[];
+  private readonly words: Uint32Array[];
+  /** The last row's bytes, and a word view of them when they start aligned. */
+  private src: Uint8Array | null = null;
+  private src32: Uint32Array | null = null;
+  private readonly lens: Int32Array[];
+  /** Per attribute type, the shortest copy since the last drain (-1: absent in some row). */
+  private readonly shortest = new Int32Array(TYPES.length).fill(0x7fffffff);
 
-  constructor(capacity = 4096) {
-    this.cap = capacity;
+  constructor(readonly capacity = 1024) {
     this.bufs = STRIDE.map((s) => new Uint8Array(s * capacity));
+    this.words = this.bufs.map((b) => new Uint32Array(b.buffer));
     this.lens = TYPES.map(() => new Int32Array(capacity));
   }
 
-  add(r: RowInput): void {
-    if (this.rows === this.cap) this.grow();
+  /** Keeps the row's structs; true when the arena is full (drain it before the next add). */
+  add(r: RowInput): boolean {
     const row = this.rows++;
     const src = r.bytes;
+    if (src !== this.src) {
+      this.src = src;
+      this.src32 = (src.byteOffset & 3) === 0 ? new Uint32Array(src.buffer, src.byteOffset, src.byteLength >> 2) : null;
+    }
+    const src32 = this.src32;
     for (let i = 0; i < TYPES.length; i++) {
       const at = r.offset(TYPES[i]);
       if (at < 0) {
         this.lens[i][row] = -1;
+        this.shortest[i] = -1;
         continue;
       }
       const n = r.length(TYPES[i]);
       this.lens[i][row] = n;
+      if (n < this.shortest[i]) this.shortest[i] = n;
       const stride = STRIDE[i];
       const copy = n < stride ? n : stride;
       const buf = this.bufs[i];
       const to = row * stride;
-      for (let j = 0; j < copy; j++) buf[to + j] = src[at + j];
+      let j = 0;
+      // Aligned attributes (the archive scanner's are) move as words, the rest byte by byte.
+      if (src32 !== null && (at & 3) === 0) {
+        const w = this.words[i];
+        const f = at >> 2;
+        const t = to >> 2;
+        const n32 = copy >> 2;
+        for (; j < n32; j++) w[t + j] = src32[f + j];
+        j <<= 2;
+      }
+      for (; j < copy; j++) buf[to + j] = src[at + j];
     }
-  }
-
-  private grow(): void {
-    this.cap *= 2;
-    this.bufs = this.bufs.map((b, i) => {
-      const bigger = new Uint8Array(STRIDE[i] * this.cap);
-      bigger.set(b);
-      return bigger;
-    });
-    this.lens = this.lens.map((l) => {
-      const bigger = new Int32Array(this.cap);
-      bigger.set(l);
-      return bigger;
-    });
+    return this.rows === this.capacity;
   }
 
   /** Forgets the rows (drainInto does too), keeping the memory. */
   reset(): void {
     this.rows = 0;
+    this.shortest.fill(0x7fffffff);
   }
 
   /** Appends every row's struct values to `cols` (one per STRUCT_COLUMNS entry, in order). */
@@ -67,8 +78,8 @@ export class StructArena {
     for (let k = 0; k < STRUCT_COLUMNS.length; k++) {
       const c = STRUCT_COLUMNS[k];
       const i = TYPES.indexOf(c.attr);
-      cols[k].appendStrided(this.bufs[i], STRIDE[i], c.field.offset, fieldSize(c.field), this.rows, this.lens[i], c.field.bits);
+      cols[k].appendStrided(this.bufs[i], STRIDE[i], c.field.offset, fieldSize(c.field), this.rows, this.lens[i], c.field.bits, this.shortest[i]);
     }
-    this.rows = 0;
+    this.reset();
   }
 }

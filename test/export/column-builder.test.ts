@@ -51,3 +51,37 @@ test("C strings: ASCII copied up to the NUL, other bytes decoded to valid UTF-8,
   c.pushCString(bytes(0x9, 0x64, 0x63, 0x74, 0x63, 0x70, 0), 1, 6); // at an offset
   expect(c.toVector().toArray()).toEqual(["bbr", "cubic", "bbr", "reno", "xé", "a\uFFFDb", "dctcp"]);
 });
+
+test("strided appends: rows known to be whole (bulk validity) and rows checked one by one give the same column", () => {
+  // Rows of 16 bytes: a u32 at 4 and a u64 at 8, value = row number (+ 2^40 for the u64).
+  const rows = 40;
+  const src = new Uint8Array(16 * rows);
+  const dv = new DataView(src.buffer);
+  for (let i = 0; i < rows; i++) {
+    dv.setUint32(16 * i + 4, i + 1, true);
+    dv.setBigUint64(16 * i + 8, BigInt(i) + 2n ** 40n, true);
+  }
+  const whole = new Int32Array(rows).fill(16);
+  // Whole up to row 29, then absent or too short for the u64: the bulk-set bits before
+  // the first null must hold once the column has a bitmap.
+  const some = whole.map((n, i) => (i === 30 || i === 39 ? -1 : i === 35 ? 8 : n));
+  for (const [type, off, width] of [["u32", 4, 4], ["u64", 8, 8]] as const) {
+    const dense = new ColumnBuilder({ name: "d", type, doc: "" }, 8);
+    const checked = new ColumnBuilder({ name: "c", type, doc: "" }, 8);
+    const mixed = new ColumnBuilder({ name: "m", type, doc: "" }, 8);
+    // Three appends at uneven positions: validity bits set across byte edges.
+    for (const [from, to] of [[0, 3], [3, 29], [29, 40]]) {
+      const part = src.subarray(16 * from, 16 * to);
+      dense.appendStrided(part, 16, off, width, to - from, whole.subarray(from, to), undefined, 16);
+      checked.appendStrided(part, 16, off, width, to - from, whole.subarray(from, to));
+      const lens = some.subarray(from, to);
+      mixed.appendStrided(part, 16, off, width, to - from, lens, undefined, Math.min(...lens));
+    }
+    const expected = Array.from({ length: rows }, (_, i) => (type === "u32" ? i + 1 : BigInt(i) + 2n ** 40n));
+    expect([...dense.toVector()]).toEqual(expected);
+    expect([...checked.toVector()]).toEqual(expected);
+    const m = mixed.toVector();
+    expect([...m]).toEqual(expected.map((v, i) => (some[i] < off + width ? null : v)));
+    expect(m.nullCount).toBe(some.filter((n) => n < off + width).length);
+  }
+});

@@ -17,7 +17,7 @@ import { PendingFiles, type ParquetStream } from "./parquet-file.ts";
 import { SnapshotRows } from "./snapshot-rows.ts";
 import { Thinner } from "./thin.ts";
 import type { RowInput } from "./row-input.ts";
-import { SCALAR_COLUMNS, STRUCT_COLUMNS } from "./columns.ts";
+import { SCALAR_COLUMNS, SNAPSHOT_HEAD, STRUCT_COLUMNS } from "./columns.ts";
 
 export const ROWS_PER_BATCH = 250_000;
 /**
@@ -28,6 +28,8 @@ export const ROWS_PER_BATCH = 250_000;
 export const SLICE_ROWS = 16_384;
 /** Connection rows are small: a batch of them alone is this many. */
 const CONNECTIONS_PER_BATCH = 50_000;
+/** The snapshot columns with min/max statistics: identity, time and the socket's id (see writerProperties). */
+const SNAPSHOT_STATS = SNAPSHOT_HEAD.map((c) => c.name);
 const PAGE = 500;
 
 export interface ExportOptions {
@@ -102,7 +104,7 @@ export async function runExport(index: ConnectionIndex, opts: ExportOptions): Pr
   /** Hands a partition's rows to its file and empties them. */
   const writeSlice = async (d: string, rows: SnapshotRows): Promise<void> => {
     let file = snapFiles.get(d);
-    if (file === undefined) snapFiles.set(d, (file = files.open(part$("snapshots", d))));
+    if (file === undefined) snapFiles.set(d, (file = files.open(part$("snapshots", d), SNAPSHOT_STATS)));
     await file.write(rows.table());
     rows.reset();
   };

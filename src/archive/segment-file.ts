@@ -10,14 +10,25 @@ import type { ArchiveFileInfo, WriterContext } from "./writer-context.ts";
 
 /**
  * The file as the index sees it (ArchiveFileInfo), and what writing it needs: one object
- * per file, as an idle connection keeps one for as long as it lives.
+ * per file, as an idle connection keeps one for as long as it lives. Its path is made
+ * from the uuid, sequence number and date each time it is read, not kept: ~110 bytes of
+ * string per connection, and a path is read once per flush, not per poll.
  */
-export interface Segment extends ArchiveFileInfo {
-  /** Unix ms whose UTC date names the file. */
-  readonly dateMs: number;
-  created: boolean;
+export class Segment implements ArchiveFileInfo {
+  closedAt: number | null = null;
+  records = 0;
+  bytes = 0;
+  created = false;
   /** zstd frames written to the file so far. */
-  frames: number;
+  frames = 0;
+
+  /** `dateMs`: Unix ms whose UTC date names the file. */
+  constructor(readonly uuid: string, public seq: number, readonly openedAt: number, readonly dateMs: number) {}
+
+  /** Relative to the output folder; "" until the file exists on disk. */
+  get path(): string {
+    return this.created ? archivePath(this.uuid, this.seq, this.dateMs) : "";
+  }
 }
 
 /** A copy of the file's fields alone (what the index and callers see, without the writer's). */
@@ -58,7 +69,6 @@ export function createSegmentFile(ctx: WriterContext, id: SeriesIdentity, seg: S
       if (created) {
         seg.created = true;
         seg.frames = 1;
-        seg.path = rel;
         seg.bytes = frameBytes;
         ctx.counters.filesCreated++;
         ctx.counters.bytesWritten += frameBytes;

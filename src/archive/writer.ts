@@ -19,7 +19,7 @@
 import type { AttributeIndex } from "../diag/attributes.ts";
 import { PendingLines } from "./pending-lines.ts";
 import type { RecordTime } from "./time.ts";
-import { appendSegmentFrame, createSegmentFile, fileInfo, type Segment } from "./segment-file.ts";
+import { appendSegmentFrame, createSegmentFile, fileInfo, Segment } from "./segment-file.ts";
 import type { ArchiveFileInfo, FlushScheduler as Scheduler, ScheduledWriter, WriterContext as Context } from "./writer-context.ts";
 
 export type { ArchiveFileInfo } from "./writer-context.ts";
@@ -209,10 +209,7 @@ export class ArchiveWriter implements ScheduledWriter {
     // Only the connection's first file (seq 0) is dated by its start; a resumed
     // connection's next file is dated by its own start, like every later file.
     const first = this.filesMade === 0 && this.nextSeq === 0;
-    this.segment = {
-      uuid: this.uuid, path: "", seq: this.nextSeq, openedAt: nowMs, closedAt: null, records: 0, bytes: 0,
-      dateMs: first ? this.startMs : nowMs, created: false, frames: 0,
-    };
+    this.segment = new Segment(this.uuid, this.nextSeq, nowMs, first ? this.startMs : nowMs);
     this.rotateAt = this.nextBoundary(nowMs);
   }
 

@@ -109,6 +109,19 @@ export class ColumnBuilder {
     this.nulls++;
   }
 
+  /** `count` nulls. */
+  appendNulls(count: number): void {
+    if (count > 0 && this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
+    if (this.values === null) {
+      for (let i = 0; i < count; i++) this.pushNull();
+      return;
+    }
+    // The validity bits of new rows are clear already (reset() clears the used ones).
+    this.room(count);
+    this.length += count;
+    this.nulls += count;
+  }
+
   /** A number column's value (u8..u32, i32). */
   push(v: number): void {
     this.room();

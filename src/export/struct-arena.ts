@@ -12,6 +12,10 @@ const TYPES = [...new Set(STRUCT_COLUMNS.map((c) => c.attr))];
 // Rounded up to 8 bytes: every row's copy then starts aligned, so whole fields move as words.
 const STRIDE = TYPES.map((t) => (Math.max(...STRUCT_COLUMNS.filter((c) => c.attr === t).map((c) => c.field.offset + fieldSize(c.field))) + 7) & ~7);
 
+/** Per STRUCT_COLUMNS entry, the index of its attribute type in TYPES, and its field's width. */
+const TYPE_OF = STRUCT_COLUMNS.map((c) => TYPES.indexOf(c.attr));
+const WIDTH = STRUCT_COLUMNS.map((c) => fieldSize(c.field));
+
 export class StructArena {
   private rows = 0;
   private readonly bufs: Uint8Array[];
@@ -20,8 +24,9 @@ export class StructArena {
   private src: Uint8Array | null = null;
   private src32: Uint32Array | null = null;
   private readonly lens: Int32Array[];
-  /** Per attribute type, the shortest copy since the last drain (-1: absent in some row). */
+  /** Per attribute type, the shortest and longest copies since the last drain (-1: absent). */
   private readonly shortest = new Int32Array(TYPES.length).fill(0x7fffffff);
+  private readonly longest = new Int32Array(TYPES.length).fill(-1);
 
   constructor(readonly capacity = 1024) {
     this.bufs = STRIDE.map((s) => new Uint8Array(s * capacity));
@@ -48,6 +53,7 @@ export class StructArena {
       const n = r.length(TYPES[i]);
       this.lens[i][row] = n;
       if (n < this.shortest[i]) this.shortest[i] = n;
+      if (n > this.longest[i]) this.longest[i] = n;
       const stride = STRIDE[i];
       const copy = n < stride ? n : stride;
       const buf = this.bufs[i];
@@ -71,14 +77,18 @@ export class StructArena {
   reset(): void {
     this.rows = 0;
     this.shortest.fill(0x7fffffff);
+    this.longest.fill(-1);
   }
 
   /** Appends every row's struct values to `cols` (one per STRUCT_COLUMNS entry, in order). */
   drainInto(cols: readonly ColumnBuilder[]): void {
     for (let k = 0; k < STRUCT_COLUMNS.length; k++) {
       const c = STRUCT_COLUMNS[k];
-      const i = TYPES.indexOf(c.attr);
-      cols[k].appendStrided(this.bufs[i], STRIDE[i], c.field.offset, fieldSize(c.field), this.rows, this.lens[i], c.field.bits, this.shortest[i]);
+      const i = TYPE_OF[k];
+      const width = WIDTH[k];
+      // An attribute no row carried (or none long enough): nulls, without a look at a row.
+      if (this.longest[i] < c.field.offset + width) cols[k].appendNulls(this.rows);
+      else cols[k].appendStrided(this.bufs[i], STRIDE[i], c.field.offset, width, this.rows, this.lens[i], c.field.bits, this.shortest[i]);
     }
     this.reset();
   }

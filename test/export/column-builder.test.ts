@@ -85,3 +85,23 @@ test("strided appends: rows known to be whole (bulk validity) and rows checked o
     expect(m.nullCount).toBe(some.filter((n) => n < off + width).length);
   }
 });
+
+test("nulls appended in bulk sit between values, in number and text columns, and a required column refuses them", () => {
+  for (const type of ["u32", "utf8"] as const) {
+    const c = new ColumnBuilder({ name: "x", type, doc: "" }, 8);
+    const value = (i: number) => (type === "u32" ? i : `v${i}`);
+    const push = (i: number) => (type === "u32" ? c.push(i) : c.pushString(`v${i}`));
+    push(1);
+    c.appendNulls(11); // past the capacity: grows
+    push(2);
+    c.appendNulls(0);
+    push(3);
+    const v = c.toVector();
+    expect(v.nullCount).toBe(11);
+    expect([...v]).toEqual([value(1), ...Array(11).fill(null), value(2), value(3)]);
+  }
+  const r = new ColumnBuilder({ name: "r", type: "u32", required: true, doc: "" });
+  expect(() => r.appendNulls(1)).toThrow("column r cannot be null");
+  r.appendNulls(0);
+  expect(r.length).toBe(0);
+});

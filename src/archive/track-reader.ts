@@ -117,7 +117,10 @@ class LineAttrs implements ScannedLine {
   private readonly scratch = new Uint8Array(64 * 1024);
   readonly bytes = this.scratch;
   readonly view = new DataView(this.scratch.buffer);
-  private readonly start = new Int32Array(64);
+  private readonly start = new Int32Array(64).fill(-1);
+  /** The types the current line set in `start`, and how many. */
+  private readonly foundTypes = new Uint8Array(64);
+  private found = 0;
   private readonly len = new Int32Array(64);
   private readonly wanted = new Uint8Array(64);
   /** For types read in part: the 4-character groups (3 bytes each) to decode, as [from, to) pairs. */
@@ -146,7 +149,9 @@ class LineAttrs implements ScannedLine {
     let pos = buf[from + 1] === 0x2c && startsWith(buf, from + 2, ATTRS) ? from + 2 : find(buf, ATTRS, from, end);
     if (pos < 0) return false;
     pos += ATTRS.length;
-    this.start.fill(-1);
+    // Forget the last line's attributes: a few stores, not a native fill of all 64.
+    for (let k = 0; k < this.found; k++) this.start[this.foundTypes[k]] = -1;
+    this.found = 0;
     let used = 0;
     if (rawFrom >= 0) {
       const n = this.decode(buf, rawFrom, rawTo, 0);
@@ -172,6 +177,7 @@ class LineAttrs implements ScannedLine {
           if (n < 0) return false;
           this.start[type] = used;
           this.len[type] = n;
+          this.foundTypes[this.found++] = type;
           // Each attribute starts 8-byte aligned: readers copy whole fields as words.
           used = (used + n + 7) & ~7;
         }

@@ -149,12 +149,20 @@ export class ParquetStream {
     this.fd = -1;
   }
 
-  /** Stops writing and removes the temporary file. */
+  /**
+   * Stops writing and removes the temporary file. Best effort: it runs on a failure's
+   * way out, and a file that cannot be removed (its folder gone read-only) stays under
+   * its hidden temporary name, never as a part file.
+   */
   discard(): void {
     if (this.failure === null) this.fail(new Error("discarded"));
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
-    rmSync(this.tmp, { force: true });
+    try {
+      rmSync(this.tmp, { force: true });
+    } catch {
+      // Left under its hidden name.
+    }
   }
 }
 
@@ -181,10 +189,25 @@ export class PendingFiles {
     const bytes = this.bytes;
     // Never replace a file of an earlier export.
     for (const p of this.pending) if (existsSync(p.final)) throw new Error(`${p.final} exists already`);
-    const done = this.pending.splice(0).map((p) => {
-      renameSync(p.file.tmp, p.final);
-      return p.final;
-    });
+    const done: string[] = [];
+    try {
+      for (const p of this.pending) {
+        renameSync(p.file.tmp, p.final);
+        done.push(p.final);
+      }
+    } catch (e) {
+      // All or nothing: the files renamed so far go back to their temporary names (the
+      // batch stays pending, for abort() to remove), or, failing that, away.
+      for (let i = 0; i < done.length; i++) {
+        try {
+          renameSync(done[i], this.pending[i].file.tmp);
+        } catch {
+          rmSync(done[i], { force: true });
+        }
+      }
+      throw e;
+    }
+    this.pending.length = 0;
     // The renames reach the disk before the batch is marked exported.
     for (const dir of new Set(done.map((p) => dirname(p)))) {
       const fd = openSync(dir, "r");

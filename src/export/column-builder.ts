@@ -199,8 +199,11 @@ export class ColumnBuilder {
 
   /** appendWords where every row has the field: no check per row, validity set in bulk. */
   private copyWords(src: Uint8Array, stride: number, at: number, per: number, count: number): void {
-    const from = new Uint32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
-    const to = new Uint32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
+    // Int32Array views: a word copied through a Uint32Array is a number past 2^31 half the
+    // time, and the JIT's int32 guess for it failed on each (thousands of exits to slower
+    // code per export). Through Int32Array every bit pattern is an int.
+    const from = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
+    const to = new Int32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
     const first = this.length;
     let t = first * per;
     const end = count * stride + at;
@@ -227,9 +230,10 @@ export class ColumnBuilder {
 
   /** appendStrided in 32-bit words: a row's field is `per` words, `at` words into its `stride`. */
   private appendWords(src: Uint8Array, stride: number, at: number, per: number, count: number, lens: Int32Array, need: number): void {
-    // Uint32Array views on both sides, whatever the column's type: one element type here.
-    const from = new Uint32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
-    const to = new Uint32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
+    // Int32Array views on both sides, whatever the column's type: one element type here
+    // (and no number past 2^31, see copyWords).
+    const from = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
+    const to = new Int32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
     const valid = this.valid;
     let n = this.length;
     for (let i = 0; i < count; i++, n++) {

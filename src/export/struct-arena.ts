@@ -19,10 +19,11 @@ const WIDTH = STRUCT_COLUMNS.map((c) => fieldSize(c.field));
 export class StructArena {
   private rows = 0;
   private readonly bufs: Uint8Array[];
-  private readonly words: Uint32Array[];
+  /** Word views of the buffers: Int32Array, as every bit pattern fits an int (see copyWords). */
+  private readonly words: Int32Array[];
   /** The last row's bytes, and a word view of them when they start aligned. */
   private src: Uint8Array | null = null;
-  private src32: Uint32Array | null = null;
+  private src32: Int32Array | null = null;
   private readonly lens: Int32Array[];
   /** Per attribute type, the shortest and longest copies since the last drain (-1: absent). */
   private readonly shortest = new Int32Array(TYPES.length).fill(0x7fffffff);
@@ -30,7 +31,7 @@ export class StructArena {
 
   constructor(readonly capacity = 1024) {
     this.bufs = STRIDE.map((s) => new Uint8Array(s * capacity));
-    this.words = this.bufs.map((b) => new Uint32Array(b.buffer));
+    this.words = this.bufs.map((b) => new Int32Array(b.buffer));
     this.lens = TYPES.map(() => new Int32Array(capacity));
   }
 
@@ -40,7 +41,7 @@ export class StructArena {
     const src = r.bytes;
     if (src !== this.src) {
       this.src = src;
-      this.src32 = (src.byteOffset & 3) === 0 ? new Uint32Array(src.buffer, src.byteOffset, src.byteLength >> 2) : null;
+      this.src32 = (src.byteOffset & 3) === 0 ? new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2) : null;
     }
     const src32 = this.src32;
     for (let i = 0; i < TYPES.length; i++) {

@@ -2,7 +2,8 @@
 // uses, NaN where a snapshot lacks the field (older kernels send a shorter tcp_info).
 // Summary and series both read these, so 100,000 snapshots cost a few flat arrays,
 // not 100,000 objects kept alive.
-import { fractionMs, type AttributeParts, type TrackLine } from "../archive/track-reader.ts";
+import { fractionMs } from "../archive/line-bytes.ts";
+import type { AttributeParts, TrackLine } from "../archive/track-reader.ts";
 import { Attr } from "../diag/constants.ts";
 import { SK_MEM_INFO, TCP_INFO } from "../diag/layouts.ts";
 import { fieldSize, NumberFields, type Field } from "../diag/struct.ts";

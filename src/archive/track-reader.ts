@@ -5,14 +5,16 @@
 // reader spends ~50 µs a line building what a summary of 100,000 snapshots never looks
 // at). Lines it cannot read are skipped, as the general reader's lenient mode does.
 import { open } from "node:fs/promises";
+import { decodeBase64, decodeBase64Groups } from "./base64-decode.ts";
 import { eachLineRun, ZstdFormatError } from "./inflate.ts";
+import { exactTimeAt, find, QUOTE, quoteAt, startsWith, timeAt } from "./line-bytes.ts";
 
 /**
  * What a line hands its visitor, valid until the next line. The decoded attributes lie in
  * one buffer (`bytes`, with `view` over it): no object is made per line.
  */
 export interface TrackLine {
-  /** The Timestamp as Unix ms, with the fraction below the millisecond (see fractionMs). */
+  /** The Timestamp as Unix ms, with the fraction below the millisecond (see line-bytes.ts fractionMs). */
   timeMs: number;
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -21,90 +23,11 @@ export interface TrackLine {
   length(type: number): number;
 }
 
-/** `digits` fraction digits of a second, as the integer `value`, in ms: one formula for every reader. */
-export function fractionMs(value: number, digits: number): number {
-  return (value * 1000) / 10 ** digits;
-}
-
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const TS_HEAD = ascii('{"Timestamp":"');
 const RAW = ascii('"RawIDM":"');
 const ATTRS = ascii('"Attributes":[');
-const QUOTE = 0x22;
 const NEWLINE = 0x0a;
-
-/** Base64 alphabet value of each byte; 255 for '=' and anything else. */
-const B64 = new Uint8Array(256).fill(255);
-"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".split("").forEach((c, i) => (B64[c.charCodeAt(0)] = i));
-/** Two base64 characters (the first in the low byte) to their 12 bits; -1 if either is not one. */
-const B64_PAIR = new Int16Array(65536).fill(-1);
-for (let a = 0; a < 256; a++) for (let b = 0; b < 256; b++) if (B64[a] !== 255 && B64[b] !== 255) B64_PAIR[a | (b << 8)] = (B64[a] << 6) | B64[b];
-
-function startsWith(buf: Uint8Array, at: number, s: Uint8Array): boolean {
-  if (at + s.length > buf.length) return false;
-  for (let i = 0; i < s.length; i++) if (buf[at + i] !== s[i]) return false;
-  return true;
-}
-
-/** Where `s` starts in buf[from, to), or -1. */
-function find(buf: Uint8Array, s: Uint8Array, from: number, to: number): number {
-  const first = s[0];
-  for (let i = buf.indexOf(first, from); i >= 0 && i + s.length <= to; i = buf.indexOf(first, i + 1)) {
-    if (startsWith(buf, i, s)) return i;
-  }
-  return -1;
-}
-
-/**
- * The first '"' in buf[from, end), or -1. Most strings of a line are short (a time, a
- * small attribute): a plain loop finds their end sooner than a native call; past 32
- * bytes (tcp_info is ~330) the native search is ten times faster.
- */
-function quoteAt(buf: Uint8Array, from: number, end: number): number {
-  let i = from;
-  const near = Math.min(end, from + 32);
-  while (i < near && buf[i] !== QUOTE) i++;
-  if (i < near) return i;
-  if (near === end) return -1;
-  const q = buf.indexOf(QUOTE, near);
-  return q < end ? q : -1;
-}
-
-/** `n` ASCII digits at `at` as a number, or NaN. */
-function digits(buf: Uint8Array, at: number, n: number): number {
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    const d = buf[at + i] - 0x30;
-    if (d < 0 || d > 9) return NaN;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-/** The last `YYYY-MM-DDTHH` seen, and its Unix ms: snapshots come in time order, an hour's share one. */
-const lastHour = new Uint8Array(13);
-let lastHourMs = Number.NaN;
-
-/** Unix ms of the whole seconds of `YYYY-MM-DDTHH:MM:SS` at buf[at, at + 19), or NaN. */
-function wholeMs(buf: Uint8Array, at: number): number {
-  let same = !Number.isNaN(lastHourMs);
-  for (let i = 0; i < 13 && same; i++) same = buf[at + i] === lastHour[i];
-  if (!same) {
-    lastHourMs = Date.UTC(digits(buf, at, 4), digits(buf, at + 5, 2) - 1, digits(buf, at + 8, 2), digits(buf, at + 11, 2));
-    lastHour.set(buf.subarray(at, at + 13));
-  }
-  // Out-of-range minutes or seconds carry over, as Date.UTC's do.
-  return lastHourMs + digits(buf, at + 14, 2) * 60_000 + digits(buf, at + 17, 2) * 1000;
-}
-
-/** Unix ms of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` at buf[at, end), or NaN. */
-function timeAt(buf: Uint8Array, at: number, end: number): number {
-  if (end - at < 20 || buf[end - 1] !== 0x5a) return NaN;
-  const whole = wholeMs(buf, at);
-  if (end - at === 20) return whole;
-  const n = end - at - 21;
-  return whole + fractionMs(digits(buf, at + 20, n), n);
-}
 
 /**
  * Attributes of which only some bytes are read: per type, [from, to) byte ranges. Only
@@ -169,7 +92,7 @@ class LineAttrs implements ScannedLine {
     this.found = 0;
     let used = 0;
     if (rawFrom >= 0) {
-      const n = this.decode(buf, rawFrom, rawTo, 0);
+      const n = decodeBase64(buf, rawFrom, rawTo, this.scratch, 0);
       if (n < 0) return false;
       this.idmOffset = 0;
       this.idmLength = n;
@@ -183,7 +106,7 @@ class LineAttrs implements ScannedLine {
         if (close < 0) return false;
         if (this.wanted[type] === 1) {
           const groups = this.groups[type];
-          const n = groups === undefined ? this.decode(buf, pos + 1, close, used) : this.decodeParts(buf, pos + 1, close, used, groups);
+          const n = groups === undefined ? decodeBase64(buf, pos + 1, close, this.scratch, used) : decodeBase64Groups(buf, pos + 1, close, this.scratch, used, groups);
           if (n < 0) return false;
           this.start[type] = used;
           this.len[type] = n;
@@ -200,66 +123,6 @@ class LineAttrs implements ScannedLine {
       pos++;
     }
     return false;
-  }
-
-  /** Standard base64 of buf[from, to) into the scratch at `out`; its length, or -1. */
-  private decode(buf: Uint8Array, from: number, to: number, out: number): number {
-    let end = to;
-    while (end > from && buf[end - 1] === 0x3d) end--; // '='
-    if (out + ((end - from) * 3) / 4 + 3 > this.scratch.length) return -1;
-    const s = this.scratch;
-    let o = out;
-    let i = from;
-    // Two characters per lookup: half the table reads of one per character.
-    for (; i + 4 <= end; i += 4) {
-      const h = B64_PAIR[buf[i] | (buf[i + 1] << 8)];
-      const l = B64_PAIR[buf[i + 2] | (buf[i + 3] << 8)];
-      if ((h | l) < 0) return -1;
-      s[o++] = h >>> 4;
-      s[o++] = ((h & 15) << 4) | (l >>> 8);
-      s[o++] = l & 255;
-    }
-    const left = end - i;
-    if (left === 2 || left === 3) {
-      const v = (B64[buf[i]] << 18) | (B64[buf[i + 1]] << 12) | (left === 3 ? B64[buf[i + 2]] << 6 : 0);
-      s[o++] = v >>> 16;
-      if (left === 3) s[o++] = (v >>> 8) & 255;
-    } else if (left === 1) return -1;
-    return o - out;
-  }
-
-  /**
-   * Like decode, but only the groups of 4 characters in `groups` (and a short last group):
-   * the bytes in between are left as they were. Its length, or -1.
-   */
-  private decodeParts(buf: Uint8Array, from: number, to: number, out: number, groups: Int32Array): number {
-    let end = to;
-    while (end > from && buf[end - 1] === 0x3d) end--; // '='
-    const chars = end - from;
-    if ((chars & 3) === 1 || out + ((chars * 3) >> 2) + 3 > this.scratch.length) return -1;
-    const s = this.scratch;
-    const whole = chars >> 2;
-    for (let r = 0; r < groups.length; r += 2) {
-      const last = Math.min(groups[r + 1], whole);
-      for (let g = groups[r]; g < last; g++) {
-        const i = from + 4 * g;
-        const a = B64[buf[i]], b = B64[buf[i + 1]], c = B64[buf[i + 2]], d = B64[buf[i + 3]];
-        if ((a | b | c | d) === 255) return -1;
-        const v = (a << 18) | (b << 12) | (c << 6) | d;
-        const o = out + 3 * g;
-        s[o] = v >>> 16;
-        s[o + 1] = (v >>> 8) & 255;
-        s[o + 2] = v & 255;
-      }
-    }
-    const left = chars & 3;
-    if (left !== 0) {
-      const i = from + 4 * whole;
-      const v = (B64[buf[i]] << 18) | (B64[buf[i + 1]] << 12) | (left === 3 ? B64[buf[i + 2]] << 6 : 0);
-      s[out + 3 * whole] = v >>> 16;
-      if (left === 3) s[out + 3 * whole + 1] = (v >>> 8) & 255;
-    }
-    return (chars * 3) >> 2;
   }
 
   offset(type: number): number {
@@ -351,22 +214,6 @@ async function readWhole(path: string): Promise<Uint8Array> {
   } finally {
     await file.close();
   }
-}
-
-/** Exact time of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` at buf[at, end) into `out` (sec, nsec); false if not that. */
-function exactTimeAt(buf: Uint8Array, at: number, end: number, out: { sec: number; nsec: number }): boolean {
-  if (end - at < 20 || buf[end - 1] !== 0x5a) return false;
-  const ms = wholeMs(buf, at);
-  if (Number.isNaN(ms)) return false;
-  out.sec = ms / 1000;
-  out.nsec = 0;
-  if (end - at === 20) return true;
-  const n = end - at - 21;
-  if (buf[at + 19] !== 0x2e || n < 1 || n > 9) return false;
-  const f = digits(buf, at + 20, n);
-  if (Number.isNaN(f)) return false;
-  out.nsec = f * 10 ** (9 - n);
-  return true;
 }
 
 /**

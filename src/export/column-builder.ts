@@ -3,6 +3,7 @@
 // u64, i64 and nanosecond times are 64-bit arrays, exact.
 import { Int32, Int64, makeData, makeVector, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType, type Vector } from "apache-arrow";
 import type { ColumnDef, ColumnType } from "./columns.ts";
+import { copyBytesWhere, copyWords, copyWordsWhere, setValidRange } from "./strided-copy.ts";
 
 type Numbers = Uint8Array | Uint16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array;
 
@@ -159,95 +160,22 @@ export class ColumnBuilder {
    */
   appendStrided(src: Uint8Array, stride: number, off: number, width: number, count: number, lens: Int32Array, bits?: readonly [number, number], shortest = -1): void {
     this.room(count);
+    const first = this.length;
+    let nulls: number;
     // Aligned 4 and 8-byte fields (most of the kernel's structs' fields, in an arena
     // whose stride is a multiple of 8) move as 32-bit words instead of byte by byte.
     if (bits === undefined && (width === 4 || width === 8) && stride % 4 === 0 && src.byteOffset % 4 === 0 && off % 4 === 0 && this.values!.BYTES_PER_ELEMENT === width) {
-      if (shortest >= off + width) this.copyWords(src, stride >> 2, off >> 2, width >> 2, count);
-      else this.appendWords(src, stride >> 2, off >> 2, width >> 2, count, lens, off + width);
-      return;
-    }
-    const bytes = this.bytes!;
-    const valid = this.valid;
-    const w = this.values!.BYTES_PER_ELEMENT;
-    const need = off + width;
-    let n = this.length;
-    for (let i = 0; i < count; i++, n++) {
-      if (lens[i] < need) {
-        this.missing();
-        continue;
-      }
-      const from = i * stride + off;
-      const to = n * w;
-      if (bits === undefined) {
-        for (let j = 0; j < width; j++) bytes[to + j] = src[from + j];
-      } else {
-        let v = 0;
-        for (let j = width - 1; j >= 0; j--) v = v * 256 + src[from + j];
-        v = Math.floor(v / 2 ** bits[0]) % 2 ** bits[1];
-        for (let j = 0; j < w; j++, v = Math.floor(v / 256)) bytes[to + j] = v % 256;
-      }
-      valid[n >> 3] |= 1 << (n & 7);
-    }
-    this.length = n;
-  }
-
-  /** A row of appendStrided without the field: null (its validity bit stays clear). */
-  private missing(): void {
-    if (this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
-    this.nulls++;
-  }
-
-  /** appendWords where every row has the field: no check per row, validity set in bulk. */
-  private copyWords(src: Uint8Array, stride: number, at: number, per: number, count: number): void {
-    // Int32Array views: a word copied through a Uint32Array is a number past 2^31 half the
-    // time, and the JIT's int32 guess for it failed on each (thousands of exits to slower
-    // code per export). Through Int32Array every bit pattern is an int.
-    const from = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
-    const to = new Int32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
-    const first = this.length;
-    let t = first * per;
-    const end = count * stride + at;
-    if (per === 1) for (let f = at; f < end; f += stride) to[t++] = from[f];
-    else
-      for (let f = at; f < end; f += stride, t += 2) {
-        to[t] = from[f];
-        to[t + 1] = from[f + 1];
-      }
+      const from = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
+      const to = new Int32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
+      if (shortest >= off + width) {
+        copyWords(from, stride >> 2, off >> 2, width >> 2, count, to, first);
+        setValidRange(this.valid, first, first + count);
+        nulls = 0;
+      } else nulls = copyWordsWhere(from, stride >> 2, off >> 2, width >> 2, count, to, first, lens, off + width, this.valid);
+    } else nulls = copyBytesWhere(src, stride, off, width, count, this.bytes!, this.values!.BYTES_PER_ELEMENT, first, lens, bits, this.valid);
+    if (nulls > 0 && this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
+    this.nulls += nulls;
     this.length = first + count;
-    this.markValid(first, this.length);
-  }
-
-  /** Sets the validity bits of rows [from, to): whole bytes at once. */
-  private markValid(from: number, to: number): void {
-    const valid = this.valid;
-    let n = from;
-    for (; n < to && (n & 7) !== 0; n++) valid[n >> 3] |= 1 << (n & 7);
-    const whole = (to - n) >> 3;
-    // A chunk's bytes (128 for 1,024 rows): a loop costs less than a native fill.
-    for (let b = n >> 3, end = b + whole; b < end; b++) valid[b] = 255;
-    for (n += whole * 8; n < to; n++) valid[n >> 3] |= 1 << (n & 7);
-  }
-
-  /** appendStrided in 32-bit words: a row's field is `per` words, `at` words into its `stride`. */
-  private appendWords(src: Uint8Array, stride: number, at: number, per: number, count: number, lens: Int32Array, need: number): void {
-    // Int32Array views on both sides, whatever the column's type: one element type here
-    // (and no number past 2^31, see copyWords).
-    const from = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
-    const to = new Int32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
-    const valid = this.valid;
-    let n = this.length;
-    for (let i = 0; i < count; i++, n++) {
-      if (lens[i] < need) {
-        this.missing();
-        continue;
-      }
-      const f = i * stride + at;
-      const t = n * per;
-      to[t] = from[f];
-      if (per === 2) to[t + 1] = from[f + 1];
-      valid[n >> 3] |= 1 << (n & 7);
-    }
-    this.length = n;
   }
 
   /**

@@ -33,12 +33,18 @@ function table(n: number) {
 
 const tree = (root: string) => (readdirSync(root, { recursive: true }) as string[]).filter((p) => p.includes(".parquet")).sort();
 
-test("a commit whose second rename fails leaves no final file, and abort removes every temporary one it can", async () => {
-  const files = new PendingFiles();
+/** Two pending files of a batch, in two partitions' folders: their final paths. */
+async function twoFiles(files: PendingFiles): Promise<[string, string]> {
   const a = join(dir, "date=2025-12-01", "part-0.parquet");
   const b = join(dir, "date=2025-12-02", "part-1.parquet");
   await files.open(a).write(table(10));
   await files.open(b).write(table(20));
+  return [a, b];
+}
+
+test("a commit whose second rename fails leaves no final file, and abort removes every temporary one it can", async () => {
+  const files = new PendingFiles();
+  await twoFiles(files);
   chattr("+i", join(dir, "date=2025-12-02"));
   immutable.push(join(dir, "date=2025-12-02"));
   await expect(files.commit()).rejects.toThrow(/EPERM|operation not permitted/i);
@@ -51,10 +57,7 @@ test("a commit whose second rename fails leaves no final file, and abort removes
 
 test("a commit that succeeds renames every file and leaves nothing pending", async () => {
   const files = new PendingFiles();
-  const a = join(dir, "date=2025-12-01", "part-0.parquet");
-  const b = join(dir, "date=2025-12-02", "part-1.parquet");
-  await files.open(a).write(table(10));
-  await files.open(b).write(table(20));
+  const [a, b] = await twoFiles(files);
   const done = await files.commit();
   expect(done.paths).toEqual([a, b]);
   expect(done.bytes).toBeGreaterThan(0);

@@ -19,7 +19,7 @@ const WIDTH = STRUCT_COLUMNS.map((c) => fieldSize(c.field));
 export class StructArena {
   private rows = 0;
   private readonly bufs: Uint8Array[];
-  /** Word views of the buffers: Int32Array, as every bit pattern fits an int (see copyWords). */
+  /** Word views of the buffers: Int32Array, as every bit pattern fits an int (see strided-copy.ts). */
   private readonly words: Int32Array[];
   /** The last row's bytes, and a word view of them when they start aligned. */
   private src: Uint8Array | null = null;

@@ -13,8 +13,7 @@
 //   set.closeAll(Date.now());                    // at shutdown
 // None of these throws on an I/O failure: see counters (errors by type).
 import { ArchiveCounters, type ArchiveCountersSnapshot } from "./counters.ts";
-import { join } from "node:path";
-import { compactFile } from "./compact.ts";
+import { CompactionQueue } from "./compaction-queue.ts";
 import { DirCache } from "./file-io.ts";
 import { trimPool } from "./pending-lines.ts";
 import { DEFAULT_LEVEL, FrameCompressor, type FrameCompressorOptions } from "./frame-compressor.ts";
@@ -61,9 +60,6 @@ export interface CloseAllResult {
   unflushedRecords: number;
 }
 
-/** Compaction keeps its compressor (and scratch space about 3x this) only after files of at most this many bytes of lines. */
-const COMPACTOR_KEEP_BYTES = 1 << 20;
-
 export class ArchiveSet {
   readonly outputDir: string;
   readonly counters = new ArchiveCounters();
@@ -80,21 +76,13 @@ export class ArchiveSet {
   // Writers whose lines are due now (their connection closed, or a full buffer), oldest first.
   private readonly dueNow = new Set<ArchiveWriter>();
   private readonly changed = new Set<ArchiveFileInfo>();
-  // Finished files of several frames, to be rewritten as one when there is time.
-  private toCompact: ArchiveFileInfo[] = [];
-  private compactHead = 0;
-  private readonly compactFiles: boolean;
-  // Compaction's own compressor. Its scratch space grows to hold a whole file's lines (up
-  // to tens of MiB for a 1 MiB file), so after a file that large it is dropped, for the
-  // garbage collector to take back, instead of staying in the writers' shared compressor
-  // for the life of the process.
-  private compactor: FrameCompressor | null = null;
-  private readonly compressorOptions: FrameCompressorOptions;
+  // Finished files of several frames, to be rewritten as one when there is time (null: not compacted).
+  private readonly compaction: CompactionQueue | null;
 
   constructor(opts: ArchiveSetOptions) {
     this.outputDir = opts.outputDir;
-    this.compactFiles = opts.compactFinishedFiles ?? true;
-    this.compressorOptions = { level: opts.compressionLevel ?? DEFAULT_LEVEL, checksum: opts.checksum };
+    const compressorOptions: FrameCompressorOptions = { level: opts.compressionLevel ?? DEFAULT_LEVEL, checksum: opts.checksum };
+    this.compaction = (opts.compactFinishedFiles ?? true) ? new CompactionQueue(opts.outputDir, this.counters, compressorOptions) : null;
     this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 1000);
     const rotateMinutes = opts.rotateMinutes ?? 10;
     const scheduler: FlushScheduler = {
@@ -119,7 +107,7 @@ export class ArchiveSet {
         this.retry.add(w);
       },
       ended: (info) => {
-        if (this.compactFiles) this.toCompact.push(info);
+        this.compaction?.add(info);
       },
       fileChanged: (info) => {
         this.changed.add(info);
@@ -141,7 +129,7 @@ export class ArchiveSet {
       retryMs: Math.max(1, opts.retryMs ?? this.flushIntervalMs),
       maxPendingBytes: opts.maxPendingBytes ?? 4 * 1024 * 1024,
       maxTotalPendingBytes: opts.maxTotalPendingBytes ?? 256 * 1024 * 1024,
-      compressor: new FrameCompressor(this.compressorOptions),
+      compressor: new FrameCompressor(compressorOptions),
       dirs: new DirCache(),
       counters: this.counters,
       scheduler,
@@ -220,7 +208,7 @@ export class ArchiveSet {
         if (performance.now() > deadline) return attempts;
       }
     }
-    this.compactDue(deadline, nowMs);
+    this.compaction?.runUntil(deadline, nowMs, (info) => this.changed.add(info));
     trimPool(nowMs);
     return attempts;
   }
@@ -241,33 +229,6 @@ export class ArchiveSet {
     }
   }
 
-  /**
-   * Rewrites finished files as single frames while time remains before `deadline`.
-   * Lines are never waiting behind this: flushDue calls it only after every due flush.
-   */
-  private compactDue(deadline: number, nowMs: number): void {
-    while (this.compactHead < this.toCompact.length && performance.now() < deadline) {
-      const info = this.toCompact[this.compactHead++];
-      if (this.compactHead === this.toCompact.length) {
-        this.toCompact = [];
-        this.compactHead = 0;
-      }
-      const compressor = (this.compactor ??= new FrameCompressor(this.compressorOptions));
-      try {
-        const r = compactFile(join(this.outputDir, info.path), info.bytes, compressor);
-        if (r !== null) {
-          info.bytes = r.after;
-          this.counters.compactedFiles++;
-          this.counters.compactedBytesSaved += r.before - r.after;
-          this.changed.add(info);
-        }
-      } catch (e) {
-        this.counters.error("compact", info.uuid, `${info.path}: ${e instanceof Error ? e.message : String(e)}`, nowMs);
-      }
-      if (compressor.lastInputBytes > COMPACTOR_KEEP_BYTES) this.compactor = null;
-    }
-  }
-
   /** Buffered lines hold more than half the memory bound (writers then write early: writer.ts). */
   get pressed(): boolean {
     return this.counters.pendingBytes > this.ctx.maxTotalPendingBytes / 2;
@@ -275,7 +236,7 @@ export class ArchiveSet {
 
   /** Finished files waiting to be rewritten as one frame. */
   get compactBacklog(): number {
-    return this.toCompact.length - this.compactHead;
+    return this.compaction?.backlog ?? 0;
   }
 
   /**

@@ -84,3 +84,9 @@ export async function timedRun(tb: Testbed, ns: string, argv: readonly string[],
     clearTimeout(timer);
   }
 }
+
+/** A `/proc/<pid>/status` line's value in kB (VmRSS, VmHWM, RssAnon, ...); NaN if absent. */
+export function statusKiB(status: string, key: string): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
+  return m ? Number(m[1]) : Number.NaN;
+}

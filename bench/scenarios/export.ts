@@ -16,7 +16,7 @@ import type { MessageVisitor } from "../../src/diag/netlink-messages.ts";
 import { INET_DIAG_MSG_SIZE, TCPI_BYTES_ACKED_OFFSET, TCPI_BYTES_SENT_OFFSET } from "../../src/diag/layouts.ts";
 import { ConnectionIndex } from "../../src/index-db/index.ts";
 import { row, type ScenarioOutput } from "../lib/results.ts";
-import { BUN } from "../lib/proc.ts";
+import { BUN, statusKiB } from "../lib/proc.ts";
 import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
 import { liveMessage } from "./analysis.ts";
 import type { BenchContext } from "./context.ts";
@@ -100,7 +100,7 @@ async function exportOnce(archives: string, db: string, out: string, snapshots: 
   let hwmKiB = 0;
   const sample = (): void => {
     try {
-      hwmKiB = Math.max(hwmKiB, Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1] ?? 0));
+      hwmKiB = Math.max(hwmKiB, statusKiB(readFileSync(`/proc/${proc.pid}/status`, "utf8"), "VmHWM") || 0);
     } catch {
       // Exited meanwhile.
     }

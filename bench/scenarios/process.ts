@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { COLLECTOR_STATES } from "../../src/collector/collector.ts";
 import { floorArgv } from "../lib/floor.ts";
 import { LoadPool } from "../lib/load.ts";
-import { BUN, REPO_DIR, timedRun, type TimedRun } from "../lib/proc.ts";
+import { BUN, REPO_DIR, statusKiB, timedRun, type TimedRun } from "../lib/proc.ts";
 import { median, withTimeout } from "../lib/stats.ts";
 import { row, type Row, type ScenarioOutput } from "../lib/results.ts";
 import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
@@ -62,8 +62,7 @@ export function processCpuMs(pid: number): number {
 }
 
 function peakRss(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : Number.NaN;
+  return statusKiB(readFileSync(`/proc/${pid}/status`, "utf8"), "VmHWM") * 1024;
 }
 
 async function runCollector(ctx: BenchContext, tb: Testbed, conns: number): Promise<CollectorRun> {

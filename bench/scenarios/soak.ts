@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { LineReader } from "../netns.ts";
 import { LoadPool, startChurn, type ChurnRun, type ChurnSummary } from "../lib/load.ts";
-import { BUN, REPO_DIR } from "../lib/proc.ts";
+import { BUN, REPO_DIR, statusKiB } from "../lib/proc.ts";
 import { row, type Row, type ScenarioOutput } from "../lib/results.ts";
 import { makeTmpDir, removeTmp } from "../lib/tmp.ts";
 import { median, withTimeout } from "../lib/stats.ts";
@@ -59,11 +59,6 @@ export interface SoakSample {
   tracked: number;
   /** How long the /metrics and /connections requests took together, ms. */
   apiMs: number;
-}
-
-function statusKiB(status: string, key: string): number {
-  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
-  return m ? Number(m[1]) : Number.NaN;
 }
 
 function metric(text: string, name: string): number {

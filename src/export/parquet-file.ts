@@ -197,12 +197,17 @@ export class PendingFiles {
       }
     } catch (e) {
       // All or nothing: the files renamed so far go back to their temporary names (the
-      // batch stays pending, for abort() to remove), or, failing that, away.
+      // batch stays pending, for abort() to remove), or, failing that, away. Best effort:
+      // the rename's error is the one reported.
       for (let i = 0; i < done.length; i++) {
         try {
           renameSync(done[i], this.pending[i].file.tmp);
         } catch {
-          rmSync(done[i], { force: true });
+          try {
+            rmSync(done[i], { force: true });
+          } catch {
+            // Left in place: the error below says the batch failed.
+          }
         }
       }
       throw e;

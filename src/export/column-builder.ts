@@ -3,7 +3,7 @@
 // u64, i64 and nanosecond times are 64-bit arrays, exact.
 import { Int32, Int64, makeData, makeVector, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType, type Vector } from "apache-arrow";
 import type { ColumnDef, ColumnType } from "./columns.ts";
-import { copyBytesWhere, copyWords, copyWordsWhere, setValidRange } from "./strided-copy.ts";
+import { copyBytesWhere, copyNarrow, copyWords, copyWordsWhere, setValidRange } from "./strided-copy.ts";
 
 type Numbers = Uint8Array | Uint16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array;
 
@@ -172,6 +172,15 @@ export class ColumnBuilder {
         setValidRange(this.valid, first, first + count);
         nulls = 0;
       } else nulls = copyWordsWhere(from, stride >> 2, off >> 2, width >> 2, count, to, first, lens, off + width, this.valid);
+    } else if (width <= 4 && width !== 3 && this.values!.BYTES_PER_ELEMENT <= 4 && (bits === undefined || bits[1] < 32)) {
+      const w = this.values!.BYTES_PER_ELEMENT;
+      const shift = bits === undefined ? 0 : bits[0];
+      const mask = bits === undefined ? -1 : (1 << bits[1]) - 1;
+      if (shortest >= off + width) {
+        copyNarrow(src, stride, off, width, count, this.bytes!, w, first, null, 0, shift, mask, this.valid);
+        setValidRange(this.valid, first, first + count);
+        nulls = 0;
+      } else nulls = copyNarrow(src, stride, off, width, count, this.bytes!, w, first, lens, off + width, shift, mask, this.valid);
     } else nulls = copyBytesWhere(src, stride, off, width, count, this.bytes!, this.values!.BYTES_PER_ELEMENT, first, lens, bits, this.valid);
     if (nulls > 0 && this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
     this.nulls += nulls;

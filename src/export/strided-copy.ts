@@ -48,9 +48,47 @@ export function copyWordsWhere(from: Int32Array, stride: number, at: number, per
 }
 
 /**
+ * Row i's field of `width` <= 4 bytes at `src[i * stride + off]` (little-endian), shifted
+ * right by `shift` and masked by `mask` (a bitfield; 0 and -1 for a whole field), into
+ * values of `w` <= 4 bytes from row `first`. With `lens`, only rows with `lens[i] >= need`
+ * (the others stay null, their count returned) and their validity bits set; without, every
+ * row (the caller sets the bits). Integer operations only: the byte fields and bitfields
+ * of tcp_info (~35 columns) went through float arithmetic per value before.
+ */
+export function copyNarrow(src: Uint8Array, stride: number, off: number, width: number, count: number, bytes: Uint8Array, w: number, first: number, lens: Int32Array | null, need: number, shift: number, mask: number, valid: Uint8Array): number {
+  let nulls = 0;
+  for (let i = 0, n = first, f = off; i < count; i++, n++, f += stride) {
+    if (lens !== null) {
+      if (lens[i] < need) {
+        nulls++;
+        continue;
+      }
+      valid[n >> 3] |= 1 << (n & 7);
+    }
+    let v = src[f];
+    if (width > 1) {
+      v |= src[f + 1] << 8;
+      if (width > 2) v |= (src[f + 2] << 16) | (src[f + 3] << 24);
+    }
+    v = (v >>> shift) & mask;
+    const t = n * w;
+    bytes[t] = v;
+    if (w > 1) {
+      bytes[t + 1] = v >>> 8;
+      if (w > 2) {
+        bytes[t + 2] = v >>> 16;
+        bytes[t + 3] = v >>> 24;
+      }
+    }
+  }
+  return nulls;
+}
+
+/**
  * Row i's `width` bytes at `src[i * stride + off]` (little-endian; with `bits` = [shift,
  * size], that bitfield of them) into values of `w` bytes from row `first`, for rows with
- * `lens[i] >= off + width`; sets their validity bits, returns how many were null.
+ * `lens[i] >= off + width`; sets their validity bits, returns how many were null. The
+ * general case (fields wider than 4 bytes that do not move as words).
  */
 export function copyBytesWhere(src: Uint8Array, stride: number, off: number, width: number, count: number, bytes: Uint8Array, w: number, first: number, lens: Int32Array, bits: readonly [number, number] | undefined, valid: Uint8Array): number {
   const need = off + width;

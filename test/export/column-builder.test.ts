@@ -86,6 +86,42 @@ test("strided appends: rows known to be whole (bulk validity) and rows checked o
   }
 });
 
+test("strided appends of byte fields and bitfields: each value as the field's bits say, dense or checked", () => {
+  // Rows of 8 pseudo-random bytes: every bit pattern, top bits included, shows up.
+  const rows = 37;
+  const src = new Uint8Array(8 * rows);
+  let x = 12345;
+  for (let i = 0; i < src.length; i++) src[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  const dv = new DataView(src.buffer);
+  const read = (at: number, width: number) => (width === 1 ? dv.getUint8(at) : width === 2 ? dv.getUint16(at, true) : dv.getUint32(at, true));
+  const lens = new Int32Array(rows).map((_, i) => (i % 5 === 3 ? -1 : i % 7 === 2 ? 2 : 8));
+  const cases = [
+    ["u8", 3, 1, undefined],
+    ["u8", 6, 1, [4, 4]],
+    ["u8", 7, 1, [1, 2]],
+    ["u16", 2, 2, undefined],
+    ["u16", 0, 2, [10, 1]],
+    ["u32", 4, 4, [8, 24]],
+    ["u32", 4, 4, [0, 2]],
+  ] as const;
+  for (const [type, off, width, bits] of cases) {
+    const value = (i: number) => {
+      const v = read(8 * i + off, width);
+      return bits === undefined ? v : Math.floor(v / 2 ** bits[0]) % 2 ** bits[1];
+    };
+    const dense = new ColumnBuilder({ name: "d", type, doc: "" }, 8);
+    const checked = new ColumnBuilder({ name: "c", type, doc: "" }, 8);
+    for (const [from, to] of [[0, 5], [5, 37]]) {
+      const part = src.subarray(8 * from, 8 * to);
+      dense.appendStrided(part, 8, off, width, to - from, new Int32Array(to - from).fill(8), bits, 8);
+      checked.appendStrided(part, 8, off, width, to - from, lens.subarray(from, to), bits);
+    }
+    const label = `${type} at ${off}, bits ${bits}`;
+    expect({ label, values: [...dense.toVector()] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => value(i)) });
+    expect({ label, values: [...checked.toVector()] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => (lens[i] < off + width ? null : value(i))) });
+  }
+});
+
 test("nulls appended in bulk sit between values, in number and text columns, and a required column refuses them", () => {
   for (const type of ["u32", "utf8"] as const) {
     const c = new ColumnBuilder({ name: "x", type, doc: "" }, 8);

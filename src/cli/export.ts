@@ -66,12 +66,17 @@ export function exportOptionsFromArgs(args: Record<string, unknown>): ExportCliO
   return o;
 }
 
-/** The summary line: what was written, and every archive skipped, by name. */
+/** Names, the first ten of them: a run over a damaged disk must not print a line per file. */
+function named(names: readonly string[]): string {
+  return names.length <= 10 ? names.join(", ") : `${names.slice(0, 10).join(", ")} and ${names.length - 10} more`;
+}
+
+/** The summary line: what was written, archives with malformed lines and every archive skipped, by name. */
 export function summaryLine(s: ExportSummary): string {
   const mb = (s.bytes / 1e6).toFixed(1);
   const thinned = s.rows !== s.snapshots ? ` (${s.rows} rows after thinning)` : "";
   let line = `export: ${s.connections} connections, ${s.snapshots} snapshots${thinned} in ${s.files.length} files, ${mb} MB, ${s.seconds.toFixed(2)} s`;
-  if (s.malformedLines > 0) line += `; ${s.malformedLines} malformed archive lines skipped`;
+  if (s.malformedLines > 0) line += `; ${s.malformedLines} malformed archive lines skipped, in ${named(s.malformed.map((m) => `${m.path} (${m.lines})`))}`;
   if (s.skipped.length > 0) line += `; ${s.skipped.length} archives skipped: ${s.skipped.map((k) => `${k.path} (${k.reason})`).join(", ")}`;
   return line;
 }

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { ZstdFormatError } from "../archive/inflate.ts";
 import { scanArchiveLines } from "../archive/track-reader.ts";
+import { INET_DIAG_MSG_SIZE } from "../diag/layouts.ts";
 import { join } from "node:path";
 import type { ConnectionIndex, DueFile } from "../index-db/index.ts";
 import { ConnectionRows } from "./connection-rows.ts";
@@ -62,8 +63,9 @@ export interface ExportSummary {
   files: string[];
   bytes: number;
   skipped: SkippedArchive[];
-  /** Malformed lines skipped inside archives that were otherwise read. */
+  /** Malformed lines skipped inside archives that were otherwise read, and those archives. */
   malformedLines: number;
+  malformed: { uuid: string; path: string; lines: number }[];
   seconds: number;
 }
 
@@ -91,7 +93,7 @@ export async function runExport(index: ConnectionIndex, opts: ExportOptions): Pr
   const limit = opts.rowsPerBatch ?? ROWS_PER_BATCH;
   const slice = opts.sliceRows ?? SLICE_ROWS;
   const until = opts.until ?? Number.MAX_SAFE_INTEGER;
-  const sum: ExportSummary = { connections: 0, snapshots: 0, rows: 0, files: [], bytes: 0, skipped: [], malformedLines: 0, seconds: 0 };
+  const sum: ExportSummary = { connections: 0, snapshots: 0, rows: 0, files: [], bytes: 0, skipped: [], malformedLines: 0, malformed: [], seconds: 0 };
   const since = opts.since ?? Number.MIN_SAFE_INTEGER;
   let part = 0;
 
@@ -217,10 +219,17 @@ function readFile(f: DueFile, archiveDir: string, sum: ExportSummary, visit: (r:
     sum.skipped.push({ uuid: f.uuid, path: f.path, reason: (e as Error).message });
     return;
   }
+  let bad = 0;
   try {
-    scanArchiveLines(raw, TYPES, visit, () => sum.malformedLines++);
+    // A RawIDM shorter than struct inet_diag_msg cannot be a snapshot: malformed, as a
+    // line the scanner cannot read.
+    scanArchiveLines(raw, TYPES, (r) => (r.idmLength < INET_DIAG_MSG_SIZE ? bad++ : visit(r)), () => bad++);
   } catch (e) {
     if (!(e instanceof ZstdFormatError)) throw e;
-    sum.malformedLines++;
+    bad++;
+  }
+  if (bad > 0) {
+    sum.malformedLines += bad;
+    sum.malformed.push({ uuid: f.uuid, path: f.path, lines: bad });
   }
 }

@@ -3,7 +3,7 @@
 // recorded kernel messages, an ArchiveSet, a ConnectionIndex), so counters can be set
 // above 2^53 and times to the nanosecond.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Database } from "bun:sqlite";
@@ -15,6 +15,7 @@ import { Collector, type CollectorOptions } from "../../src/collector/collector.
 import { ConnectionIndex } from "../../src/index-db/index.ts";
 import { SNAPSHOT_COLUMNS } from "../../src/export/columns.ts";
 import { runExport } from "../../src/export/export.ts";
+import { summaryLine } from "../../src/cli/export.ts";
 import { replaySource } from "../helpers/replay-source.ts";
 import { message } from "../helpers/recorded-message.ts";
 import { mountTmpfs, unmountAll } from "../helpers/tmpfs.ts";
@@ -221,6 +222,27 @@ test("a missing archive is skipped and named; a full disk fails the run, leaves 
   } finally {
     unmountAll();
   }
+});
+
+test("malformed lines (a RawIDM shorter than inet_diag_msg, bad base64, a torn last frame) are skipped, counted and their archive named", async () => {
+  const { archives, out, index } = setup(3);
+  const file = archiveFiles(archives).sort()[0];
+  const lines = new TextDecoder().decode(Bun.zstdDecompressSync(readFileSync(file))).split("\n");
+  const snapshot = lines.filter((l) => l.includes('"RawIDM"')).at(-1)!;
+  const short = snapshot.replace(/"RawIDM":"[^"]*"/, `"RawIDM":"${Buffer.alloc(40, 7).toString("base64")}"`);
+  const badBase64 = snapshot.replace(/"RawIDM":"[^"]{4}/, '"RawIDM":"!!!!');
+  expect([short, badBase64].every((l) => l !== snapshot)).toBe(true);
+  // Two damaged lines in a frame of their own, then a frame cut short (a torn write).
+  appendFileSync(file, Bun.zstdCompressSync(`${short}\n${badBase64}\n`));
+  const torn = Bun.zstdCompressSync(`${snapshot}\n`);
+  appendFileSync(file, torn.subarray(0, torn.byteLength - 4));
+  const s = await runExport(index, { outDir: out, archiveDir: archives, host: "h" });
+  expect(s.malformedLines).toBe(3);
+  expect(s.malformed).toEqual([{ uuid: expect.any(String), path: relative(archives, file), lines: 3 }]);
+  // Every real snapshot, nothing of the damaged lines: 5 + 6 + 7.
+  expect(s.snapshots).toBe(18);
+  expect((await rows(`SELECT count(*)::INT AS n FROM ${snaps(out)}`))[0].n).toBe(18);
+  expect(summaryLine(s)).toContain(`3 malformed archive lines skipped, in ${relative(archives, file)} (3)`);
 });
 
 test("a live connection's rotated file is exported before the connection ends; its last file and its row once it has", async () => {

@@ -3,6 +3,7 @@
 // u64, i64 and nanosecond times are 64-bit arrays, exact.
 import { Int32, Int64, makeData, makeVector, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType, type Vector } from "apache-arrow";
 import type { ColumnDef, ColumnType } from "./columns.ts";
+import { fieldSize, type Field } from "../diag/struct.ts";
 import { copyBytesWhere, copyNarrow, copyWords, copyWordsWhere, setValidRange } from "./strided-copy.ts";
 
 type Numbers = Uint8Array | Uint16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array;
@@ -47,9 +48,14 @@ export class ColumnBuilder {
   /** utf8 columns: where each value starts in `chars` (Arrow's offsets), and the bytes. */
   private offsets: Int32Array;
   private chars: Uint8Array;
-  /** The last string pushed and where its bytes lie: a connection's rows repeat it. */
-  private lastString: string | null = null;
+  /**
+   * The last string pushed and where its bytes lie (lastIndex its row, -1 for none): a
+   * connection's rows repeat it. Always a string: a null here after each reset sent the
+   * optimized callers back to slower code once per slice, until the JIT recompiled them.
+   */
+  private lastString = "";
   private lastStart = 0;
+  private lastIndex = -1;
 
   constructor(readonly def: ColumnDef, capacity = 1024) {
     // Values and validity bits grow together: a whole number of bitmap bytes.
@@ -70,7 +76,7 @@ export class ColumnBuilder {
     this.valid.fill(0, 0, Math.ceil(this.length / 8));
     this.length = 0;
     this.nulls = 0;
-    this.lastString = null;
+    this.lastIndex = -1;
   }
 
   /** Room for `n` more values, doubling the capacity as often as needed. */
@@ -153,18 +159,24 @@ export class ColumnBuilder {
   }
 
   /**
-   * Appends `count` values, the i-th read at `src[i * stride + off]` (`width` bytes,
-   * little-endian; with `bits`, that bitfield of them), null where `lens[i] < off + width`
-   * (the attribute was absent, -1, or shorter). `shortest` is the least of `lens` when the
-   * caller knows it: the usual chunk has every value, and its loop then checks none.
+   * Appends `count` values of `field`, the i-th read at `src[i * stride + field.offset]`
+   * (little-endian unless the field is big-endian; with bits, that bitfield of it), null
+   * where `lens[i]` is short of the field's end (the struct was absent, -1, or shorter).
+   * `shortest` is the least of `lens` when the caller knows it: the usual chunk has every
+   * value, and its loop then checks none.
    */
-  appendStrided(src: Uint8Array, stride: number, off: number, width: number, count: number, lens: Int32Array, bits?: readonly [number, number], shortest = -1): void {
+  appendStrided(src: Uint8Array, stride: number, field: Field, count: number, lens: Int32Array, shortest = -1): void {
     this.room(count);
     const first = this.length;
+    const off = field.offset;
+    const width = fieldSize(field);
+    const bits = field.bits;
+    const be = field.type === "be16" || field.type === "be32";
+    const w = this.values!.BYTES_PER_ELEMENT;
     let nulls: number;
     // Aligned 4 and 8-byte fields (most of the kernel's structs' fields, in an arena
     // whose stride is a multiple of 8) move as 32-bit words instead of byte by byte.
-    if (bits === undefined && (width === 4 || width === 8) && stride % 4 === 0 && src.byteOffset % 4 === 0 && off % 4 === 0 && this.values!.BYTES_PER_ELEMENT === width) {
+    if (bits === undefined && !be && (width === 4 || width === 8) && stride % 4 === 0 && src.byteOffset % 4 === 0 && off % 4 === 0 && w === width) {
       const from = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
       const to = new Int32Array(this.values!.buffer, 0, this.values!.byteLength >> 2);
       if (shortest >= off + width) {
@@ -172,16 +184,16 @@ export class ColumnBuilder {
         setValidRange(this.valid, first, first + count);
         nulls = 0;
       } else nulls = copyWordsWhere(from, stride >> 2, off >> 2, width >> 2, count, to, first, lens, off + width, this.valid);
-    } else if (width <= 4 && width !== 3 && this.values!.BYTES_PER_ELEMENT <= 4 && (bits === undefined || bits[1] < 32)) {
-      const w = this.values!.BYTES_PER_ELEMENT;
+    } else if (width <= 4 && w <= 4 && (bits === undefined || bits[1] < 32)) {
       const shift = bits === undefined ? 0 : bits[0];
       const mask = bits === undefined ? -1 : (1 << bits[1]) - 1;
       if (shortest >= off + width) {
-        copyNarrow(src, stride, off, width, count, this.bytes!, w, first, null, 0, shift, mask, this.valid);
+        copyNarrow(src, stride, off, width, be, count, this.bytes!, w, first, null, 0, shift, mask, this.valid);
         setValidRange(this.valid, first, first + count);
         nulls = 0;
-      } else nulls = copyNarrow(src, stride, off, width, count, this.bytes!, w, first, lens, off + width, shift, mask, this.valid);
-    } else nulls = copyBytesWhere(src, stride, off, width, count, this.bytes!, this.values!.BYTES_PER_ELEMENT, first, lens, bits, this.valid);
+      } else nulls = copyNarrow(src, stride, off, width, be, count, this.bytes!, w, first, lens, off + width, shift, mask, this.valid);
+    } else if (!be) nulls = copyBytesWhere(src, stride, off, width, count, this.bytes!, w, first, lens, bits, this.valid);
+    else throw new Error(`column ${this.def.name}: no copy for a big-endian ${field.type} into ${w}-byte values`);
     if (nulls > 0 && this.def.required) throw new Error(`column ${this.def.name} cannot be null`);
     this.nulls += nulls;
     this.length = first + count;
@@ -205,7 +217,7 @@ export class ColumnBuilder {
     this.offsets[this.length + 1] = start + n;
     this.valid[this.length >> 3] |= 1 << (this.length & 7);
     this.length++;
-    this.lastString = null;
+    this.lastIndex = -1;
   }
 
   /**
@@ -241,7 +253,7 @@ export class ColumnBuilder {
     this.room();
     const start = this.offsets[this.length];
     let n: number;
-    if (s === this.lastString) {
+    if (this.lastIndex >= 0 && s === this.lastString) {
       n = this.offsets[this.lastIndex + 1] - this.lastStart;
       this.roomChars(n);
       // A uuid or an address: a loop costs less than a native call for so few bytes.
@@ -259,9 +271,6 @@ export class ColumnBuilder {
     this.valid[this.length >> 3] |= 1 << (this.length & 7);
     this.length++;
   }
-
-  /** Row of the last string pushed. */
-  private lastIndex = 0;
 
   toVector(): Vector {
     const type = arrowType(this.def.type);

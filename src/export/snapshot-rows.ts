@@ -2,18 +2,55 @@
 // attributes read straight into the column builders (no decoded object per snapshot).
 import type { Table } from "apache-arrow";
 import type { RowInput } from "./row-input.ts";
-import { AF_INET } from "../diag/constants.ts";
-import { COOKIE_OFFSET, DST_ADDR_OFFSET, SRC_ADDR_OFFSET } from "../diag/layouts.ts";
+import { AF_INET, Attr } from "../diag/constants.ts";
+import { COOKIE_OFFSET, DST_ADDR_OFFSET, INET_DIAG_MSG, SRC_ADDR_OFFSET } from "../diag/layouts.ts";
 import { formatAddress } from "../diag/address.ts";
-import { sourcePort, destPort } from "../diag/sock-id.ts";
+import type { Field, FieldType } from "../diag/struct.ts";
 import { builders, tableOf } from "./arrow-table.ts";
 import type { ColumnBuilder } from "./column-builder.ts";
-import { StructArena } from "./struct-arena.ts";
+import { IDM, StructArena, type ArenaColumn } from "./struct-arena.ts";
 import { SCALAR_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_HEAD, STRUCT_COLUMNS } from "./columns.ts";
 
-const HEAD = SNAPSHOT_HEAD.length;
+const idmField = (name: string): Field => {
+  const f = INET_DIAG_MSG.find((x) => x.name === name);
+  if (f === undefined) throw new Error(`inet_diag_msg has no field ${name}`);
+  return f;
+};
 
-const N_STRUCT = STRUCT_COLUMNS.length;
+/** Head columns read from the inet_diag_msg's fixed fields (through the arena), by name. */
+const HEAD_FIELDS: Readonly<Record<string, Field>> = {
+  cookie: { name: "cookie", offset: COOKIE_OFFSET, type: "u64" },
+  state: idmField("state"),
+  src_port: idmField("sport"),
+  dst_port: idmField("dport"),
+  interface: idmField("interface"),
+  timer: idmField("timer"),
+  retrans: idmField("retrans"),
+  expires: idmField("expires"),
+  rqueue: idmField("rqueue"),
+  wqueue: idmField("wqueue"),
+  uid: idmField("uid"),
+  inode: idmField("inode"),
+};
+
+/** Index of each column in SNAPSHOT_COLUMNS. */
+const AT = new Map(SNAPSHOT_COLUMNS.map((c, i) => [c.name, i]));
+const col = (name: string): number => AT.get(name)!;
+
+/**
+ * What the arena fills, with the index of each column: the head's fixed fields, every
+ * struct field, and the numeric single-value attributes (a field at offset 0).
+ */
+const ARENA: readonly (ArenaColumn & { index: number })[] = [
+  ...Object.entries(HEAD_FIELDS).map(([name, field]) => ({ attr: IDM, field, index: col(name) })),
+  ...STRUCT_COLUMNS.map((c) => ({ attr: c.attr, field: c.field, index: col(c.name) })),
+  ...SCALAR_COLUMNS.filter((c) => c.type !== "utf8").map((c) => ({ attr: c.attr, field: { name: c.name, offset: 0, type: c.type as FieldType }, index: col(c.name) })),
+];
+/** The text single-value attribute (INET_DIAG_CONG), read row by row. */
+const CONG = col("congestion");
+if (SCALAR_COLUMNS.some((c) => c.type === "utf8" && c.attr !== Attr.CONG)) throw new Error("one text attribute is read: INET_DIAG_CONG");
+const [UUID, TIMESTAMP, SNAPSHOTS, FAMILY, SRC_IP, DST_IP] = ["uuid", "timestamp", "snapshots", "family", "src_ip", "dst_ip"].map(col);
+if (SNAPSHOT_HEAD.some((c) => !(c.name in HEAD_FIELDS) && ![UUID, TIMESTAMP, SNAPSHOTS, FAMILY, SRC_IP, DST_IP].includes(col(c.name)))) throw new Error("a head column is not filled");
 
 /**
  * An address column's text (the address `offset` bytes into each inet_diag_msg), made
@@ -39,64 +76,49 @@ class AddressText {
 
 export class SnapshotRows {
   private readonly cols: ColumnBuilder[] = builders(SNAPSHOT_COLUMNS, 4096);
-  private readonly structs = new StructArena();
-  private readonly structCols = this.cols.slice(HEAD, HEAD + N_STRUCT);
+  private readonly arena = new StructArena(ARENA);
+  private readonly arenaCols = ARENA.map((a) => this.cols[a.index]);
   private readonly src = new AddressText(SRC_ADDR_OFFSET);
   private readonly dst = new AddressText(DST_ADDR_OFFSET);
 
-  /** Rows added (the struct columns lag behind until the arena drains, at the latest in table()). */
+  /** Rows added (the arena's columns lag behind until it drains, at the latest in table()). */
   get length(): number {
-    return this.cols[0].length;
+    return this.cols[UUID].length;
   }
 
   /**
    * One row: the snapshot `r` of connection `uuid`, standing for `represents` snapshots.
    * Everything is read from the bytes directly: a DataView (or `.buffer`) on fresh
-   * arrays costs more than the rest of the row.
+   * arrays costs more than the rest of the row. The fixed fields wait in the arena; what
+   * is left here is what a field table cannot say (text, the time, the family as 4 or 6).
    */
   add(uuid: string, r: RowInput, represents: number): void {
     const c = this.cols;
     const m = r.bytes;
     const at = r.idmOffset;
     const family = m[at];
-    c[0].pushString(uuid);
-    c[1].pushBytes(m, at + COOKIE_OFFSET, 8);
-    c[2].pushNanos(r.sec, r.nsec);
-    c[3].push(represents);
-    c[4].push(family === AF_INET ? 4 : 6);
-    c[5].push(m[at + 1]);
-    c[6].pushString(this.src.of(family, m, at));
-    c[7].push(sourcePort(m, at));
-    c[8].pushString(this.dst.of(family, m, at));
-    c[9].push(destPort(m, at));
-    c[10].push(((m[at + 40] << 24) | (m[at + 41] << 16) | (m[at + 42] << 8) | m[at + 43]) >>> 0);
-    c[11].push(m[at + 2]);
-    c[12].push(m[at + 3]);
-    for (let k = 0; k < 5; k++) c[13 + k].pushBytes(m, at + 52 + 4 * k, 4); // expires, rqueue, wqueue, uid, inode
-    if (this.structs.add(r)) this.structs.drainInto(this.structCols);
-    let i = HEAD + N_STRUCT;
-    for (let k = 0; k < SCALAR_COLUMNS.length; k++) {
-      const col = SCALAR_COLUMNS[k];
-      const b = c[i++];
-      const a = r.offset(col.attr);
-      const n = r.length(col.attr);
-      const width = col.type === "u64" ? 8 : col.type === "u32" ? 4 : 1;
-      if (a < 0 || (col.type !== "utf8" && n < width)) b.pushNull();
-      else if (col.type === "utf8") b.pushCString(m, a, n);
-      else b.pushBytes(m, a, width);
-    }
+    c[UUID].pushString(uuid);
+    c[TIMESTAMP].pushNanos(r.sec, r.nsec);
+    c[SNAPSHOTS].push(represents);
+    c[FAMILY].push(family === AF_INET ? 4 : 6);
+    c[SRC_IP].pushString(this.src.of(family, m, at));
+    c[DST_IP].pushString(this.dst.of(family, m, at));
+    const cong = r.offset(Attr.CONG);
+    if (cong < 0) c[CONG].pushNull();
+    else c[CONG].pushCString(m, cong, r.length(Attr.CONG));
+    if (this.arena.add(r)) this.arena.drainInto(this.arenaCols);
   }
 
   /** Empties the rows, keeping the builders' memory; call once the last table() is written. */
   reset(): this {
     for (const c of this.cols) c.reset();
-    this.structs.reset();
+    this.arena.reset();
     return this;
   }
 
   /** The rows as an Arrow table, valid until reset(). */
   table(): Table {
-    this.structs.drainInto(this.structCols);
+    this.arena.drainInto(this.arenaCols);
     return tableOf(this.cols);
   }
 }

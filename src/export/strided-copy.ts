@@ -48,14 +48,15 @@ export function copyWordsWhere(from: Int32Array, stride: number, at: number, per
 }
 
 /**
- * Row i's field of `width` <= 4 bytes at `src[i * stride + off]` (little-endian), shifted
- * right by `shift` and masked by `mask` (a bitfield; 0 and -1 for a whole field), into
+ * Row i's field of 1, 2 or 4 bytes at `src[i * stride + off]` (little-endian, or with `be`
+ * big-endian), shifted right by `shift` and masked by `mask` (a bitfield; 0 and -1 for a
+ * whole field), into
  * values of `w` <= 4 bytes from row `first`. With `lens`, only rows with `lens[i] >= need`
  * (the others stay null, their count returned) and their validity bits set; without, every
  * row (the caller sets the bits). Integer operations only: the byte fields and bitfields
  * of tcp_info (~35 columns) went through float arithmetic per value before.
  */
-export function copyNarrow(src: Uint8Array, stride: number, off: number, width: number, count: number, bytes: Uint8Array, w: number, first: number, lens: Int32Array | null, need: number, shift: number, mask: number, valid: Uint8Array): number {
+export function copyNarrow(src: Uint8Array, stride: number, off: number, width: number, be: boolean, count: number, bytes: Uint8Array, w: number, first: number, lens: Int32Array | null, need: number, shift: number, mask: number, valid: Uint8Array): number {
   let nulls = 0;
   for (let i = 0, n = first, f = off; i < count; i++, n++, f += stride) {
     if (lens !== null) {
@@ -65,11 +66,11 @@ export function copyNarrow(src: Uint8Array, stride: number, off: number, width: 
       }
       valid[n >> 3] |= 1 << (n & 7);
     }
-    let v = src[f];
-    if (width > 1) {
-      v |= src[f + 1] << 8;
-      if (width > 2) v |= (src[f + 2] << 16) | (src[f + 3] << 24);
-    }
+    let v: number;
+    if (width === 1) v = src[f];
+    else if (width === 2) v = be ? (src[f] << 8) | src[f + 1] : src[f] | (src[f + 1] << 8);
+    else if (be) v = (src[f] << 24) | (src[f + 1] << 16) | (src[f + 2] << 8) | src[f + 3];
+    else v = src[f] | (src[f + 1] << 8) | (src[f + 2] << 16) | (src[f + 3] << 24);
     v = (v >>> shift) & mask;
     const t = n * w;
     bytes[t] = v;

@@ -1,23 +1,28 @@
-// The struct attributes of the last rows kept whole, one copy per attribute per row,
-// and turned into columns with one loop per column (ColumnBuilder.appendStrided) when
-// the arena fills: ~130 columns filled value by value across rows cost more than the
-// rest of a row. A small fixed arena stays in cache and makes no garbage.
+// Fixed-layout fields of the last rows kept whole, one copy per struct per row, and
+// turned into columns with one loop per column (ColumnBuilder.appendStrided) when the
+// arena fills: ~150 columns filled value by value across rows cost more than the rest of
+// a row, and a row function that filled them all took the JIT ~250 ms to compile. A small
+// fixed arena stays in cache and makes no garbage.
 import type { ColumnBuilder } from "./column-builder.ts";
-import { STRUCT_COLUMNS } from "./columns.ts";
 import type { RowInput } from "./row-input.ts";
-import { fieldSize } from "../diag/struct.ts";
+import { fieldSize, type Field } from "../diag/struct.ts";
 
-/** Attribute types the struct columns read, and how many bytes of each they need. */
-const TYPES = [...new Set(STRUCT_COLUMNS.map((c) => c.attr))];
-// Rounded up to 8 bytes: every row's copy then starts aligned, so whole fields move as words.
-const STRIDE = TYPES.map((t) => (Math.max(...STRUCT_COLUMNS.filter((c) => c.attr === t).map((c) => c.field.offset + fieldSize(c.field))) + 7) & ~7);
+/** The attribute type that stands for the row's inet_diag_msg itself. */
+export const IDM = -1;
 
-/** Per STRUCT_COLUMNS entry, the index of its attribute type in TYPES, and its field's width. */
-const TYPE_OF = STRUCT_COLUMNS.map((c) => TYPES.indexOf(c.attr));
-const WIDTH = STRUCT_COLUMNS.map((c) => fieldSize(c.field));
+/** A column the arena fills: a field of attribute `attr`'s struct (or of the inet_diag_msg: IDM). */
+export interface ArenaColumn {
+  readonly attr: number;
+  readonly field: Field;
+}
 
 export class StructArena {
   private rows = 0;
+  /** The attribute types the columns read, and the bytes of each kept per row (a multiple of 8). */
+  private readonly types: readonly number[];
+  private readonly strides: readonly number[];
+  /** Per column, the index of its attribute type in `types`. */
+  private readonly typeOf: readonly number[];
   private readonly bufs: Uint8Array[];
   /** Word views of the buffers: Int32Array, as every bit pattern fits an int (see strided-copy.ts). */
   private readonly words: Int32Array[];
@@ -26,13 +31,19 @@ export class StructArena {
   private src32: Int32Array | null = null;
   private readonly lens: Int32Array[];
   /** Per attribute type, the shortest and longest copies since the last drain (-1: absent). */
-  private readonly shortest = new Int32Array(TYPES.length).fill(0x7fffffff);
-  private readonly longest = new Int32Array(TYPES.length).fill(-1);
+  private readonly shortest: Int32Array;
+  private readonly longest: Int32Array;
 
-  constructor(readonly capacity = 1024) {
-    this.bufs = STRIDE.map((s) => new Uint8Array(s * capacity));
+  constructor(private readonly columns: readonly ArenaColumn[], readonly capacity = 1024) {
+    this.types = [...new Set(columns.map((c) => c.attr))];
+    // Rounded up to 8 bytes: every row's copy then starts aligned, so whole fields move as words.
+    this.strides = this.types.map((t) => (Math.max(...columns.filter((c) => c.attr === t).map((c) => c.field.offset + fieldSize(c.field))) + 7) & ~7);
+    this.typeOf = columns.map((c) => this.types.indexOf(c.attr));
+    this.bufs = this.strides.map((s) => new Uint8Array(s * capacity));
     this.words = this.bufs.map((b) => new Int32Array(b.buffer));
-    this.lens = TYPES.map(() => new Int32Array(capacity));
+    this.lens = this.types.map(() => new Int32Array(capacity));
+    this.shortest = new Int32Array(this.types.length).fill(0x7fffffff);
+    this.longest = new Int32Array(this.types.length).fill(-1);
   }
 
   /** Keeps the row's structs; true when the arena is full (drain it before the next add). */
@@ -44,18 +55,20 @@ export class StructArena {
       this.src32 = (src.byteOffset & 3) === 0 ? new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2) : null;
     }
     const src32 = this.src32;
-    for (let i = 0; i < TYPES.length; i++) {
-      const at = r.offset(TYPES[i]);
+    const types = this.types;
+    for (let i = 0; i < types.length; i++) {
+      const t = types[i];
+      const at = t === IDM ? r.idmOffset : r.offset(t);
       if (at < 0) {
         this.lens[i][row] = -1;
         this.shortest[i] = -1;
         continue;
       }
-      const n = r.length(TYPES[i]);
+      const n = t === IDM ? r.idmLength : r.length(t);
       this.lens[i][row] = n;
       if (n < this.shortest[i]) this.shortest[i] = n;
       if (n > this.longest[i]) this.longest[i] = n;
-      const stride = STRIDE[i];
+      const stride = this.strides[i];
       const copy = n < stride ? n : stride;
       const buf = this.bufs[i];
       const to = row * stride;
@@ -64,9 +77,9 @@ export class StructArena {
       if (src32 !== null && (at & 3) === 0) {
         const w = this.words[i];
         const f = at >> 2;
-        const t = to >> 2;
+        const t32 = to >> 2;
         const n32 = copy >> 2;
-        for (; j < n32; j++) w[t + j] = src32[f + j];
+        for (; j < n32; j++) w[t32 + j] = src32[f + j];
         j <<= 2;
       }
       for (; j < copy; j++) buf[to + j] = src[at + j];
@@ -81,15 +94,14 @@ export class StructArena {
     this.longest.fill(-1);
   }
 
-  /** Appends every row's struct values to `cols` (one per STRUCT_COLUMNS entry, in order). */
+  /** Appends every row's values to `cols` (one per column given to the constructor, in order). */
   drainInto(cols: readonly ColumnBuilder[]): void {
-    for (let k = 0; k < STRUCT_COLUMNS.length; k++) {
-      const c = STRUCT_COLUMNS[k];
-      const i = TYPE_OF[k];
-      const width = WIDTH[k];
+    for (let k = 0; k < this.columns.length; k++) {
+      const field = this.columns[k].field;
+      const i = this.typeOf[k];
       // An attribute no row carried (or none long enough): nulls, without a look at a row.
-      if (this.longest[i] < c.field.offset + width) cols[k].appendNulls(this.rows);
-      else cols[k].appendStrided(this.bufs[i], STRIDE[i], c.field.offset, width, this.rows, this.lens[i], c.field.bits, this.shortest[i]);
+      if (this.longest[i] < field.offset + fieldSize(field)) cols[k].appendNulls(this.rows);
+      else cols[k].appendStrided(this.bufs[i], this.strides[i], field, this.rows, this.lens[i], this.shortest[i]);
     }
     this.reset();
   }

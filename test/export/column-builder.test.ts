@@ -2,6 +2,8 @@
 // one hands Arrow must be exactly what a fresh one would, nulls and text included.
 import { expect, test } from "bun:test";
 import { ColumnBuilder } from "../../src/export/column-builder.ts";
+import type { ColumnType } from "../../src/export/columns.ts";
+import type { FieldType } from "../../src/diag/struct.ts";
 
 test("a reset number column forgets the previous batch's values and validity", () => {
   const c = new ColumnBuilder({ name: "x", type: "u32", doc: "" }, 8);
@@ -72,10 +74,11 @@ test("strided appends: rows known to be whole (bulk validity) and rows checked o
     // Three appends at uneven positions: validity bits set across byte edges.
     for (const [from, to] of [[0, 3], [3, 29], [29, 40]]) {
       const part = src.subarray(16 * from, 16 * to);
-      dense.appendStrided(part, 16, off, width, to - from, whole.subarray(from, to), undefined, 16);
-      checked.appendStrided(part, 16, off, width, to - from, whole.subarray(from, to));
+      const field = { name: type, offset: off, type };
+      dense.appendStrided(part, 16, field, to - from, whole.subarray(from, to), 16);
+      checked.appendStrided(part, 16, field, to - from, whole.subarray(from, to));
       const lens = some.subarray(from, to);
-      mixed.appendStrided(part, 16, off, width, to - from, lens, undefined, Math.min(...lens));
+      mixed.appendStrided(part, 16, field, to - from, lens, Math.min(...lens));
     }
     const expected = Array.from({ length: rows }, (_, i) => (type === "u32" ? i + 1 : BigInt(i) + 2n ** 40n));
     expect([...dense.toVector()]).toEqual(expected);
@@ -86,39 +89,51 @@ test("strided appends: rows known to be whole (bulk validity) and rows checked o
   }
 });
 
-test("strided appends of byte fields and bitfields: each value as the field's bits say, dense or checked", () => {
+test("strided appends of byte fields, big-endian fields and bitfields: each value as the field says, dense or checked", () => {
   // Rows of 8 pseudo-random bytes: every bit pattern, top bits included, shows up.
   const rows = 37;
   const src = new Uint8Array(8 * rows);
   let x = 12345;
   for (let i = 0; i < src.length; i++) src[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
   const dv = new DataView(src.buffer);
-  const read = (at: number, width: number) => (width === 1 ? dv.getUint8(at) : width === 2 ? dv.getUint16(at, true) : dv.getUint32(at, true));
+  const read = (at: number, type: FieldType) => {
+    switch (type) {
+      case "u8": return dv.getUint8(at);
+      case "u16": return dv.getUint16(at, true);
+      case "be16": return dv.getUint16(at, false);
+      case "be32": return dv.getUint32(at, false);
+      default: return dv.getUint32(at, true);
+    }
+  };
   const lens = new Int32Array(rows).map((_, i) => (i % 5 === 3 ? -1 : i % 7 === 2 ? 2 : 8));
-  const cases = [
-    ["u8", 3, 1, undefined],
-    ["u8", 6, 1, [4, 4]],
-    ["u8", 7, 1, [1, 2]],
-    ["u16", 2, 2, undefined],
-    ["u16", 0, 2, [10, 1]],
-    ["u32", 4, 4, [8, 24]],
-    ["u32", 4, 4, [0, 2]],
-  ] as const;
-  for (const [type, off, width, bits] of cases) {
+  const cases: [ColumnType, number, FieldType, (readonly [number, number])?][] = [
+    ["u8", 3, "u8"],
+    ["u8", 6, "u8", [4, 4]],
+    ["u8", 7, "u8", [1, 2]],
+    ["u16", 2, "u16"],
+    ["u16", 0, "u16", [10, 1]],
+    ["u16", 4, "be16"],
+    ["u32", 4, "be32"],
+    ["u32", 4, "u32", [8, 24]],
+    ["u32", 4, "u32", [0, 2]],
+  ];
+  for (const [type, offset, ftype, bits] of cases) {
+    const field = bits === undefined ? { name: "f", offset, type: ftype } : { name: "f", offset, type: ftype, bits };
+    const width = ftype === "u8" ? 1 : ftype.endsWith("16") ? 2 : 4;
     const value = (i: number) => {
-      const v = read(8 * i + off, width);
+      const v = read(8 * i + offset, ftype);
       return bits === undefined ? v : Math.floor(v / 2 ** bits[0]) % 2 ** bits[1];
     };
     const dense = new ColumnBuilder({ name: "d", type, doc: "" }, 8);
     const checked = new ColumnBuilder({ name: "c", type, doc: "" }, 8);
     for (const [from, to] of [[0, 5], [5, 37]]) {
       const part = src.subarray(8 * from, 8 * to);
-      dense.appendStrided(part, 8, off, width, to - from, new Int32Array(to - from).fill(8), bits, 8);
-      checked.appendStrided(part, 8, off, width, to - from, lens.subarray(from, to), bits);
+      dense.appendStrided(part, 8, field, to - from, new Int32Array(to - from).fill(8), 8);
+      checked.appendStrided(part, 8, field, to - from, lens.subarray(from, to));
     }
-    const label = `${type} at ${off}, bits ${bits}`;
+    const label = `${ftype} at ${offset}, bits ${bits}`;
     expect({ label, values: [...dense.toVector()] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => value(i)) });
-    expect({ label, values: [...checked.toVector()] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => (lens[i] < off + width ? null : value(i))) });
+    expect({ label, values: [...checked.toVector()] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => (lens[i] < offset + width ? null : value(i))) });
   }
 });
 

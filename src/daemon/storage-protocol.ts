@@ -2,7 +2,9 @@
 // (archives) and every index write, so a slow or full disk never delays a poll.
 // Per cycle the poll thread sends its archive operations as one flat Float64Array and the
 // messages of the snapshots it archives, raw, back to back in one buffer, both moved
-// (transferred), not copied. The worker encodes each line (JSON, base64) straight into
+// (transferred), not copied; each message starts 4-byte aligned (its length rounded up to
+// a multiple of 4 before the next), so both sides copy it as words. The worker encodes
+// each line (JSON, base64) straight into
 // its connection's buffer and hands the message buffer back for reuse: the poll thread
 // only dumps, diffs and copies.
 import type { ArchiveSetStats } from "../archive/archive-set.ts";
@@ -14,7 +16,7 @@ import type { LogLevel } from "./logger.ts";
 export const enum Op {
   /** id, startMs, firstSeq, startSubMs, uuid index */
   Open = 1,
-  /** id, nowMs, bytes of the message in `lines` (from its inet_diag_msg), its time's seconds and nanoseconds */
+  /** id, nowMs, bytes of the message in `lines` (from its inet_diag_msg; the next starts at the next multiple of 4), its time's seconds and nanoseconds */
   Line = 2,
   /** id, nowMs */
   Close = 3,

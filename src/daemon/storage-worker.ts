@@ -93,7 +93,7 @@ function applyBatch(ops: Float64Array, count: number, uuids: string[], lines: Ui
         if (attrs.index(lines, pos + INET_DIAG_MSG_SIZE, pos + len)) w.appendRecord(stampOf(ops[at + 4], ops[at + 5]), lines, pos, attrs, ops[at + 2]);
         else archive.counters.lose(1, "malformed");
       }
-      pos += len;
+      pos += (len + 3) & ~3;
       at += 6;
     } else {
       const w = writers.get(id);

@@ -3,6 +3,7 @@
 // read beside the storage worker's writes).
 import { readSnapshots } from "../archive/decode-entry.ts";
 import { ConnectionIndex } from "../index-db/index.ts";
+import { useBatchScheduling } from "../ffi/sched.ts";
 import type { FromApi, ToApi } from "./api-protocol.ts";
 import { startApiServer, type ApiServer } from "./http.ts";
 import type { ApiMetrics } from "./routes.ts";
@@ -50,6 +51,8 @@ const metrics: ApiMetrics = {
 self.onmessage = async (e: MessageEvent<ToApi>) => {
   const m = e.data;
   if (m.kind === "init") {
+    const sched = useBatchScheduling();
+    if (sched !== null) post({ kind: "log", line: `API worker: not SCHED_BATCH (${sched}): its wake-ups may delay polls` });
     try {
       Object.assign(status, m.status);
       index = ConnectionIndex.open(m.config.dbPath, { readonly: true });

@@ -2,6 +2,7 @@
 // compaction) and the index's writes, off the poll thread. It applies each batch of the
 // poll thread's operations in order, flushes due lines every few ms within a budget (so
 // messages keep flowing while the disk is slow), and reports its counters back.
+import { useBatchScheduling } from "../ffi/sched.ts";
 import { ArchiveSet } from "../archive/archive-set.ts";
 import { warmEncoder } from "../archive/record.ts";
 import { formatTimeNs } from "../archive/time.ts";
@@ -150,6 +151,8 @@ async function shutdown(boundMs: number): Promise<void> {
 }
 
 function init(config: StorageConfig): void {
+  const sched = useBatchScheduling();
+  if (sched !== null) log(`storage worker: not SCHED_BATCH (${sched}): its wake-ups may delay polls`, "warn");
   archive = new ArchiveSet({
     outputDir: config.outputDir,
     rotateMinutes: config.rotateMinutes,

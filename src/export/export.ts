@@ -150,7 +150,7 @@ export async function runExport(index: ConnectionIndex, opts: ExportOptions): Pr
           if (!(r.sec >= dayFrom && r.sec < dayFrom + 86_400)) {
             dayFrom = Math.floor(r.sec / 86_400) * 86_400;
             const d = day(dayFrom * 1000);
-            dayRows = snapParts.get(d) ?? spareRows.pop() ?? new SnapshotRows();
+            dayRows = snapParts.get(d) ?? spareRows.pop() ?? new SnapshotRows(slice + 1024);
             snapParts.set(d, dayRows);
           }
           dayRows!.add(f.uuid, r, represents);

@@ -75,11 +75,20 @@ class AddressText {
 }
 
 export class SnapshotRows {
-  private readonly cols: ColumnBuilder[] = builders(SNAPSHOT_COLUMNS, 4096);
+  private readonly cols: ColumnBuilder[];
   private readonly arena = new StructArena(ARENA);
-  private readonly arenaCols = ARENA.map((a) => this.cols[a.index]);
+  private readonly arenaCols: ColumnBuilder[];
   private readonly src = new AddressText(SRC_ADDR_OFFSET);
   private readonly dst = new AddressText(DST_ADDR_OFFSET);
+
+  /**
+   * `capacity`: the rows the columns first make room for. A slice's worth: grown to it by
+   * doubling, they were copied twice per column on the way (~150 columns).
+   */
+  constructor(capacity = 4096) {
+    this.cols = builders(SNAPSHOT_COLUMNS, capacity);
+    this.arenaCols = ARENA.map((a) => this.cols[a.index]);
+  }
 
   /** Rows added (the arena's columns lag behind until it drains, at the latest in table()). */
   get length(): number {

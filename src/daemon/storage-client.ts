@@ -11,7 +11,8 @@ import type { ArchiveLineSink, ArchiveSink } from "../collector/archive-sink.ts"
 import type { ArchiveFile, CycleReport, EndReason } from "../model/report.ts";
 import type { IndexCounters } from "./index-batcher.ts";
 import type { LogFn } from "./logger.ts";
-import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToStorage } from "./storage-protocol.ts";
+import type { FromStorage, StorageConfig, StorageStats, ToStorage } from "./storage-protocol.ts";
+import { CycleBatch } from "./cycle-batch.ts";
 
 class Handle implements ArchiveLineSink {
   constructor(private readonly client: StorageClient, readonly id: number) {}
@@ -31,34 +32,14 @@ function inFlightBound(maxBufferedBytes: number): number {
   return Math.max(8 * 1024 * 1024, Math.floor(maxBufferedBytes / 4));
 }
 
-/** First size of a cycle's line buffer; it grows (doubling) to what cycles need. */
-const FIRST_BATCH_BYTES = 256 * 1024;
-/** Operation buffers above this size (a start-up burst's) are not kept for reuse. */
-const MAX_SPARE_OPS_BYTES = 1 << 20;
-/** Buffers the worker hands back, kept for the next cycles. */
-const SPARE_BATCHES = 3;
 /** How long past its bound a stopping worker may take (the index's last batch and retries). */
 const STOP_MARGIN_MS = 10_000;
 
 const EMPTY_INDEX: IndexCounters = { lostReports: 0, writeFailures: 0, rows: 0, writeSeconds: [] };
 
 export class StorageClient implements ArchiveSink {
-  /** This cycle's operations (`opsLen` numbers); moved to the worker whole. */
-  private ops: Float64Array | null = null;
-  private opsLen = 0;
-  private uuids: string[] = [];
-  /**
-   * This cycle's snapshots, raw messages back to back, each starting 4-byte aligned (see
-   * storage-protocol.ts); moved to the worker whole.
-   */
-  private lines: { buffer: ArrayBuffer; bytes: Buffer; words: Int32Array } | null = null;
-  private bytes = 0;
-  /** The last message buffer copied from, and a word view of it when it starts aligned. */
-  private from: Uint8Array | null = null;
-  private from32: Int32Array | null = null;
-  private batchSize = FIRST_BATCH_BYTES;
-  private readonly spare: ArrayBuffer[] = [];
-  private readonly spareOps: Float64Array[] = [];
+  /** This cycle's operations and snapshots, sent as one message. */
+  private readonly batch = new CycleBatch();
   private nextId = 1;
   private readonly handles = new Map<string, Handle>();
   private sent = 0;
@@ -106,126 +87,39 @@ export class StorageClient implements ArchiveSink {
     if (known !== undefined) return known;
     const h = new Handle(this, this.nextId++);
     this.handles.set(uuid, h);
-    const o = this.opsRoom(6);
-    const at = this.opsLen;
-    o[at] = Op.Open;
-    o[at + 1] = h.id;
-    o[at + 2] = startMs;
-    o[at + 3] = firstSeq;
-    o[at + 4] = startSubMs;
-    o[at + 5] = this.uuids.push(uuid) - 1;
-    this.opsLen += 6;
+    this.batch.open(h.id, startMs, firstSeq, startSubMs, uuid);
     return h;
   }
 
   /**
    * A snapshot for connection `id`: the message from its inet_diag_msg at `idm` to `end`,
-   * copied as it is; the worker encodes the line. Dropped (counted) while the worker is
-   * too far behind.
+   * copied as it is; the worker encodes the line. False: dropped while the worker is too
+   * far behind (counted as back-pressure, once: a refused retake was counted already).
    */
-  /** False: dropped (counted as back-pressure, once: a refused retake was counted already). */
   record(id: number, time: RecordTime, msg: Uint8Array, idm: number, end: number, nowMs: number, retake = false): boolean {
-    if (this.sent + this.bytes - (this.last?.acked ?? 0) > this.maxInFlightBytes) {
+    if (this.sent + this.batch.bytes - (this.last?.acked ?? 0) > this.maxInFlightBytes) {
       if (!retake) this.lostBackpressure++;
       return false;
     }
-    const n = end - idm;
-    const lines = this.room(n + 3);
-    this.copyIn(msg, idm, n, lines);
-    const o = this.opsRoom(6);
-    const at = this.opsLen;
-    o[at] = Op.Line;
-    o[at + 1] = id;
-    o[at + 2] = nowMs;
-    o[at + 3] = n;
-    o[at + 4] = time.sec;
-    o[at + 5] = time.nsec;
-    this.opsLen += 6;
-    this.bytes += (n + 3) & ~3;
+    this.batch.line(id, nowMs, msg, idm, end - idm, time.sec, time.nsec);
     this.linesSent++;
     return true;
-  }
-
-  /**
-   * Copies msg[idm, idm + n) to the lines at `this.bytes` (aligned): as words when the
-   * message is aligned too (netlink's are), by a loop rather than a native call on a
-   * fresh subarray, which made ~1,000 objects a cycle and a tenth of the poll thread's CPU.
-   */
-  private copyIn(msg: Uint8Array, idm: number, n: number, lines: { bytes: Buffer; words: Int32Array }): void {
-    if (msg !== this.from) {
-      this.from = msg;
-      this.from32 = (msg.byteOffset & 3) === 0 ? new Int32Array(msg.buffer, msg.byteOffset, msg.byteLength >> 2) : null;
-    }
-    const src32 = this.from32;
-    let j = 0;
-    if (src32 !== null && (idm & 3) === 0) {
-      const w = lines.words;
-      const f = idm >> 2;
-      const t = this.bytes >> 2;
-      const n32 = n >> 2;
-      for (; j < n32; j++) w[t + j] = src32[f + j];
-      j <<= 2;
-    }
-    const out = lines.bytes;
-    for (const to = this.bytes; j < n; j++) out[to + j] = msg[idm + j];
-  }
-
-  /** The operations buffer, with room for `k` more numbers. */
-  private opsRoom(k: number): Float64Array {
-    const have = this.ops;
-    if (have !== null && this.opsLen + k <= have.length) return have;
-    let size = have === null ? 1024 : have.length;
-    while (size < this.opsLen + k) size *= 2;
-    const reuse = this.spareOps.findIndex((o) => o.length >= size);
-    const ops = reuse >= 0 ? this.spareOps.splice(reuse, 1)[0] : new Float64Array(size);
-    if (have !== null && this.opsLen > 0) ops.set(have.subarray(0, this.opsLen));
-    this.ops = ops;
-    return ops;
-  }
-
-  /** The line buffer, with room for `n` more bytes. */
-  private room(n: number): { bytes: Buffer; words: Int32Array } {
-    const have = this.lines;
-    if (have !== null && this.bytes + n <= have.bytes.byteLength) return have;
-    while (this.batchSize < this.bytes + n) this.batchSize *= 2;
-    const reuse = this.spare.findIndex((b) => b.byteLength >= this.batchSize);
-    const buffer = reuse >= 0 ? this.spare.splice(reuse, 1)[0] : new ArrayBuffer(this.batchSize);
-    const bytes = Buffer.from(buffer);
-    if (have !== null && this.bytes > 0) bytes.set(have.bytes.subarray(0, this.bytes), 0);
-    this.lines = { buffer, bytes, words: new Int32Array(buffer, 0, buffer.byteLength >> 2) };
-    return this.lines;
   }
 
   closeLater(uuid: string, nowMs: number): void {
     const h = this.handles.get(uuid);
     if (h === undefined) return;
     this.handles.delete(uuid);
-    const o = this.opsRoom(3);
-    const at = this.opsLen;
-    o[at] = Op.Close;
-    o[at + 1] = h.id;
-    o[at + 2] = nowMs;
-    this.opsLen += 3;
+    this.batch.close(h.id, nowMs);
   }
 
   /** Sends what this cycle recorded; the writing happens in the worker. */
   flushDue(): number {
-    const count = this.opsLen;
-    const ops = this.ops;
-    if (count === 0 || ops === null) return 0;
+    const b = this.batch.take();
+    if (b === null) return 0;
     // Moved, not copied: the worker owns both buffers from here and hands them back.
-    const lines = this.lines?.buffer ?? new ArrayBuffer(0);
-    this.post({ kind: "batch", ops, count, uuids: this.uuids, lines, bytes: this.bytes }, [ops.buffer as ArrayBuffer, lines]);
-    this.sent += this.bytes;
-    // The next batches are sized by this one's need: after a burst (every connection's
-    // first snapshot at start-up, 26 MB at 50k) the buffers shrink back, and a spare of
-    // the burst's size is not kept for good.
-    this.batchSize = Math.max(FIRST_BATCH_BYTES, 2 ** Math.ceil(Math.log2(this.bytes * 1.25 + 1)));
-    this.ops = null;
-    this.opsLen = 0;
-    this.uuids = [];
-    this.lines = null;
-    this.bytes = 0;
+    this.post(b.message, b.transfer);
+    this.sent += b.message.bytes;
     return 1;
   }
 
@@ -280,7 +174,7 @@ export class StorageClient implements ArchiveSink {
       compactedBytesSaved: a?.compactedBytesSaved ?? 0,
       // Lines on their way to the worker are buffered too.
       pendingRecords: (a?.pendingRecords ?? 0) + Math.max(0, this.linesSent - inWorker),
-      pendingBytes: (a?.pendingBytes ?? 0) + Math.max(0, this.sent + this.bytes - (this.last?.acked ?? 0)),
+      pendingBytes: (a?.pendingBytes ?? 0) + Math.max(0, this.sent + this.batch.bytes - (this.last?.acked ?? 0)),
       errors: { ...(a?.errors ?? {}) },
       lastError: a?.lastError ?? null,
       liveWriters: a?.liveWriters ?? this.handles.size,
@@ -323,11 +217,8 @@ export class StorageClient implements ArchiveSink {
 
   private receive(m: FromStorage): void {
     if (m.kind === "log") this.log(m.line, m.level);
-    else if (m.kind === "recycle") {
-      const size = m.buffer.byteLength;
-      if (this.spare.length < SPARE_BATCHES && size >= this.batchSize / 2 && size <= this.batchSize * 4) this.spare.push(m.buffer);
-      if (this.spareOps.length < SPARE_BATCHES && m.ops.byteLength <= MAX_SPARE_OPS_BYTES) this.spareOps.push(new Float64Array(m.ops));
-    } else if (m.kind === "stats" || m.kind === "stopped") {
+    else if (m.kind === "recycle") this.batch.recycle(m.buffer, m.ops);
+    else if (m.kind === "stats" || m.kind === "stopped") {
       this.last = m.stats;
       for (const s of m.stats.index.writeSeconds) this.writeSeconds.push(s);
       if (m.kind === "stopped") this.stopped?.(m.stats);

@@ -30,30 +30,27 @@ export class CycleBatch {
   private from32: Int32Array | null = null;
 
   open(id: number, startMs: number, firstSeq: number, startSubMs: number, uuid: string): void {
-    const o = this.opsRoom(6);
-    const at = this.opsLen;
-    o[at] = Op.Open;
-    o[at + 1] = id;
-    o[at + 2] = startMs;
-    o[at + 3] = firstSeq;
-    o[at + 4] = startSubMs;
-    o[at + 5] = this.uuids.push(uuid) - 1;
-    this.opsLen += 6;
+    this.op6(Op.Open, id, startMs, firstSeq, startSubMs, this.uuids.push(uuid) - 1);
   }
 
   /** The message msg[idm, idm + n) for connection `id`, taken at (sec, nsec). */
   line(id: number, nowMs: number, msg: Uint8Array, idm: number, n: number, sec: number, nsec: number): void {
     this.copyIn(msg, idm, n, this.room(n + 3));
+    this.op6(Op.Line, id, nowMs, n, sec, nsec);
+    this.bytes += (n + 3) & ~3;
+  }
+
+  /** An operation of five operands (no array made for them). */
+  private op6(op: Op, a: number, b: number, c: number, d: number, e: number): void {
     const o = this.opsRoom(6);
     const at = this.opsLen;
-    o[at] = Op.Line;
-    o[at + 1] = id;
-    o[at + 2] = nowMs;
-    o[at + 3] = n;
-    o[at + 4] = sec;
-    o[at + 5] = nsec;
+    o[at] = op;
+    o[at + 1] = a;
+    o[at + 2] = b;
+    o[at + 3] = c;
+    o[at + 4] = d;
+    o[at + 5] = e;
     this.opsLen += 6;
-    this.bytes += (n + 3) & ~3;
   }
 
   close(id: number, nowMs: number): void {

@@ -43,7 +43,7 @@ export class ColumnBuilder {
   private nulls = 0;
   private values: Numbers | null;
   private valid: Uint8Array;
-  /** The values' bytes (for pushBytes), remade when the values grow. */
+  /** The values' bytes (for the strided byte copies), remade when the values grow. */
   private bytes: Uint8Array | null;
   /** utf8 columns: where each value starts in `chars` (Arrow's offsets), and the bytes. */
   private offsets: Int32Array;
@@ -133,19 +133,6 @@ export class ColumnBuilder {
   push(v: number): void {
     this.room();
     (this.values as Uint32Array)[this.length] = v;
-    this.valid[this.length >> 3] |= 1 << (this.length & 7);
-    this.length++;
-  }
-
-  /**
-   * A value copied as bytes from `src` at `at` (little-endian, the column's own width):
-   * no number or bigint made on the way.
-   */
-  pushBytes(src: Uint8Array, at: number, width: number): void {
-    this.room();
-    const bytes = this.bytes!;
-    const to = this.length * width;
-    for (let i = 0; i < width; i++) bytes[to + i] = src[at + i];
     this.valid[this.length >> 3] |= 1 << (this.length & 7);
     this.length++;
   }

@@ -89,6 +89,20 @@ test("strided appends: rows known to be whole (bulk validity) and rows checked o
   }
 });
 
+test("strided appends of an unaligned u64 (the byte-by-byte path): exact values, nulls where short", () => {
+  // Rows of 10 bytes, a u64 at 2: neither the stride nor the offset allows word copies.
+  const rows = 13;
+  const src = new Uint8Array(10 * rows);
+  const dv = new DataView(src.buffer);
+  for (let i = 0; i < rows; i++) dv.setBigUint64(10 * i + 2, 2n ** 63n + BigInt(i * 977), true);
+  const lens = new Int32Array(rows).map((_, i) => (i === 4 ? -1 : i === 9 ? 9 : 10));
+  const c = new ColumnBuilder({ name: "c", type: "u64", doc: "" }, 8);
+  c.appendStrided(src, 10, { name: "f", offset: 2, type: "u64" }, rows, lens);
+  const v = c.toVector();
+  expect([...v]).toEqual(Array.from({ length: rows }, (_, i) => (lens[i] < 10 ? null : 2n ** 63n + BigInt(i * 977))));
+  expect(v.nullCount).toBe(2);
+});
+
 test("strided appends of byte fields, big-endian fields and bitfields: each value as the field says, dense or checked", () => {
   // Rows of 8 pseudo-random bytes: every bit pattern, top bits included, shows up.
   const rows = 37;

@@ -2,15 +2,22 @@
  * floor.c - the performance floor for TCP socket dumps over NETLINK_SOCK_DIAG.
  *
  * This program does the least work a collector could possibly do per poll:
- * send one SOCK_DIAG_BY_FAMILY dump request and read the reply until
- * NLMSG_DONE, discarding every message. Whatever time and CPU it spends is
- * the kernel's cost plus the bare syscall overhead, so it is the baseline
- * against which the Bun collector's own dump loop is compared.
+ * send the dump request and read the reply until NLMSG_DONE, discarding
+ * every message. Whatever time and CPU it spends is the kernel's cost plus
+ * the bare syscall overhead, so it is the baseline against which the Bun
+ * collector's own dump loop is compared.
  *
- * The request is byte-for-byte the one the Bun code sends (72 bytes:
- * nlmsghdr + inet_diag_req_v2 with every extension), because the extension
- * mask and state mask decide how much the kernel has to serialise: a cheaper
- * request would make the floor meaninglessly low. The state mask defaults to
+ * The requests are byte-for-byte the ones the Bun code sends, because the
+ * extension mask and state mask decide how much the kernel has to serialise:
+ * a cheaper request would make the floor meaninglessly low.
+ *   --family all   (default, the collector's default) one TCPDIAG_GETSOCK
+ *                  request (76 bytes: nlmsghdr + inet_diag_req with every
+ *                  extension): one walk of the socket tables for IPv4 and
+ *                  IPv6 alike;
+ *   --family both  one SOCK_DIAG_BY_FAMILY request per family (72 bytes:
+ *                  nlmsghdr + inet_diag_req_v2), IPv4 then IPv6: two walks,
+ *                  as M-Lab's collector and `collector --per-family-dumps`;
+ *   --family 4|6   one of those. The state mask defaults to
  * every state; --states takes the mask the code under test asks for (the
  * collector leaves out SYN_RECV, TIME_WAIT, CLOSE and NEW_SYN_RECV), so both
  * sides make the kernel walk and serialise the same sockets.
@@ -26,7 +33,7 @@
  * is made inside each (setns, socket, setns back, as the collector does) and
  * a cycle dumps every namespace in turn. Without --netns, only its own.
  *
- * Usage: floor [--family 4|6|both] [--reps N] [--states HEX]
+ * Usage: floor [--family all|both|4|6] [--reps N] [--states HEX]
  *              [--interval-ms M | --period-ms M] [--netns PATH]...
  * Output: one JSON line on stdout at the end.
  * Build:  cc -O2 -o bench/build/floor bench/floor.c
@@ -56,6 +63,13 @@ _Static_assert(sizeof(struct nlmsghdr) == 16, "nlmsghdr must be 16 bytes");
 _Static_assert(sizeof(struct inet_diag_req_v2) == 56, "inet_diag_req_v2 must be 56 bytes");
 _Static_assert(sizeof(struct diag_request) == 72, "request must be 72 bytes");
 
+/* Every family in one walk: the kernel ignores the family of a dump made this way. */
+struct walk_request {
+	struct nlmsghdr nlh;
+	struct inet_diag_req req;
+};
+_Static_assert(sizeof(struct walk_request) == 76, "one-walk request must be 76 bytes");
+
 /* One receive buffer, reused for every chunk of every dump, so the floor
  * measures no allocation. 64 KiB exceeds the largest chunk the kernel builds
  * for a dump (it sizes dump skbs from the reader's buffer, capped at 32 KiB). */
@@ -71,7 +85,7 @@ static uint64_t now_ns(clockid_t clock)
 
 static void __attribute__((noreturn)) usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--family 4|6|both] [--reps N] [--states HEX] [--interval-ms M | --period-ms M] [--netns PATH]...\n", argv0);
+	fprintf(stderr, "usage: %s [--family all|both|4|6] [--reps N] [--states HEX] [--interval-ms M | --period-ms M] [--netns PATH]...\n", argv0);
 	exit(2);
 }
 
@@ -124,6 +138,9 @@ struct dump_result {
 static int dump_once(int fd, uint8_t family, uint32_t states, uint32_t seq, struct dump_result *out)
 {
 	struct diag_request rq;
+	struct walk_request wq;
+	const void *request = &rq;
+	size_t request_len = sizeof(rq);
 	memset(&rq, 0, sizeof(rq)); /* id (ports, addresses, cookie) all zero */
 	rq.nlh.nlmsg_len = sizeof(rq);
 	rq.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
@@ -135,13 +152,24 @@ static int dump_once(int fd, uint8_t family, uint32_t states, uint32_t seq, stru
 	rq.req.idiag_ext = 0xFF;          /* ask for every extension: worst-case payload */
 	rq.req.pad = 0;
 	rq.req.idiag_states = states;     /* default: every TCP state, listeners and TIME_WAIT included */
+	if (family == AF_UNSPEC) {
+		memset(&wq, 0, sizeof(wq));
+		wq.nlh.nlmsg_len = sizeof(wq);
+		wq.nlh.nlmsg_type = TCPDIAG_GETSOCK;
+		wq.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		wq.nlh.nlmsg_seq = seq;
+		wq.req.idiag_ext = 0xFF;
+		wq.req.idiag_states = states;
+		request = &wq;
+		request_len = sizeof(wq);
+	}
 
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	ssize_t sent;
 	do {
-		sent = sendto(fd, &rq, sizeof(rq), 0, (struct sockaddr *)&kernel, sizeof(kernel));
+		sent = sendto(fd, request, request_len, 0, (struct sockaddr *)&kernel, sizeof(kernel));
 	} while (sent < 0 && errno == EINTR);
-	if (sent != (ssize_t)sizeof(rq)) {
+	if (sent != (ssize_t)request_len) {
 		perror("floor: sendto");
 		return -1;
 	}
@@ -182,7 +210,7 @@ static int dump_once(int fd, uint8_t family, uint32_t states, uint32_t seq, stru
 
 int main(int argc, char **argv)
 {
-	const char *family_arg = "both";
+	const char *family_arg = "all";
 	long reps = 100;
 	long interval_ms = 0;
 	long period_ms = 0;
@@ -217,7 +245,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	/* One cycle is one dump per requested family, in this order. */
+	/* One cycle is one dump per requested family, in this order (AF_UNSPEC: one for all). */
 	uint8_t families[2];
 	int nfamilies;
 	if (strcmp(family_arg, "4") == 0) {
@@ -225,6 +253,9 @@ int main(int argc, char **argv)
 		nfamilies = 1;
 	} else if (strcmp(family_arg, "6") == 0) {
 		families[0] = AF_INET6;
+		nfamilies = 1;
+	} else if (strcmp(family_arg, "all") == 0) {
+		families[0] = AF_UNSPEC;
 		nfamilies = 1;
 	} else if (strcmp(family_arg, "both") == 0) {
 		families[0] = AF_INET;

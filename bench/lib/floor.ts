@@ -7,7 +7,7 @@ export interface FloorResult {
   states: number;
   sockets: number;
   bytes: number;
-  /** Wall time of each cycle (one dump per family), ns. */
+  /** Wall time of each cycle (every family's dump), ns. */
   cycleNs: number[];
   /** CPU time of the whole floor process (user + system), ns. */
   cpuNs: number;
@@ -17,7 +17,11 @@ export interface FloorArgs {
   reps: number;
   /** TCP state mask, as the code under test asks for. */
   states: number;
-  family?: "4" | "6" | "both";
+  /**
+   * all (default): one walk for every family, the collector's default request; both: one
+   * SOCK_DIAG_BY_FAMILY walk per family (M-Lab's, and `--per-family-dumps`).
+   */
+  family?: "all" | "both" | "4" | "6";
   /** Fixed-rate start-to-start period (the collector loop's schedule); 0 = back to back. */
   periodMs?: number;
   /** Network namespaces to dump each cycle (paths); default: the floor's own only. */
@@ -25,7 +29,7 @@ export interface FloorArgs {
 }
 
 export function floorArgv(bin: string, a: FloorArgs): string[] {
-  const argv = [bin, "--family", a.family ?? "both", "--reps", String(a.reps), "--states", hex(a.states)];
+  const argv = [bin, "--family", a.family ?? "all", "--reps", String(a.reps), "--states", hex(a.states)];
   if (a.periodMs !== undefined && a.periodMs > 0) argv.push("--period-ms", String(a.periodMs));
   for (const p of a.netns ?? []) argv.push("--netns", p);
   return argv;

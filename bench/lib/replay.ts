@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { RECEIVE_BUFFER_SIZE, SockDiagDumper, type DumpResult } from "../../src/collector/dumper.ts";
 import type { DumpSource, KernelSource } from "../../src/collector/kernel-source.ts";
 import { AttributeIndex } from "../../src/diag/attributes.ts";
-import { AF_INET, AF_INET6, Attr, NLMSG_HDRLEN } from "../../src/diag/constants.ts";
+import { AF_INET, AF_INET6, AF_UNSPEC, Attr, NLMSG_HDRLEN } from "../../src/diag/constants.ts";
 import { INET_DIAG_MSG_SIZE } from "../../src/diag/layouts.ts";
 import { newSplitState, splitMessages, type MessageVisitor } from "../../src/diag/netlink-messages.ts";
 
@@ -134,7 +134,9 @@ export function capturedSource(dump: CapturedDump): KernelSource {
     buffer,
     families: [AF_INET6, AF_INET],
     lastMessages: [0, 0],
-    lastSeconds: [0, 0],
+    walks: [AF_UNSPEC],
+    lastSeconds: [0],
+    fallback: null,
     dump(visit: MessageVisitor): DumpResult {
       let messages = 0;
       let bytes = 0;

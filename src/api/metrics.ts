@@ -43,7 +43,7 @@ export interface CollectorMetrics {
   readonly registry: Registry;
 
   // --- M-Lab tcp-info ---
-  /** tcpinfo_syscall_time_histogram{af}: seconds spent in the netlink dump syscalls. */
+  /** tcpinfo_syscall_time_histogram{af}: seconds spent in the netlink dump syscalls, per walk: af="all" when one walk returns both families (the default), else "ipv4" and "ipv6". */
   readonly syscallTime: Histogram<"af">;
   /** tcpinfo_polling_interval_histogram: seconds between poll cycles. */
   readonly pollingInterval: Histogram;
@@ -272,4 +272,6 @@ function exportAtZero(m: CollectorMetrics): void {
     m.syscallTime.zero({ af });
     m.connectionCount.zero({ af });
   }
+  // One walk for every family (the default dump) is timed as one.
+  m.syscallTime.zero({ af: "all" });
 }

@@ -23,6 +23,7 @@ export const COLLECTOR_ARGS = {
   "anonymize-ip": { type: "string", description: "none, or netblock: keep an IPv4 /24 or IPv6 /64 [env TCPINFO_ANONYMIZE_IP] (default none)", valueHint: "none|netblock" },
   "rotate-minutes": { type: "string", description: "Start a new file every M minutes of a connection's life [env TCPINFO_ROTATE_MINUTES] (default 10)", valueHint: "M" },
   "destroy-events": { type: "boolean", description: "Subscribe to the kernel's TCP destroy events; --no-destroy-events polls only [env TCPINFO_DESTROY_EVENTS=0]", default: true },
+  "per-family-dumps": { type: "boolean", description: "Dump IPv4 and IPv6 sockets in one walk of the kernel's tables each (SOCK_DIAG_BY_FAMILY, as M-Lab's collector), not both in one walk (TCPDIAG_GETSOCK, about half the kernel's cost on an idle host; used unless the kernel refuses it) [env TCPINFO_PER_FAMILY_DUMPS=1]" },
   "flush-ms": { type: "string", description: "Write each connection's buffered lines at least this often [env TCPINFO_FLUSH_MS] (default 1000)", valueHint: "MS" },
   db: { type: "string", description: "SQLite connection index [env TCPINFO_DB] (default <output>/index.sqlite)", valueHint: "PATH" },
   listen: { type: "string", description: "HTTP API and /metrics address, or 'off' [env TCPINFO_LISTEN] (default 127.0.0.1:9990)", valueHint: "HOST:PORT" },
@@ -52,6 +53,8 @@ export interface CollectorCliOptions {
   anonymize: "none" | "netblock";
   rotateMinutes: number;
   destroyEvents: boolean;
+  /** One dump request per address family instead of one walk for both. */
+  perFamilyDumps: boolean;
   flushMs: number;
   statusSeconds: number;
   logFormat: LogFormat;
@@ -169,6 +172,7 @@ export function parseCollectorOptions(args: Record<string, unknown>, raw: string
     anonymize,
     rotateMinutes: int("rotate-minutes", "TCPINFO_ROTATE_MINUTES", 10, 1, 525_600),
     destroyEvents: raw.includes("--no-destroy-events") ? false : raw.includes("--destroy-events") ? true : envBool("TCPINFO_DESTROY_EVENTS") ?? true,
+    perFamilyDumps: args["per-family-dumps"] === true || (args["per-family-dumps"] === undefined && envBool("TCPINFO_PER_FAMILY_DUMPS") === true),
     flushMs: int("flush-ms", "TCPINFO_FLUSH_MS", 1000, 1, 3_600_000),
     statusSeconds: int("status-seconds", "TCPINFO_STATUS_SECONDS", 60, 0, 86_400),
     logFormat: parseChoice("--log-format", fromEnv(str("log-format"), "TCPINFO_LOG_FORMAT") ?? "text", LOG_FORMATS),

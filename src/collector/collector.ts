@@ -68,7 +68,7 @@ export class Collector {
     identity?: NetnsIdentity,
   ) {
     if (source !== null) {
-      const src = source ?? netlinkSource(COLLECTOR_STATES, opts.destroyEvents, opts.dumpTimeoutMs);
+      const src = source ?? netlinkSource(COLLECTOR_STATES, opts.destroyEvents, opts.dumpTimeoutMs, { netns: null, mode: { perFamily: opts.perFamilyDumps } });
       this.addNamespace(identity ?? { inode: ownNetnsInode() }, src);
     }
     this.filter = new SocketFilter(opts);
@@ -76,9 +76,17 @@ export class Collector {
     this.report = new CycleReporter(opts.progressEveryMs ?? 0);
   }
 
-  /** The last cycle's dumps, per address family, summed over namespaces (reused arrays: read, don't keep). */
-  get lastDump(): { families: readonly number[]; messages: readonly number[]; seconds: readonly number[] } {
+  /**
+   * The last cycle's dumps summed over namespaces (reused arrays: read, don't keep):
+   * messages per address family, seconds per walk (AF_UNSPEC: one walk for every family).
+   */
+  get lastDump(): { families: readonly number[]; messages: readonly number[]; walks: readonly number[]; seconds: readonly number[] } {
     return this.ns.totals;
+  }
+
+  /** Why a dump gave up the one-walk request for one per family (the kernel refused it), if one did. */
+  get dumpFallback(): string | null {
+    return this.ns.dumpFallback;
   }
 
   /** Starts polling a network namespace with the next cycle. */

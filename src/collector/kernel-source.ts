@@ -5,19 +5,23 @@
 import type { MessageVisitor } from "../diag/netlink-messages.ts";
 import { inNetns } from "../ffi/netns.ts";
 import { DESTROY_RCVBUF, DestroyListener, type DrainResult } from "./destroy-listener.ts";
-import { RECEIVE_BUFFER_SIZE, SockDiagDumper, type DumpResult } from "./dumper.ts";
+import { RECEIVE_BUFFER_SIZE, SockDiagDumper, type DumpMode, type DumpResult } from "./dumper.ts";
 
 export type { DrainResult } from "./destroy-listener.ts";
 export type { DumpResult } from "./dumper.ts";
 
-/** A dump of every socket, one address family after another. */
+/** A dump of every socket: one walk for every address family, or one per family. */
 export interface DumpSource {
   /** Messages are handed to visitors from this buffer (the same one every time). */
   readonly buffer: Uint8Array;
-  /** Families dumped, in order, with the last dump's message count and seconds for each. */
+  /** Families dumped, in order, with the last dump's message count for each. */
   readonly families: readonly number[];
   readonly lastMessages: readonly number[];
+  /** The walks of the kernel's tables one dump makes (AF_UNSPEC: one for every family), with the last dump's seconds for each. */
+  readonly walks: readonly number[];
   readonly lastSeconds: readonly number[];
+  /** Why the one-walk request was given up (the kernel refused it), else null. */
+  readonly fallback: string | null;
   /** Visits every message of one dump; throws when the dump fails (a timeout, an errno). */
   dump(visit: MessageVisitor): DumpResult;
   /** After a failed dump: start again with a fresh socket. */
@@ -47,6 +51,8 @@ export interface SourcePlacement {
   /** Reused by every source polled one after the other (no view outlives a visit). */
   dumpBuffer?: Uint8Array;
   destroyBuffer?: Uint8Array;
+  /** How the dump asks for both families (default: one walk, if the kernel answers it). */
+  mode?: DumpMode;
 }
 
 /** Runs socket creation inside `ns` (null: right here, in this thread's own namespace). */
@@ -65,7 +71,7 @@ export function sharedBuffers(): Required<Pick<SourcePlacement, "dumpBuffer" | "
  */
 export function netlinkSource(states: number, destroyEvents: boolean, dumpTimeoutMs?: number, placement?: SourcePlacement): KernelSource {
   const enter = enterFor(placement?.netns ?? null);
-  const dumper = new SockDiagDumper(undefined, states, dumpTimeoutMs, { enter, buffer: placement?.dumpBuffer });
+  const dumper = new SockDiagDumper(undefined, states, dumpTimeoutMs, { enter, buffer: placement?.dumpBuffer }, placement?.mode);
   try {
     return { dumper, destroy: destroyEvents ? new DestroyListener(DESTROY_RCVBUF, enter, placement?.destroyBuffer) : null };
   } catch (e) {

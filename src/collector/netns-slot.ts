@@ -40,29 +40,32 @@ export function closeSlot(slot: NetnsSlot): void {
 }
 
 /**
- * Per address family, the last cycle's messages and seconds summed over every namespace
- * (metrics count totals, never a label per namespace).
+ * The last cycle's dumps summed over every namespace (metrics count totals, never a label
+ * per namespace): messages per address family, seconds per walk (AF_UNSPEC: one walk for
+ * every family).
  */
 export class DumpTotals {
   families: readonly number[] = [];
   messages: number[] = [];
+  walks: readonly number[] = [];
   seconds: number[] = [];
 
-  reset(families: readonly number[]): void {
+  reset(families: readonly number[], walks: readonly number[]): void {
     if (this.families !== families) {
       this.families = families;
       this.messages = families.map(() => 0);
-      this.seconds = families.map(() => 0);
+    }
+    if (this.walks !== walks) {
+      this.walks = walks;
+      this.seconds = walks.map(() => 0);
     }
     this.messages.fill(0);
     this.seconds.fill(0);
   }
 
   add(d: DumpSource): void {
-    for (let i = 0; i < this.messages.length && i < d.lastMessages.length; i++) {
-      this.messages[i] += d.lastMessages[i];
-      this.seconds[i] += d.lastSeconds[i];
-    }
+    for (let i = 0; i < this.messages.length && i < d.lastMessages.length; i++) this.messages[i] += d.lastMessages[i];
+    for (let i = 0; i < this.seconds.length && i < d.lastSeconds.length; i++) this.seconds[i] += d.lastSeconds[i];
   }
 }
 
@@ -90,13 +93,19 @@ export class NetnsSlots {
     return true;
   }
 
+  /** Why a dump gave up the one-walk request, if one did. */
+  get dumpFallback(): string | null {
+    for (const s of this.slots) if (s.dumper.fallback !== null) return s.dumper.fallback;
+    return null;
+  }
+
   get count(): number {
     return this.slots.length;
   }
 
   /** Dumps each namespace into `visit`: the sockets shown, and whether a dump failed. */
   dumpAll(cycle: number, visit: MessageVisitor, stats: CollectorStats): { sockets: number; failed: boolean } {
-    this.totals.reset(this.slots.length > 0 ? this.slots[0].dumper.families : []);
+    this.totals.reset(this.slots.length > 0 ? this.slots[0].dumper.families : [], this.slots.length > 0 ? this.slots[0].dumper.walks : []);
     let sockets = 0;
     let failed = false;
     for (let i = 0; i < this.slots.length; i++) {

@@ -20,6 +20,7 @@ export interface NetnsWatchOptions {
   states: number;
   destroyEvents: boolean;
   dumpTimeoutMs?: number;
+  perFamilyDumps?: boolean;
   rescanMs?: number;
   log: (line: string, level?: "info" | "warn" | "error") => void;
   /** Where `all` looks (tests point it elsewhere). */
@@ -113,6 +114,7 @@ export class NetnsWatch {
         // Our own namespace needs no setns.
         netns: inode === this.own ? null : { path: f.path, inode },
         ...this.buffers,
+        mode: { perFamily: this.opts.perFamilyDumps },
       });
     } catch (e) {
       this.collector.stats.error("netns_enter");

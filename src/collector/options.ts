@@ -15,6 +15,8 @@ export interface CollectorOptions extends FilterOptions {
   flushBudgetMs?: number;
   /** Bound (ms) on one dump and on each wait for a chunk of it; default DEFAULT_DUMP_TIMEOUT_MS. */
   dumpTimeoutMs?: number;
+  /** One SOCK_DIAG_BY_FAMILY walk per family, never the one-walk request (default false). */
+  perFamilyDumps?: boolean;
   /** Connections still open in the index from a previous run, by cookie. */
   resume?: ReadonlyMap<bigint, ResumeInfo>;
   /**

@@ -136,6 +136,7 @@ export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Pr
       excludeDstIps: opts.excludeDstIps,
       anonymize: opts.anonymize,
       destroyEvents: opts.destroyEvents,
+      perFamilyDumps: opts.perFamilyDumps,
       vanishGraceMs: 250,
       resume,
       // An open connection's progress (snapshots, bytes) reaches the index at most once a
@@ -147,7 +148,7 @@ export async function runCollector(opts: CollectorCliOptions, logTo?: LogFn): Pr
     // --netns all / paths: the watch adds every namespace, this thread's own included.
     opts.netns.kind === "host" ? undefined : null,
   );
-  const watch = opts.netns.kind === "host" ? null : new NetnsWatch({ mode: opts.netns, states: COLLECTOR_STATES, destroyEvents: opts.destroyEvents, log }, collector);
+  const watch = opts.netns.kind === "host" ? null : new NetnsWatch({ mode: opts.netns, states: COLLECTOR_STATES, destroyEvents: opts.destroyEvents, perFamilyDumps: opts.perFamilyDumps, log }, collector);
   if (watch !== null) {
     watch.refresh();
     if (watch.count === 0 && opts.netns.kind === "paths") {

@@ -4,6 +4,7 @@
 // most every LOG_EVERY_MS per kind, with how many were not logged) and the next one runs.
 import { realtime, unixMs, type RealTime } from "../ffi/clock.ts";
 import type { Collector } from "../collector/collector.ts";
+import { AF_UNSPEC } from "../diag/constants.ts";
 import type { CycleReport } from "../model/report.ts";
 import { formatQuantiles, type CycleTimes } from "./cycle-times.ts";
 import type { LogFn } from "./logger.ts";
@@ -148,6 +149,10 @@ export function firstPollLines(c: Collector, cycleMs: number): string[] {
     lines.push(`${s.excluded.local} sockets with a loopback, link-local, multicast or unspecified address excluded: use --include-local to archive them`);
   }
   if (s.excluded.byFlags > 0) lines.push(`${s.excluded.byFlags} sockets excluded by --exclude-srcport / --exclude-dstip`);
+  const walks = c.lastDump.walks;
+  if (c.dumpFallback !== null) lines.push(`dump: ${c.dumpFallback}`);
+  else if (walks.length === 1 && walks[0] === AF_UNSPEC) lines.push("dump: IPv4 and IPv6 sockets in one walk of the kernel's tables (TCPDIAG_GETSOCK)");
+  else if (walks.length > 1) lines.push("dump: one walk of the kernel's tables per family (SOCK_DIAG_BY_FAMILY)");
   return lines;
 }
 

@@ -8,7 +8,7 @@ import type { CycleReport } from "../model/report.ts";
 import type { EventSocketServer } from "../api/eventsocket.ts";
 import type { CollectorMetrics } from "../api/metrics.ts";
 import { recordPoll, type CollectorStatus } from "../api/status.ts";
-import { AF_INET } from "../diag/constants.ts";
+import { AF_INET, AF_INET6 } from "../diag/constants.ts";
 import type { CycleSink } from "./loop.ts";
 import type { StorageClient } from "./storage-client.ts";
 import type { ApiThread } from "../api/api-thread.ts";
@@ -54,6 +54,11 @@ class RateObserver {
     this.sent = bytes.sent;
     this.received = bytes.received;
   }
+}
+
+/** M-Lab's af label; "all" for one walk over every family. */
+function afLabel(family: number): string {
+  return family === AF_INET ? "ipv4" : family === AF_INET6 ? "ipv6" : "all";
 }
 
 export class ReportFanout implements CycleSink {
@@ -105,11 +110,8 @@ export class ReportFanout implements CycleSink {
     if (this.lastPollTime > 0) metrics.pollingInterval.observe((report.time - this.lastPollTime) / 1000);
     this.lastPollTime = report.time;
     const dump = collector.lastDump;
-    for (let i = 0; i < dump.families.length; i++) {
-      const af = dump.families[i] === AF_INET ? "ipv4" : "ipv6";
-      metrics.connectionCount.observe({ af }, dump.messages[i]);
-      metrics.syscallTime.observe({ af }, dump.seconds[i]);
-    }
+    for (let i = 0; i < dump.families.length; i++) metrics.connectionCount.observe({ af: afLabel(dump.families[i]) }, dump.messages[i]);
+    for (let i = 0; i < dump.walks.length; i++) metrics.syscallTime.observe({ af: afLabel(dump.walks[i]) }, dump.seconds[i]);
     const s = collector.stats;
     this.since.inc("snapshots", s.snapshots, (n) => metrics.snapshots.inc(n));
     metrics.lastPoll.set(report.time / 1000);

@@ -12,6 +12,13 @@ export const NLM_F_MATCH = 0x200;
 export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
 
 export const SOCK_DIAG_BY_FAMILY = 20;
+/**
+ * The older inet_diag request (struct inet_diag_req). The kernel answers it with one walk
+ * of the socket tables for every family (its family field is ignored), where
+ * SOCK_DIAG_BY_FAMILY walks them once per family.
+ */
+export const TCPDIAG_GETSOCK = 18;
+export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const IPPROTO_TCP = 6;

@@ -1,6 +1,6 @@
 // Splits a netlink receive buffer into messages. Pure: bounds-checked, never throws on
 // bad input, and always advances, so a corrupt buffer cannot loop forever.
-import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN } from "./constants.ts";
+import { AF_INET, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN } from "./constants.ts";
 
 export const enum SplitStatus {
   /** The chunk held only data messages: more chunks follow. */
@@ -21,10 +21,12 @@ export interface SplitState {
   errno: number;
   /** Data messages visited by the last call. */
   messages: number;
+  /** Of those, inet_diag replies for IPv4 sockets (idiag_family, the payload's first byte). */
+  inet: number;
 }
 
 export function newSplitState(): SplitState {
-  return { errno: 0, messages: 0 };
+  return { errno: 0, messages: 0, inet: 0 };
 }
 
 const align4 = (n: number): number => (n + 3) & ~3;
@@ -38,6 +40,7 @@ export function splitMessages(buf: Uint8Array, length: number, visit: MessageVis
   const end = dv.byteLength;
   state.errno = 0;
   state.messages = 0;
+  state.inet = 0;
   let off = 0;
   while (off + NLMSG_HDRLEN <= end) {
     const len = dv.getUint32(off, true);
@@ -53,6 +56,7 @@ export function splitMessages(buf: Uint8Array, length: number, visit: MessageVis
       }
     } else if (type !== NLMSG_NOOP && type !== NLMSG_OVERRUN) {
       state.messages++;
+      if (len > NLMSG_HDRLEN && buf[off + NLMSG_HDRLEN] === AF_INET) state.inet++;
       visit(buf, off, len, type);
     }
     off += align4(len);

@@ -39,10 +39,10 @@ test("a reader gets the message back from either format, and non-records as they
   expect(lines.every((l) => l.includes(" level=warn "))).toBe(true);
 });
 
-function run(format: string | null): string[] {
+function run(format: string | null, ...extra: string[]): string[] {
   const out = mkdtempSync(join(tmpdir(), "logs-"));
   dirs.push(out);
-  const args = ["collector", "--output", out, "--reps", "3", "--listen", "off", "--status-seconds", "0", ...(format ? ["--log-format", format] : [])];
+  const args = ["collector", "--output", out, "--reps", "3", "--listen", "off", "--status-seconds", "0", ...(format ? ["--log-format", format] : []), ...extra];
   const r = runCliSync(args);
   expect(r.code).toBe(0);
   return r.stderrRaw.split("\n").filter((l) => l !== "");
@@ -60,6 +60,7 @@ test("the collector's every stderr line is a record; after the first poll it say
   expect(start).toBeGreaterThanOrEqual(0);
   expect(first).toBeGreaterThan(start);
   expect(messages[first]).toMatch(/^first poll: sockets=\d+ tracked=\d+ excluded_local=\d+ excluded_by_flags=\d+ cycle_ms=[\d.]+$/);
+  expect(messages).toContain("dump: IPv4 and IPv6 sockets in one walk of the kernel's tables (TCPDIAG_GETSOCK)");
 
   const json = run("json");
   for (const l of json) {
@@ -71,6 +72,12 @@ test("the collector's every stderr line is a record; after the first poll it say
   const status = json.map((l) => JSON.parse(l)).find((o) => o.msg === "status");
   expect(typeof status.cycles).toBe("number");
   expect(json.map((l) => JSON.parse(l).msg)).toContain("first poll");
+});
+
+test("--per-family-dumps makes one walk per family, and the log says so", () => {
+  const messages = run(null, "--per-family-dumps").map(logMessage);
+  expect(messages).toContain("dump: one walk of the kernel's tables per family (SOCK_DIAG_BY_FAMILY)");
+  expect(messages.some((m) => m.includes("TCPDIAG_GETSOCK"))).toBe(false);
 });
 
 test("a bad --log-format is a usage error", () => {

@@ -2,7 +2,7 @@
 // scripted step (the messages of one dump, or an error to throw), each drain() delivers
 // the destroy events queued so far. Messages are copied into the source's own buffer
 // first, as the kernel would write them there.
-import { AF_INET, AF_INET6, SOCK_DIAG_BY_FAMILY } from "../../src/diag/constants.ts";
+import { AF_INET, AF_INET6, AF_UNSPEC, SOCK_DIAG_BY_FAMILY } from "../../src/diag/constants.ts";
 import type { MessageVisitor } from "../../src/diag/netlink-messages.ts";
 import type { DestroySource, DrainResult, DumpResult, DumpSource, KernelSource } from "../../src/collector/kernel-source.ts";
 
@@ -22,7 +22,9 @@ export class ReplayDump implements DumpSource {
   readonly buffer = new Uint8Array(1 << 20);
   readonly families = [AF_INET6, AF_INET];
   readonly lastMessages = [0, 0];
-  readonly lastSeconds = [0, 0];
+  readonly walks = [AF_UNSPEC];
+  readonly lastSeconds = [0];
+  readonly fallback = null;
   resets = 0;
   constructor(readonly steps: DumpStep[] = []) {}
 

@@ -3,7 +3,7 @@
 // /healthz reports, at most every STATUS_EVERY_MS.
 import type { FromApi, ToApi } from "./api-protocol.ts";
 import type { ApiServer } from "./http.ts";
-import type { CollectorMetrics } from "./metrics.ts";
+import { scrape, type CollectorMetrics } from "./metrics.ts";
 import type { CollectorStatus } from "./status.ts";
 
 const STATUS_EVERY_MS = 50;
@@ -42,7 +42,7 @@ export async function startApiWorker(o: ApiWorkerOptions): Promise<ApiThread> {
     else if (m.kind === "stopped") stopped?.();
     else if (m.kind === "metrics") {
       for (const [route, status, n] of m.requests) o.metrics.apiRequests.inc({ route, status }, n);
-      void o.metrics.registry.metrics().then((text) => post({ kind: "metrics", id: m.id, text, contentType: o.metrics.registry.contentType }));
+      void scrape(o.metrics).then((text) => post({ kind: "metrics", id: m.id, text, contentType: o.metrics.registry.contentType }));
     }
   };
   worker.onerror = (e) => failed(new Error(e.message));

@@ -3,6 +3,7 @@
 // ones marked "ours" are additions for the index, the API and the eventsocket.
 import { release } from "node:os";
 import { Counter, Gauge, Histogram, Registry } from "./prom.ts";
+import { CycleHistogram } from "./cycle-histogram.ts";
 import { VERSION } from "../model/version.ts";
 import { ARCHIVE_ERRORS, COLLECTOR_ERRORS, LARGE_NETLINK_TYPES, LOST_REASONS, NETLINK_SKIPPED_TYPES } from "../model/counted.ts";
 import { registerProcessMetrics } from "./process-metrics.ts";
@@ -41,16 +42,18 @@ const RATE_BUCKETS = [
 
 export interface CollectorMetrics {
   readonly registry: Registry;
+  /** Run before every scrape: whoever updates metrics in batches brings them up to date. */
+  readonly beforeScrape: (() => void)[];
 
   // --- M-Lab tcp-info ---
   /** tcpinfo_syscall_time_histogram{af}: seconds spent in the netlink dump syscalls, per walk: af="all" when one walk returns both families (the default), else "ipv4" and "ipv6". */
-  readonly syscallTime: Histogram<"af">;
+  readonly syscallTime: CycleHistogram;
   /** tcpinfo_polling_interval_histogram: seconds between poll cycles. */
-  readonly pollingInterval: Histogram;
+  readonly pollingInterval: CycleHistogram;
   /** tcpinfo_connection_count_histogram{af}: sockets returned by each dump. */
-  readonly connectionCount: Histogram<"af">;
+  readonly connectionCount: CycleHistogram;
   /** tcpinfo_cache_count_histogram: entries in the connection cache. */
-  readonly cacheCount: Histogram;
+  readonly cacheCount: CycleHistogram;
   /** tcpinfo_error_total{type} */
   readonly errors: Counter<"type">;
   /** tcpinfo_new_file_total */
@@ -98,7 +101,7 @@ export interface CollectorMetrics {
   readonly netnsPolled: Gauge;
   readonly netnsScanSeconds: Counter;
   /** tcpinfo_poll_duration_seconds: how long each poll cycle took (dump, diff, hand-off). */
-  readonly pollDuration: Histogram;
+  readonly pollDuration: CycleHistogram;
   /** tcpinfo_last_poll_timestamp_seconds: Unix time of the last successful poll. */
   readonly lastPoll: Gauge;
   /** tcpinfo_destroy_events_total / _overruns_total: kernel destroy events read, and times some were lost (ENOBUFS). */
@@ -136,10 +139,11 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
 
   const m: CollectorMetrics = {
     registry,
-    syscallTime: new Histogram({
+    beforeScrape: [],
+    syscallTime: new CycleHistogram({
       name: "tcpinfo_syscall_time_histogram",
       help: "netlink syscall latency distribution (seconds)",
-      labelNames: ["af"],
+      labelName: "af",
       buckets: [
         0.001, 0.00125, 0.0016, 0.002, 0.0025, 0.0032, 0.004, 0.005, 0.0063, 0.0079,
         0.01, 0.0125, 0.016, 0.02, 0.025, 0.032, 0.04, 0.05, 0.063, 0.079,
@@ -147,20 +151,20 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
       ],
       registers,
     }),
-    pollingInterval: new Histogram({
+    pollingInterval: new CycleHistogram({
       name: "tcpinfo_polling_interval_histogram",
       help: "netlink polling interval distribution (seconds)",
       buckets: goLinearBuckets(0, 0.001, 30),
       registers,
     }),
-    connectionCount: new Histogram({
+    connectionCount: new CycleHistogram({
       name: "tcpinfo_connection_count_histogram",
       help: "connection count histogram",
-      labelNames: ["af"],
+      labelName: "af",
       buckets: COUNT_BUCKETS,
       registers,
     }),
-    cacheCount: new Histogram({
+    cacheCount: new CycleHistogram({
       name: "tcpinfo_cache_count_histogram",
       help: "cache connection count histogram",
       buckets: COUNT_BUCKETS,
@@ -244,7 +248,7 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
     archiveFilesOpen: new Gauge({ name: "tcpinfo_archive_files_open", help: "Connections with an archive file being written.", registers }),
     netnsPolled: new Gauge({ name: "tcpinfo_netns_polled", help: "Network namespaces polled (1 with --netns host).", registers }),
     netnsScanSeconds: new Counter({ name: "tcpinfo_netns_scan_seconds_total", help: "Seconds spent finding network namespaces (--netns all or paths), apart from polling them.", registers }),
-    pollDuration: new Histogram({
+    pollDuration: new CycleHistogram({
       name: "tcpinfo_poll_duration_seconds",
       help: "Duration of each poll cycle: the dumps, the diff and the hand-off of its snapshots (seconds).",
       buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5],
@@ -259,6 +263,12 @@ export function createMetrics(options: MetricsOptions = {}): CollectorMetrics {
   return m;
 }
 
+/** The Prometheus text of every metric, brought up to date first. */
+export function scrape(m: CollectorMetrics): Promise<string> {
+  for (const f of m.beforeScrape) f();
+  return m.registry.metrics();
+}
+
 /** Every label value the collector can count, exported at 0 from the start. */
 function exportAtZero(m: CollectorMetrics): void {
   for (const type of COLLECTOR_ERRORS) m.errors.inc({ type }, 0);
@@ -269,9 +279,9 @@ function exportAtZero(m: CollectorMetrics): void {
   for (const type of NETLINK_SKIPPED_TYPES) m.netlinkSkipped.inc({ type }, 0);
   for (const action of ["truncated", "removed", "added"]) m.reconciledFiles.inc({ action }, 0);
   for (const af of ["ipv4", "ipv6"]) {
-    m.syscallTime.zero({ af });
-    m.connectionCount.zero({ af });
+    m.syscallTime.zero(af);
+    m.connectionCount.zero(af);
   }
   // One walk for every family (the default dump) is timed as one.
-  m.syscallTime.zero({ af: "all" });
+  m.syscallTime.zero("all");
 }

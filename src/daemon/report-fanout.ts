@@ -1,6 +1,10 @@
 // Hands each poll cycle's report to everything that records it: the eventsocket (at once,
 // so sidecars hear of connections within a cycle), the storage worker (which batches
 // reports into the SQLite index off the poll thread), Prometheus metrics and /healthz.
+// Per cycle only the cycle histograms are observed (cheap, see cycle-histogram.ts);
+// counters and gauges follow the collector's totals every SYNC_EVERY_MS and before every
+// scrape: turning totals into increments costs tens of map lookups and label hashes, which
+// an idle host paid a hundred times a second for no reader.
 import type { Collector } from "../collector/collector.ts";
 import type { ByteTotals } from "../collector/connection.ts";
 import { NETLINK_SKIPPED_TYPES, type CollectorError } from "../model/counted.ts";
@@ -12,6 +16,8 @@ import { AF_INET, AF_INET6 } from "../diag/constants.ts";
 import type { CycleSink } from "./loop.ts";
 import type { StorageClient } from "./storage-client.ts";
 import type { ApiThread } from "../api/api-thread.ts";
+
+const SYNC_EVERY_MS = 250;
 
 export interface FanoutDeps {
   collector: Collector;
@@ -65,8 +71,13 @@ export class ReportFanout implements CycleSink {
   private readonly since = new Deltas();
   private readonly rates = new RateObserver();
   private lastPollTime = 0;
+  private lastSync = Number.NEGATIVE_INFINITY;
+  /** The last report's time (Unix ms), for the last-poll gauge. */
+  private reportTime = 0;
 
-  constructor(private readonly deps: FanoutDeps) {}
+  constructor(private readonly deps: FanoutDeps) {
+    deps.metrics.beforeScrape.push(() => this.sync());
+  }
 
   onReport(report: CycleReport, cycleMs: number): void {
     const { events, metrics } = this.deps;
@@ -75,11 +86,38 @@ export class ReportFanout implements CycleSink {
       for (const c of report.closed) events.close(c.uuid, c.closedAt, c.closedAtSubMs);
     }
     this.deps.storage?.submit(report);
-    this.updateMetrics(report);
-    this.deps.metrics.pollDuration.observe(cycleMs / 1000);
+    this.observeCycle(report, cycleMs);
     recordPoll(this.deps.status, report.time);
+    const now = performance.now();
+    if (now - this.lastSync >= SYNC_EVERY_MS) this.sync(now);
     this.deps.api?.pushStatus();
     metrics.cacheCount.observe(this.deps.collector.tracked);
+  }
+
+  /** Counters and gauges brought up to the collector's and the storage worker's totals. */
+  sync(now = performance.now()): void {
+    this.lastSync = now;
+    const { collector, metrics } = this.deps;
+    const s = collector.stats;
+    this.since.inc("snapshots", s.snapshots, (n) => metrics.snapshots.inc(n));
+    if (this.reportTime > 0) metrics.lastPoll.set(this.reportTime / 1000);
+    metrics.connectionsTracked.set(collector.tracked);
+    metrics.netnsPolled.set(collector.namespaceCount);
+    this.since.inc("netnsScan", s.netnsScanSeconds, (n) => metrics.netnsScanSeconds.inc(n));
+    this.since.inc("destroy", s.destroyEvents, (n) => metrics.destroyEvents.inc(n));
+    this.since.inc("overrun", s.errors.get("destroy_overrun") ?? 0, (n) => metrics.destroyOverruns.inc(n));
+    for (const [type, n] of s.oversize) this.since.inc(`large:${type}`, n, (d) => metrics.largeNetlink.inc({ type }, d));
+    for (const type of NETLINK_SKIPPED_TYPES) this.since.inc(`skipped:${type}`, s.errors.get(type) ?? 0, (d) => metrics.netlinkSkipped.inc({ type }, d));
+    const a = collector.archiveStats();
+    metrics.archiveFilesOpen.set(a.liveWriters);
+    this.since.inc("files", a.filesCreated, (n) => metrics.newFiles.inc(n));
+    this.since.inc("written", a.recordsWritten, (n) => metrics.archiveLinesWritten.inc(n));
+    metrics.archiveLinesBuffered.set(a.pendingRecords);
+    this.since.inc("remnants", s.remnants, (n) => metrics.timewaitRemnants.inc(n));
+    for (const [reason, n] of Object.entries(a.lostByReason)) this.since.inc(`lost:${reason}`, n, (d) => metrics.archiveLinesLost.inc({ reason }, d));
+    this.errorDeltas(s.errors.entries(), "");
+    this.errorDeltas(Object.entries(a.errors), "archive_");
+    this.indexMetrics();
   }
 
   private countError(type: CollectorError, n = 1): void {
@@ -105,34 +143,17 @@ export class ReportFanout implements CycleSink {
     });
   }
 
-  private updateMetrics(report: CycleReport): void {
+  /** What M-Lab observes every poll: the interval, and each dump's sockets and time. */
+  private observeCycle(report: CycleReport, cycleMs: number): void {
     const { collector, metrics } = this.deps;
+    metrics.pollDuration.observe(cycleMs / 1000);
     if (this.lastPollTime > 0) metrics.pollingInterval.observe((report.time - this.lastPollTime) / 1000);
     this.lastPollTime = report.time;
+    this.reportTime = report.time;
     const dump = collector.lastDump;
-    for (let i = 0; i < dump.families.length; i++) metrics.connectionCount.observe({ af: afLabel(dump.families[i]) }, dump.messages[i]);
-    for (let i = 0; i < dump.walks.length; i++) metrics.syscallTime.observe({ af: afLabel(dump.walks[i]) }, dump.seconds[i]);
-    const s = collector.stats;
-    this.since.inc("snapshots", s.snapshots, (n) => metrics.snapshots.inc(n));
-    metrics.lastPoll.set(report.time / 1000);
-    metrics.connectionsTracked.set(collector.tracked);
-    metrics.netnsPolled.set(collector.namespaceCount);
-    this.since.inc("netnsScan", s.netnsScanSeconds, (n) => metrics.netnsScanSeconds.inc(n));
-    this.rates.update(report.time, s.bytes, metrics);
-    this.since.inc("destroy", s.destroyEvents, (n) => metrics.destroyEvents.inc(n));
-    this.since.inc("overrun", s.errors.get("destroy_overrun") ?? 0, (n) => metrics.destroyOverruns.inc(n));
-    for (const [type, n] of s.oversize) this.since.inc(`large:${type}`, n, (d) => metrics.largeNetlink.inc({ type }, d));
-    for (const type of NETLINK_SKIPPED_TYPES) this.since.inc(`skipped:${type}`, s.errors.get(type) ?? 0, (d) => metrics.netlinkSkipped.inc({ type }, d));
-    const a = collector.archiveStats();
-    metrics.archiveFilesOpen.set(a.liveWriters);
-    this.since.inc("files", a.filesCreated, (n) => metrics.newFiles.inc(n));
-    this.since.inc("written", a.recordsWritten, (n) => metrics.archiveLinesWritten.inc(n));
-    metrics.archiveLinesBuffered.set(a.pendingRecords);
-    this.since.inc("remnants", s.remnants, (n) => metrics.timewaitRemnants.inc(n));
-    for (const [reason, n] of Object.entries(a.lostByReason)) this.since.inc(`lost:${reason}`, n, (d) => metrics.archiveLinesLost.inc({ reason }, d));
-    this.errorDeltas(s.errors.entries(), "");
-    this.errorDeltas(Object.entries(a.errors), "archive_");
-    this.indexMetrics();
+    for (let i = 0; i < dump.families.length; i++) metrics.connectionCount.observe(dump.messages[i], afLabel(dump.families[i]));
+    for (let i = 0; i < dump.walks.length; i++) metrics.syscallTime.observe(dump.seconds[i], afLabel(dump.walks[i]));
+    this.rates.update(report.time, collector.stats.bytes, metrics);
   }
 
   private errorDeltas(entries: Iterable<[string, number]>, prefix: string): void {

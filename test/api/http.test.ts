@@ -346,7 +346,7 @@ describe("/healthz and /metrics", () => {
     fx.metrics.errors.inc({ type: "netlink" });
     fx.metrics.flowEvents.inc({ type: "open" });
     fx.metrics.pollingInterval.observe(0.005);
-    fx.metrics.connectionCount.observe({ af: "ipv4" }, 12);
+    fx.metrics.connectionCount.observe(12, "ipv4");
     await fx.get("/connections?port=443");
     await fx.get("/connections?port=abc");
     await fx.get("/nowhere");

@@ -183,6 +183,27 @@ export class ArchiveSet {
   }
 
   /**
+   * When flushDue next has something to do (Unix ms, as its `nowMs`): -Infinity for now,
+   * +Infinity when nothing is buffered or waiting to be compacted. Callers that sleep
+   * between calls wake up then, not on a fixed tick.
+   */
+  nextDueMs(): number {
+    if ((this.compaction?.backlog ?? 0) > 0) return Number.NEGATIVE_INFINITY;
+    let due = Number.POSITIVE_INFINITY;
+    for (const w of this.dueNow) if (w.retryAfter < due) due = w.retryAfter;
+    // Each of these is in due order: its first writer is its earliest.
+    for (const w of this.retry) {
+      if (w.dueAt < due) due = w.dueAt;
+      break;
+    }
+    for (const w of this.dirty) {
+      if (w.dueAt < due) due = w.dueAt;
+      break;
+    }
+    return due;
+  }
+
+  /**
    * Writes the buffered lines that are due (older than flushIntervalMs, or retries whose
    * wait is over). Call once per poll cycle. `budgetMs` bounds the time spent, so a slow
    * disk delays flushes rather than polling; what is left is due next call.

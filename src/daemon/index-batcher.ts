@@ -53,6 +53,11 @@ export class IndexBatcher {
     this.flushIfDue(report.time);
   }
 
+  /** When flushIfDue next writes (Unix ms, as its `now`); +Infinity with nothing pending. */
+  nextDueMs(): number {
+    return this.pending.length === 0 ? Number.POSITIVE_INFINITY : this.lastWrite + Math.max(this.batchMs, this.backoffMs);
+  }
+
   /** Writes the batch if `batchMs` have passed since the last write. */
   flushIfDue(now: number): void {
     if (now - this.lastWrite >= Math.max(this.batchMs, this.backoffMs)) this.flush(now);

@@ -17,7 +17,10 @@ import { Op, type FromStorage, type StorageConfig, type StorageStats, type ToSto
 
 declare const self: Worker;
 
+/** Timer ticks are at least this far apart (a batch runs one at once). */
 const TICK_MS = 5;
+/** With nothing due, a tick this often all the same (the line pool's trimming, a safety net). */
+const IDLE_TICK_MS = 1000;
 const FLUSH_BUDGET_MS = 20;
 const STATS_EVERY_MS = 50;
 /** A full collection after this many bytes of snapshots, at most once a second, every 100 ms while pressed (see gc-pacer.ts). */
@@ -37,7 +40,11 @@ let acked = 0;
 let lastStats = 0;
 let stopping = false;
 let forced = false;
-let timer: ReturnType<typeof setInterval> | null = null;
+let timer: ReturnType<typeof setTimeout> | null = null;
+/** performance.now() when the armed timer fires. */
+let timerAt = Number.POSITIVE_INFINITY;
+/** Counters moved since they were last posted. */
+let statsOwed = true;
 
 const post = (m: FromStorage) => self.postMessage(m);
 const log = (line: string, level: LogLevel = "info") => post({ kind: "log", line, level });
@@ -50,9 +57,37 @@ function stats(): StorageStats {
 
 function postStats(force = false): void {
   const now = performance.now();
-  if (!force && now - lastStats < STATS_EVERY_MS) return;
+  if (!force && (!statsOwed || now - lastStats < STATS_EVERY_MS)) return;
   lastStats = now;
+  statsOwed = false;
   post({ kind: "stats", stats: stats() });
+}
+
+/**
+ * Sets the timer for the next tick: when the earliest of buffered lines, the index batch
+ * and owed counters is due, at most IDLE_TICK_MS away. An idle host's worker then wakes
+ * once a second, not every TICK_MS.
+ */
+function arm(): void {
+  if (stopping) return;
+  const now = performance.now();
+  const wall = Date.now();
+  const due = Math.min(archive.nextDueMs(), batcher.nextDueMs()) - wall;
+  const statsDue = statsOwed ? lastStats + STATS_EVERY_MS - now : Number.POSITIVE_INFINITY;
+  const delay = Math.max(Math.min(IDLE_TICK_MS, due, statsDue), lastTick + TICK_MS - now, 0);
+  const at = now + delay;
+  if (timer !== null) {
+    if (timerAt <= at) return;
+    clearTimeout(timer);
+  }
+  timerAt = at;
+  timer = setTimeout(onTimer, delay);
+}
+
+function onTimer(): void {
+  timer = null;
+  timerAt = Number.POSITIVE_INFINITY;
+  tick();
 }
 
 /** File changes since the last report go to the index as a report of their own. */
@@ -117,21 +152,23 @@ function tick(): void {
   if (stopping) return;
   lastTick = performance.now();
   const now = Date.now();
-  archive.flushDue(now, FLUSH_BUDGET_MS);
+  if (archive.flushDue(now, FLUSH_BUDGET_MS) > 0 || batcher.pendingReports > 0) statsOwed = true;
   fileReport(now);
   batcher.flushIfDue(now);
   postStats();
+  arm();
 }
 
 async function shutdown(boundMs: number): Promise<void> {
   stopping = true;
-  if (timer) clearInterval(timer);
+  if (timer) clearTimeout(timer);
   const deadline = performance.now() + boundMs;
   let left = Number.POSITIVE_INFINITY;
   while (!forced && performance.now() < deadline) {
     const before = left;
     left = archive.closeSome(Date.now(), 50);
     if (left === 0) break;
+    statsOwed = true;
     postStats();
     // No progress (a full or failing disk): wait a little before trying again.
     await (left < before ? new Promise<void>((r) => setImmediate(r)) : Bun.sleep(100));
@@ -162,8 +199,8 @@ function init(config: StorageConfig): void {
   warmEncoder(attrs);
   index = ConnectionIndex.open(config.dbPath);
   batcher = new IndexBatcher(index, config.indexBatchMs, config.indexRetentionMs, log);
-  timer = setInterval(tick, TICK_MS);
   post({ kind: "ready" });
+  arm();
 }
 
 self.onmessage = (e: MessageEvent<ToStorage>) => {
@@ -177,7 +214,9 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
         applyBatch(m.ops, m.count, m.uuids, new Uint8Array(m.lines, 0, m.bytes));
         acked += m.bytes;
         gc.note(m.bytes, performance.now(), archive.pressed);
+        statsOwed = true;
         if (performance.now() - lastTick >= TICK_MS) tick();
+        else arm();
         // Both buffers go back: fresh ones every cycle would be garbage the collector
         // lets pile up (tens of MB at 100 batches a second).
         self.postMessage({ kind: "recycle", buffer: m.lines, ops: m.ops.buffer as ArrayBuffer } satisfies FromStorage, m.lines.byteLength > 0 ? [m.lines, m.ops.buffer as ArrayBuffer] : [m.ops.buffer as ArrayBuffer]);
@@ -187,9 +226,13 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
         for (const o of m.report.opened) awaitingOpen.delete(o.uuid);
         m.report.files = archive.takeFileChanges();
         batcher.add(m.report);
+        statsOwed = true;
+        arm();
         break;
       case "close-connections":
         batcher.closeConnections(m.uuids, m.at, m.reason);
+        statsOwed = true;
+        arm();
         break;
       case "shutdown":
         void shutdown(m.boundMs);

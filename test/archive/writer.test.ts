@@ -112,8 +112,10 @@ test("once flushBytes are buffered, the next flushDue writes them without waitin
   const set = newSet({ flushBytes: 4096, flushIntervalMs: 60_000 });
   const w = set.open(UUID, T0);
   let n = 0;
+  expect(set.nextDueMs()).toBe(Number.POSITIVE_INFINITY);
   while (set.dueNowCount === 0 && n < 100) w.append(line(n, T0 + n), T0 + n++);
   expect(n).toBeGreaterThan(1);
+  expect(set.nextDueMs()).toBe(Number.NEGATIVE_INFINITY); // a full buffer is due now
   // Nothing is written inside append(): the caller's cycle is never stalled by it.
   expect(set.stats().flushes).toBe(0);
   // Due now, long before the 60 s interval.
@@ -342,7 +344,9 @@ test("an unwritable folder: counted errors, no throw, lines kept and written onc
     lines.push(line(i, T0 + i));
     w.append(lines[i], T0 + i);
   }
+  expect(set.nextDueMs()).toBe(T0 + 1000); // the first line + the interval
   expect(() => set.flushDue(T0 + 1000)).not.toThrow();
+  expect(set.nextDueMs()).toBe(T0 + 1500); // the failure + retryMs
   let s = set.stats();
   expect(s.flushes).toBe(0);
   expect(s.failedFlushes).toBe(1);
@@ -363,6 +367,7 @@ test("an unwritable folder: counted errors, no throw, lines kept and written onc
   unlock();
   expect(set.flushDue(T0 + 1999)).toBe(0);
   expect(set.flushDue(T0 + 2000)).toBe(1);
+  expect(set.nextDueMs()).toBe(Number.POSITIVE_INFINITY); // nothing buffered
   s = set.stats();
   expect(s.flushes).toBe(1);
   expect(s.recordsWritten).toBe(6);

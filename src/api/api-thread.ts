@@ -1,12 +1,10 @@
 // The poll thread's side of the API worker: starts it, answers its /metrics requests from
-// this thread's registry (adding the request counts it passes on), and pushes the status
-// /healthz reports, at most every STATUS_EVERY_MS.
+// this thread's registry (adding the request counts it passes on), and keeps the status
+// /healthz reports current: its numbers in shared memory, its last error by message.
 import type { FromApi, ToApi } from "./api-protocol.ts";
 import type { ApiServer } from "./http.ts";
 import { scrape, type CollectorMetrics } from "./metrics.ts";
-import type { CollectorStatus } from "./status.ts";
-
-const STATUS_EVERY_MS = 50;
+import { SharedStatusNumbers, type CollectorStatus } from "./status.ts";
 
 export interface ApiWorkerOptions {
   listen: string;
@@ -20,8 +18,8 @@ export interface ApiWorkerOptions {
 }
 
 export interface ApiThread extends ApiServer {
-  /** Hands the worker the current status (throttled; `force` sends it now). */
-  pushStatus(force?: boolean): void;
+  /** Hands the worker the current status: cheap enough for every cycle. */
+  pushStatus(): void;
 }
 
 export async function startApiWorker(o: ApiWorkerOptions): Promise<ApiThread> {
@@ -46,7 +44,10 @@ export async function startApiWorker(o: ApiWorkerOptions): Promise<ApiThread> {
     }
   };
   worker.onerror = (e) => failed(new Error(e.message));
-  post({ kind: "init", config: { listen: o.listen, dbPath: o.dbPath, outputDir: o.outputDir, apiToken: o.apiToken }, status: { ...o.status } });
+  const numbers = new SharedStatusNumbers();
+  numbers.write(o.status);
+  let lastError = o.status.lastError;
+  post({ kind: "init", config: { listen: o.listen, dbPath: o.dbPath, outputDir: o.outputDir, apiToken: o.apiToken, statusBuffer: numbers.buffer }, lastError });
   let addr: { url: string; hostname: string; port: number };
   try {
     addr = await started;
@@ -55,14 +56,14 @@ export async function startApiWorker(o: ApiWorkerOptions): Promise<ApiThread> {
     throw e;
   }
   worker.onerror = (e) => o.log(`API worker error: ${e.message}`);
-  let lastPush = 0;
   return {
     ...addr,
-    pushStatus(force = false) {
-      const now = performance.now();
-      if (!force && now - lastPush < STATUS_EVERY_MS) return;
-      lastPush = now;
-      post({ kind: "status", status: { ...o.status } });
+    pushStatus() {
+      numbers.write(o.status);
+      if (o.status.lastError !== lastError) {
+        lastError = o.status.lastError;
+        post({ kind: "last-error", lastError });
+      }
     },
     async stop() {
       const done = new Promise<void>((r) => (stopped = r));

@@ -7,14 +7,15 @@ import { useBatchScheduling } from "../ffi/sched.ts";
 import type { FromApi, ToApi } from "./api-protocol.ts";
 import { startApiServer, type ApiServer } from "./http.ts";
 import type { ApiMetrics } from "./routes.ts";
-import { createStatus, type CollectorStatus } from "./status.ts";
+import { SharedStatusNumbers, type CollectorStatus } from "./status.ts";
 
 declare const self: Worker;
 
 const post = (m: FromApi) => self.postMessage(m);
 let server: ApiServer | null = null;
 let index: ConnectionIndex | null = null;
-const status: CollectorStatus = createStatus();
+/** Read from the poll thread's shared numbers at each /healthz; set at init. */
+let status: CollectorStatus;
 /** Requests by "route status" since the last /metrics, handed to the poll thread's counter then. */
 const requests = new Map<string, [string, string, number]>();
 const waiting = new Map<number, (r: { text: string; contentType: string }) => void>();
@@ -54,7 +55,8 @@ self.onmessage = async (e: MessageEvent<ToApi>) => {
     const sched = useBatchScheduling();
     if (sched !== null) post({ kind: "log", line: `API worker: not SCHED_BATCH (${sched}): its wake-ups may delay polls` });
     try {
-      Object.assign(status, m.status);
+      status = new SharedStatusNumbers(m.config.statusBuffer).view();
+      status.lastError = m.lastError;
       index = ConnectionIndex.open(m.config.dbPath, { readonly: true });
       server = startApiServer({
         listen: m.config.listen,
@@ -70,8 +72,8 @@ self.onmessage = async (e: MessageEvent<ToApi>) => {
     } catch (err) {
       post({ kind: "failed", message: (err as Error).message });
     }
-  } else if (m.kind === "status") {
-    Object.assign(status, m.status);
+  } else if (m.kind === "last-error") {
+    status.lastError = m.lastError;
   } else if (m.kind === "metrics") {
     waiting.get(m.id)?.({ text: m.text, contentType: m.contentType });
     waiting.delete(m.id);

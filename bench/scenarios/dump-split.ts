@@ -1,5 +1,5 @@
 // Scenario 1: dump + split of N idle sockets (SockDiagDumper.dump, empty visitor) against
-// the C floor making the same dumps (all states, both families, every extension).
+// the C floor making the same dumps (all states, both families in one walk, every extension).
 import { median, quantile } from "../lib/stats.ts";
 import { runWorkerInNs } from "../lib/proc.ts";
 import { row, type ScenarioOutput } from "../lib/results.ts";

@@ -250,9 +250,13 @@ export class ArchiveSet {
     }
   }
 
-  /** Buffered lines hold more than half the memory bound (writers then write early: writer.ts). */
+  /**
+   * Buffered lines hold more than three quarters of the memory bound: a burst. (Past half,
+   * writers already write early, see writer.ts, which keeps a thousand busy connections'
+   * buffers about half full in steady state: that is not a burst.)
+   */
   get pressed(): boolean {
-    return this.counters.pendingBytes > this.ctx.maxTotalPendingBytes / 2;
+    return this.counters.pendingBytes > (this.ctx.maxTotalPendingBytes / 4) * 3;
   }
 
   /** Finished files waiting to be rewritten as one frame. */

@@ -400,6 +400,21 @@ test("buffered lines are bounded while writes fail: the oldest are dropped and c
   expect(zstdText(join(out, w.files[0].path)).split("\n").slice(1, 4)).toEqual(lines.slice(7));
 });
 
+test("pressed means past three quarters of the memory bound, not past half where writers already write early", () => {
+  const one = line(0, T0).length + 1;
+  const set = newSet({ flushIntervalMs: 10_000, retryMs: 10_000, maxTotalPendingBytes: 8 * one, flushBytes: 1 << 20 });
+  // Writes fail, so what is appended stays buffered whatever writing early would do.
+  const unlock = lock(out);
+  const ws = Array.from({ length: 7 }, (_, i) => set.open(`${UUID}${i}`, T0));
+  for (let i = 0; i < 6; i++) ws[i].append(line(0, T0), T0 + i);
+  expect(set.stats().pendingBytes).toBe(6 * one); // three quarters exactly
+  expect(set.pressed).toBe(false);
+  ws[6].append(line(0, T0), T0 + 6);
+  expect(set.stats().pendingBytes).toBe(7 * one);
+  expect(set.pressed).toBe(true);
+  unlock();
+});
+
 test("the total buffered by all writers is bounded too", () => {
   const one = line(0, T0).length + 1;
   const set = newSet({ flushIntervalMs: 10_000, retryMs: 10_000, maxTotalPendingBytes: 5 * one, flushBytes: 1 << 20 });

@@ -3,7 +3,7 @@
 // one walk of the kernel's tables when it answers the request for that (TCPDIAG_GETSOCK),
 // else from one SOCK_DIAG_BY_FAMILY walk per family, as M-Lab's collector does.
 import { ChunkVerdict, NetlinkSocket } from "../ffi/netlink-socket.ts";
-import { SyscallError } from "../ffi/errno.ts";
+import { EINVAL, ENOENT, EOPNOTSUPP, EPROTONOSUPPORT, SyscallError } from "../ffi/errno.ts";
 import { AF_INET, AF_INET6, AF_UNSPEC } from "../diag/constants.ts";
 import { newSplitState, SplitStatus, splitMessages, type MessageVisitor } from "../diag/netlink-messages.ts";
 import { buildAllFamiliesRequest, buildDumpRequest, setRequestSeq } from "../diag/request.ts";
@@ -42,22 +42,22 @@ export interface DumpMode {
 }
 
 /** errnos with which a kernel refuses the one-walk request (no handler, no such type). */
-const REFUSED = new Set([2 /* ENOENT */, 22 /* EINVAL */, 93 /* EPROTONOSUPPORT */, 95 /* EOPNOTSUPP */]);
+const REFUSED = new Set([ENOENT, EINVAL, EPROTONOSUPPORT, EOPNOTSUPP]);
 
 export class SockDiagDumper {
   /** The families counted, in order (AF_INET6 first, as M-Lab), with the last dump's messages of each. */
   readonly families: readonly number[];
   readonly lastMessages: number[];
   /** The walks one dump makes (AF_UNSPEC: one for every family), with the seconds each took last. */
-  walks: readonly number[];
-  lastSeconds: number[];
+  walks!: readonly number[];
+  lastSeconds!: number[];
   /** Why the one-walk request was given up for one per family (the kernel refused it); null if it was not. */
   fallback: string | null = null;
   private sock: NetlinkSocket;
   /** The receive buffer every message view points into; reused for every chunk. */
   readonly buffer: Uint8Array;
   private readonly enter: <T>(make: () => T) => T;
-  private requests: Uint8Array[];
+  private requests!: Uint8Array[];
   private readonly split = newSplitState();
   private seq = 1;
   private visit: MessageVisitor = () => {};
@@ -90,11 +90,10 @@ export class SockDiagDumper {
     if (both && !mode.perFamily) {
       this.walks = [AF_UNSPEC];
       this.requests = [buildAllFamiliesRequest({ states }, mode.walkType)];
+      this.lastSeconds = [0];
     } else {
-      this.walks = families;
-      this.requests = families.map((family) => buildDumpRequest({ family, states }));
+      this.walkPerFamily();
     }
-    this.lastSeconds = this.walks.map(() => 0);
   }
 
   /**
@@ -154,6 +153,11 @@ export class SockDiagDumper {
   /** The kernel refused the one-walk request: one request per family from now on. */
   private perFamily(errno: number): void {
     this.fallback = `the kernel refused the one-walk dump request (${new SyscallError("TCPDIAG_GETSOCK", errno).message}); dumping each family in turn`;
+    this.walkPerFamily();
+  }
+
+  /** One SOCK_DIAG_BY_FAMILY request, and walk, per family. */
+  private walkPerFamily(): void {
     this.walks = this.families;
     this.requests = this.families.map((family) => buildDumpRequest({ family, states: this.states }));
     this.lastSeconds = this.walks.map(() => 0);

@@ -105,7 +105,8 @@ export class NetnsSlots {
 
   /** Dumps each namespace into `visit`: the sockets shown, and whether a dump failed. */
   dumpAll(cycle: number, visit: MessageVisitor, stats: CollectorStats): { sockets: number; failed: boolean } {
-    this.totals.reset(this.slots.length > 0 ? this.slots[0].dumper.families : [], this.slots.length > 0 ? this.slots[0].dumper.walks : []);
+    const first = this.slots[0]?.dumper;
+    this.totals.reset(first?.families ?? [], first?.walks ?? []);
     let sockets = 0;
     let failed = false;
     for (let i = 0; i < this.slots.length; i++) {

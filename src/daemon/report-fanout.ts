@@ -72,8 +72,6 @@ export class ReportFanout implements CycleSink {
   private readonly rates = new RateObserver();
   private lastPollTime = 0;
   private lastSync = Number.NEGATIVE_INFINITY;
-  /** The last report's time (Unix ms), for the last-poll gauge. */
-  private reportTime = 0;
 
   constructor(private readonly deps: FanoutDeps) {
     deps.metrics.beforeScrape.push(() => this.sync());
@@ -100,7 +98,7 @@ export class ReportFanout implements CycleSink {
     const { collector, metrics } = this.deps;
     const s = collector.stats;
     this.since.inc("snapshots", s.snapshots, (n) => metrics.snapshots.inc(n));
-    if (this.reportTime > 0) metrics.lastPoll.set(this.reportTime / 1000);
+    if (this.lastPollTime > 0) metrics.lastPoll.set(this.lastPollTime / 1000);
     metrics.connectionsTracked.set(collector.tracked);
     metrics.netnsPolled.set(collector.namespaceCount);
     this.since.inc("netnsScan", s.netnsScanSeconds, (n) => metrics.netnsScanSeconds.inc(n));
@@ -149,7 +147,6 @@ export class ReportFanout implements CycleSink {
     metrics.pollDuration.observe(cycleMs / 1000);
     if (this.lastPollTime > 0) metrics.pollingInterval.observe((report.time - this.lastPollTime) / 1000);
     this.lastPollTime = report.time;
-    this.reportTime = report.time;
     const dump = collector.lastDump;
     for (let i = 0; i < dump.families.length; i++) metrics.connectionCount.observe(dump.messages[i], afLabel(dump.families[i]));
     for (let i = 0; i < dump.walks.length; i++) metrics.syscallTime.observe(dump.seconds[i], afLabel(dump.walks[i]));

@@ -84,6 +84,12 @@ function arm(): void {
   timer = setTimeout(onTimer, delay);
 }
 
+/** Something moved the counters and may have made writing due. */
+function moved(): void {
+  statsOwed = true;
+  arm();
+}
+
 function onTimer(): void {
   timer = null;
   timerAt = Number.POSITIVE_INFINITY;
@@ -226,13 +232,11 @@ self.onmessage = (e: MessageEvent<ToStorage>) => {
         for (const o of m.report.opened) awaitingOpen.delete(o.uuid);
         m.report.files = archive.takeFileChanges();
         batcher.add(m.report);
-        statsOwed = true;
-        arm();
+        moved();
         break;
       case "close-connections":
         batcher.closeConnections(m.uuids, m.at, m.reason);
-        statsOwed = true;
-        arm();
+        moved();
         break;
       case "shutdown":
         void shutdown(m.boundMs);

@@ -22,8 +22,12 @@ const MESSAGES: Record<string, string> = {
   ESRCH: "no such process",
 };
 
+export const ENOENT = 2;
 export const EINTR = 4;
 export const EAGAIN = 11;
+export const EINVAL = 22;
+export const EPROTONOSUPPORT = 93;
+export const EOPNOTSUPP = 95;
 export const ENOBUFS = 105;
 
 export function errnoName(errno: number): string {

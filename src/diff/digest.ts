@@ -35,7 +35,7 @@ export class Digest {
   compute(buf: Bytes, idm: number, end: number, info: number, infoLen: number): void {
     // Two chains per lane, the even words into one and the odd into the other: each step
     // waits on the last one's multiply, so one chain ran at the multiply's latency; two
-    // keep both multipliers busy (120 -> 65 ns for a 500-byte message).
+    // keep both multipliers busy (95 -> 75 ns for a 500-byte message, measured side by side).
     let a1 = 0x811c9dc5 | 0;
     let a2 = 0x2545f491 | 0;
     let b1 = 0x6c62272e | 0;

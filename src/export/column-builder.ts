@@ -1,7 +1,7 @@
-// One column's values in a typed array (growing by doubling) with a validity bitmap,
-// turned into an Arrow vector without copying per value. Numbers up to u32 stay numbers;
-// u64, i64 and nanosecond times are 64-bit arrays, exact.
-import { Int32, Int64, makeData, makeVector, TimestampNanosecond, Uint16, Uint32, Uint64, Uint8, Utf8, type DataType, type Vector } from "apache-arrow";
+// One column's values in a typed array (growing by doubling) with a validity bitmap, laid
+// out as Arrow lays a column out, so the IPC stream takes its buffers whole. Numbers up to
+// u32 stay numbers; u64, i64 and nanosecond times are 64-bit arrays, exact.
+import type { IpcColumn } from "./arrow-ipc.ts";
 import type { ColumnDef, ColumnType } from "./columns.ts";
 import { fieldSize, type Field } from "../diag/struct.ts";
 import { copyBytesWhere, copyNarrow, copyWords, copyWordsWhere, setValidRange } from "./strided-copy.ts";
@@ -18,19 +18,6 @@ function numbers(type: ColumnType, n: number): Numbers | null {
     case "i64":
     case "timestamp_ns": return new BigInt64Array(n);
     case "utf8": return null;
-  }
-}
-
-function arrowType(type: ColumnType): DataType {
-  switch (type) {
-    case "u8": return new Uint8();
-    case "u16": return new Uint16();
-    case "u32": return new Uint32();
-    case "i32": return new Int32();
-    case "u64": return new Uint64();
-    case "i64": return new Int64();
-    case "timestamp_ns": return new TimestampNanosecond("UTC");
-    case "utf8": return new Utf8();
   }
 }
 
@@ -259,26 +246,15 @@ export class ColumnBuilder {
     this.length++;
   }
 
-  toVector(): Vector {
-    const type = arrowType(this.def.type);
+  /** The column's buffers for the IPC stream (views, valid until the builder changes). */
+  ipcColumn(): IpcColumn {
+    const n = this.length;
+    const validity = this.nulls > 0 ? this.valid.subarray(0, Math.ceil(n / 8)) : null;
+    const base = { name: this.def.name, type: this.def.type, nullable: this.def.required !== true, nullCount: this.nulls, validity };
     if (this.values === null) {
-      const data = makeData({
-        type: type as Utf8,
-        length: this.length,
-        valueOffsets: this.offsets.subarray(0, this.length + 1),
-        data: this.chars.subarray(0, this.offsets[this.length]),
-        nullCount: this.nulls,
-        nullBitmap: this.nulls > 0 ? this.valid.subarray(0, Math.ceil(this.length / 8)) : undefined,
-      });
-      return makeVector(data);
+      const end = this.offsets[n];
+      return { ...base, values: this.chars.subarray(0, end), offsets: new Uint8Array(this.offsets.buffer, this.offsets.byteOffset, (n + 1) * 4) };
     }
-    const data = makeData({
-      type: type as Uint8,
-      length: this.length,
-      data: this.values.subarray(0, this.length) as Uint8Array,
-      nullCount: this.nulls,
-      nullBitmap: this.nulls > 0 ? this.valid.subarray(0, Math.ceil(this.length / 8)) : undefined,
-    });
-    return makeVector(data);
+    return { ...base, values: this.bytes!.subarray(0, n * this.values.BYTES_PER_ELEMENT), offsets: null };
   }
 }

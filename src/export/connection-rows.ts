@@ -1,7 +1,6 @@
 // Index rows as the `connections` table: every index column, the host, the file list.
-import type { Table } from "apache-arrow";
 import type { ConnectionWithFiles } from "../index-db/index.ts";
-import { builders, tableOf } from "./arrow-table.ts";
+import { builders, sliceOf, type TableSlice } from "./table-slice.ts";
 import type { ColumnBuilder } from "./column-builder.ts";
 import { CONNECTION_COLUMNS } from "./columns.ts";
 
@@ -50,7 +49,8 @@ export class ConnectionRows {
     str("files", c.files.map((f) => f.path).join(" "));
   }
 
-  table(): Table {
-    return tableOf(this.cols);
+  /** The rows as a slice for the Parquet writer, valid until the next push. */
+  table(): TableSlice {
+    return sliceOf(this.cols);
   }
 }

@@ -8,8 +8,9 @@
 // per file reached ~1 GB resident that way, and its page faults cost a third of the CPU).
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
-import { AsyncByteQueue, RecordBatchStreamWriter, type Table } from "apache-arrow";
 import * as parquet from "parquet-wasm";
+import { IpcStreamWriter } from "./arrow-ipc.ts";
+import type { TableSlice } from "./table-slice.ts";
 
 /**
  * zstd, no dictionaries, statistics per column chunk (what engines prune row groups
@@ -33,35 +34,8 @@ function writerProperties(statsColumns?: readonly string[]): parquet.WriterPrope
   return b.build();
 }
 
-/**
- * A slice as Arrow IPC stream bytes, gathered into one buffer kept from slice to slice
- * (the library's own sink joins its chunks into a fresh buffer each time: garbage the
- * size of the slice, paged in anew). The view is valid until the next call.
- */
-class ReusedSink extends AsyncByteQueue {
-  static buf = new Uint8Array(1 << 20);
-  length = 0;
-
-  override write(value: Uint8Array): void {
-    const need = this.length + value.byteLength;
-    if (need > ReusedSink.buf.length) {
-      const bigger = new Uint8Array(Math.max(need, ReusedSink.buf.length * 2));
-      bigger.set(ReusedSink.buf.subarray(0, this.length));
-      ReusedSink.buf = bigger;
-    }
-    ReusedSink.buf.set(value, this.length);
-    this.length = need;
-  }
-}
-
-function ipcStream(table: Table): Uint8Array {
-  const sink = new ReusedSink();
-  const writer = new RecordBatchStreamWriter();
-  writer.reset(sink);
-  writer.write(table);
-  writer.finish();
-  return ReusedSink.buf.subarray(0, sink.length);
-}
+/** One stream writer for every file: its buffer is kept from slice to slice. */
+const ipc = new IpcStreamWriter();
 
 /** One Parquet file being written under its temporary name. */
 export class ParquetStream {
@@ -121,9 +95,9 @@ export class ParquetStream {
   }
 
   /** Appends a slice's rows; resolves once the encoder has taken them. */
-  async write(table: Table): Promise<void> {
-    if (table.numRows === 0) return;
-    const wasm = parquet.Table.fromIPCStream(ipcStream(table));
+  async write(slice: TableSlice): Promise<void> {
+    if (slice.length === 0) return;
+    const wasm = parquet.Table.fromIPCStream(ipc.stream(slice.columns, slice.length));
     try {
       for (const batch of wasm.recordBatches()) {
         await this.demand;

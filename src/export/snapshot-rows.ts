@@ -1,12 +1,11 @@
 // Archived snapshots as rows of the `snapshots` table: each entry's inet_diag_msg and
 // attributes read straight into the column builders (no decoded object per snapshot).
-import type { Table } from "apache-arrow";
 import type { RowInput } from "./row-input.ts";
 import { AF_INET, Attr } from "../diag/constants.ts";
 import { COOKIE_OFFSET, DST_ADDR_OFFSET, INET_DIAG_MSG, SRC_ADDR_OFFSET } from "../diag/layouts.ts";
 import { formatAddress } from "../diag/address.ts";
 import type { Field, FieldType } from "../diag/struct.ts";
-import { builders, tableOf } from "./arrow-table.ts";
+import { builders, sliceOf, type TableSlice } from "./table-slice.ts";
 import type { ColumnBuilder } from "./column-builder.ts";
 import { IDM, StructArena, type ArenaColumn } from "./struct-arena.ts";
 import { SCALAR_COLUMNS, SNAPSHOT_COLUMNS, SNAPSHOT_HEAD, STRUCT_COLUMNS } from "./columns.ts";
@@ -125,9 +124,9 @@ export class SnapshotRows {
     return this;
   }
 
-  /** The rows as an Arrow table, valid until reset(). */
-  table(): Table {
+  /** The rows as a slice for the Parquet writer, valid until reset(). */
+  table(): TableSlice {
     this.arena.drainInto(this.arenaCols);
-    return tableOf(this.cols);
+    return sliceOf(this.cols);
   }
 }

@@ -125,7 +125,7 @@ describe("help", () => {
   });
 });
 
-test("the command table loads no Arrow, Parquet or unused prom-client code: only the export command loads Arrow", () => {
+test("the command table loads no Arrow IPC, Parquet or unused prom-client code: only the export command loads them", () => {
   // Every process that loads them (the collector too, were it eager) holds ~25 MiB more;
   // prom-client's index would add its Pushgateway, default metrics and cluster (~10 MiB).
   const modulesAfter = (argv: string[]): string[] => {
@@ -134,7 +134,7 @@ test("the command table loads no Arrow, Parquet or unused prom-client code: only
     const last = r.stdout.toString().trim().split("\n").at(-1) ?? "[]";
     return JSON.parse(last) as string[];
   };
-  const heavy = (mods: string[]) => mods.filter((m) => /node_modules\/(apache-arrow|parquet-wasm)\//.test(m));
+  const heavy = (mods: string[]) => mods.filter((m) => /node_modules\/(apache-arrow|flatbuffers|parquet-wasm)\//.test(m));
   const help = modulesAfter(["--version"]);
   expect(help.some((m) => m.endsWith(join("src", "index.ts")))).toBe(true);
   expect(heavy(help)).toEqual([]);

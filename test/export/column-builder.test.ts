@@ -1,19 +1,28 @@
 // A column builder is emptied and filled again for every batch of an export: what a reused
-// one hands Arrow must be exactly what a fresh one would, nulls and text included.
+// one hands Arrow must be exactly what a fresh one would, nulls and text included. Every
+// column is read back by apache-arrow from the IPC stream the export makes of it.
 import { expect, test } from "bun:test";
+import { tableFromIPC, type Vector } from "apache-arrow";
+import { IpcStreamWriter } from "../../src/export/arrow-ipc.ts";
 import { ColumnBuilder } from "../../src/export/column-builder.ts";
 import type { ColumnType } from "../../src/export/columns.ts";
 import type { FieldType } from "../../src/diag/struct.ts";
 
+const ipc = new IpcStreamWriter();
+/** The column as apache-arrow reads it from its IPC stream (copied: the writer reuses its buffer). */
+function vectorOf(c: ColumnBuilder): Vector {
+  return tableFromIPC(ipc.stream([c.ipcColumn()], c.length).slice()).getChildAt(0)!;
+}
+
 test("a reset number column forgets the previous batch's values and validity", () => {
   const c = new ColumnBuilder({ name: "x", type: "u32", doc: "" }, 8);
   for (let i = 0; i < 20; i++) c.push(i + 1); // grows past its capacity
-  expect(c.toVector().toArray()).toEqual(Uint32Array.from({ length: 20 }, (_, i) => i + 1));
+  expect(vectorOf(c).toArray()).toEqual(Uint32Array.from({ length: 20 }, (_, i) => i + 1));
   c.reset();
   c.pushNull();
   c.push(5);
   c.pushNull();
-  const v = c.toVector();
+  const v = vectorOf(c);
   expect(v.length).toBe(3);
   expect(v.nullCount).toBe(2);
   expect([v.get(0), v.get(1), v.get(2)]).toEqual([null, 5, null]);
@@ -23,11 +32,11 @@ test("text: repeats, nulls, multi-byte characters, growth, and a reset", () => {
   const c = new ColumnBuilder({ name: "s", type: "utf8", doc: "" }, 8);
   const first = ["a", "a", "bb", "bb", "bb", "é✓", "é✓", "x".repeat(300), "x".repeat(300), "a"];
   for (const s of first) c.pushString(s);
-  expect(c.toVector().toArray()).toEqual(first);
+  expect(vectorOf(c).toArray()).toEqual(first);
   c.reset();
   const second = ["a", null, "ccc", "ccc", null, "ddd"];
   for (const s of second) s === null ? c.pushNull() : c.pushString(s);
-  const v = c.toVector();
+  const v = vectorOf(c);
   expect(v.nullCount).toBe(2);
   expect(Array.from({ length: v.length }, (_, i) => v.get(i))).toEqual(second);
 });
@@ -37,7 +46,7 @@ test("nanosecond times: exact without a bigint per row, edges included, and out-
   const cases: [number, number][] = [[0, 0], [1, 999_999_999], [65_535, 999_999_999], [65_536, 0], [1_700_000_000, 123_456_789], [4_294_967_295, 999_999_999], [4_294_967_296, 1], [-1, 5]];
   for (let i = 0; i < 200; i++) cases.push([Math.floor(Math.random() * 2 ** 32), Math.floor(Math.random() * 1e9)]);
   for (const [s, ns] of cases) c.pushNanos(s, ns);
-  const got = c.toVector().toArray() as BigInt64Array;
+  const got = vectorOf(c).toArray() as BigInt64Array;
   expect(Array.from(got)).toEqual(cases.map(([s, ns]) => BigInt(s) * 1_000_000_000n + BigInt(ns)));
 });
 
@@ -51,7 +60,7 @@ test("C strings: ASCII copied up to the NUL, other bytes decoded to valid UTF-8,
   c.pushCString(bytes(0x78, 0xc3, 0xa9, 0), 0, 4); // "xé"
   c.pushCString(bytes(0x61, 0xff, 0x62, 0), 0, 4); // invalid UTF-8
   c.pushCString(bytes(0x9, 0x64, 0x63, 0x74, 0x63, 0x70, 0), 1, 6); // at an offset
-  expect(c.toVector().toArray()).toEqual(["bbr", "cubic", "bbr", "reno", "xé", "a\uFFFDb", "dctcp"]);
+  expect(vectorOf(c).toArray()).toEqual(["bbr", "cubic", "bbr", "reno", "xé", "a\uFFFDb", "dctcp"]);
 });
 
 test("strided appends: rows known to be whole (bulk validity) and rows checked one by one give the same column", () => {
@@ -81,9 +90,9 @@ test("strided appends: rows known to be whole (bulk validity) and rows checked o
       mixed.appendStrided(part, 16, field, to - from, lens, Math.min(...lens));
     }
     const expected = Array.from({ length: rows }, (_, i) => (type === "u32" ? i + 1 : BigInt(i) + 2n ** 40n));
-    expect([...dense.toVector()]).toEqual(expected);
-    expect([...checked.toVector()]).toEqual(expected);
-    const m = mixed.toVector();
+    expect([...vectorOf(dense)]).toEqual(expected);
+    expect([...vectorOf(checked)]).toEqual(expected);
+    const m = vectorOf(mixed);
     expect([...m]).toEqual(expected.map((v, i) => (some[i] < off + width ? null : v)));
     expect(m.nullCount).toBe(some.filter((n) => n < off + width).length);
   }
@@ -98,7 +107,7 @@ test("strided appends of an unaligned u64 (the byte-by-byte path): exact values,
   const lens = new Int32Array(rows).map((_, i) => (i === 4 ? -1 : i === 9 ? 9 : 10));
   const c = new ColumnBuilder({ name: "c", type: "u64", doc: "" }, 8);
   c.appendStrided(src, 10, { name: "f", offset: 2, type: "u64" }, rows, lens);
-  const v = c.toVector();
+  const v = vectorOf(c);
   expect([...v]).toEqual(Array.from({ length: rows }, (_, i) => (lens[i] < 10 ? null : 2n ** 63n + BigInt(i * 977))));
   expect(v.nullCount).toBe(2);
 });
@@ -146,8 +155,8 @@ test("strided appends of byte fields, big-endian fields and bitfields: each valu
       checked.appendStrided(part, 8, field, to - from, lens.subarray(from, to));
     }
     const label = `${ftype} at ${offset}, bits ${bits}`;
-    expect({ label, values: [...dense.toVector()] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => value(i)) });
-    expect({ label, values: [...checked.toVector()] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => (lens[i] < offset + width ? null : value(i))) });
+    expect({ label, values: [...vectorOf(dense)] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => value(i)) });
+    expect({ label, values: [...vectorOf(checked)] }).toEqual({ label, values: Array.from({ length: rows }, (_, i) => (lens[i] < offset + width ? null : value(i))) });
   }
 });
 
@@ -161,7 +170,7 @@ test("nulls appended in bulk sit between values, in number and text columns, and
     push(2);
     c.appendNulls(0);
     push(3);
-    const v = c.toVector();
+    const v = vectorOf(c);
     expect(v.nullCount).toBe(11);
     expect([...v]).toEqual([value(1), ...Array(11).fill(null), value(2), value(3)]);
   }

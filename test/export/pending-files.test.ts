@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { builders, tableOf } from "../../src/export/arrow-table.ts";
+import { builders, sliceOf } from "../../src/export/table-slice.ts";
 import { PendingFiles } from "../../src/export/parquet-file.ts";
 
 let dir: string;
@@ -28,7 +28,7 @@ afterEach(() => {
 function table(n: number) {
   const [col] = builders([{ name: "x", type: "u32", required: true, doc: "" }]);
   for (let i = 0; i < n; i++) col.push(i);
-  return tableOf([col]);
+  return sliceOf([col]);
 }
 
 const tree = (root: string) => (readdirSync(root, { recursive: true }) as string[]).filter((p) => p.includes(".parquet")).sort();

@@ -57,7 +57,7 @@ test("every column type, with and without nulls, reads back exactly, with its sc
         expect([(f.type as Timestamp).unit, (f.type as Timestamp).timezone]).toEqual([3, "UTC"]);
       } else {
         const int = f.type as Int;
-        expect({ name: f.name, bits: int.bitWidth, signed: int.isSigned }).toEqual({ name: f.name, bits: Number(type.slice(1)), signed: type.startsWith("i") });
+        expect({ name: f.name, bits: int.bitWidth as number, signed: int.isSigned }).toEqual({ name: f.name, bits: Number(type.slice(1)), signed: type.startsWith("i") });
       }
       const col = table.getChildAt(k)!;
       const nullable = defs[k].required !== true;

@@ -78,7 +78,7 @@ export class ReportFanout implements CycleSink {
   }
 
   onReport(report: CycleReport, cycleMs: number): void {
-    const { events, metrics } = this.deps;
+    const { events } = this.deps;
     if (events) {
       for (const o of report.opened) events.open(o);
       for (const c of report.closed) events.close(c.uuid, c.closedAt, c.closedAtSubMs);
@@ -89,7 +89,6 @@ export class ReportFanout implements CycleSink {
     const now = performance.now();
     if (now - this.lastSync >= SYNC_EVERY_MS) this.sync(now);
     this.deps.api?.pushStatus();
-    metrics.cacheCount.observe(this.deps.collector.tracked);
   }
 
   /** Counters and gauges brought up to the collector's and the storage worker's totals. */
@@ -141,7 +140,7 @@ export class ReportFanout implements CycleSink {
     });
   }
 
-  /** What M-Lab observes every poll: the interval, and each dump's sockets and time. */
+  /** What M-Lab observes every poll: the interval, each dump's sockets and time, the cache's size. */
   private observeCycle(report: CycleReport, cycleMs: number): void {
     const { collector, metrics } = this.deps;
     metrics.pollDuration.observe(cycleMs / 1000);
@@ -150,6 +149,7 @@ export class ReportFanout implements CycleSink {
     const dump = collector.lastDump;
     for (let i = 0; i < dump.families.length; i++) metrics.connectionCount.observe(dump.messages[i], afLabel(dump.families[i]));
     for (let i = 0; i < dump.walks.length; i++) metrics.syscallTime.observe(dump.seconds[i], afLabel(dump.walks[i]));
+    metrics.cacheCount.observe(collector.tracked);
     this.rates.update(report.time, collector.stats.bytes, metrics);
   }
 

@@ -125,7 +125,7 @@ function bodyLayout(columns: readonly IpcColumn[]): { parts: (Uint8Array | null)
     at += pad8(n);
   };
   for (const c of columns) {
-    add(c.nullCount > 0 ? c.validity : null);
+    add(c.validity);
     if (c.offsets !== null) add(c.offsets);
     add(c.values);
   }
@@ -165,9 +165,9 @@ export class IpcStreamWriter {
     for (let i = 0; i < body.parts.length; i++) {
       const p = body.parts[i];
       const start = at + body.buffers[2 * i];
+      const n = body.buffers[2 * i + 1];
       if (p !== null) out.set(p, start);
-      const end = start + (p === null ? 0 : p.byteLength);
-      out.fill(0, end, at + body.buffers[2 * i] + pad8(end - start));
+      out.fill(0, start + n, start + pad8(n));
     }
     at += body.length;
     dv.setUint32(at, CONTINUATION, true);

@@ -3,7 +3,7 @@
 // recorded kernel messages, an ArchiveSet, a ConnectionIndex), so counters can be set
 // above 2^53 and times to the nanosecond.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Database } from "bun:sqlite";
@@ -201,14 +201,23 @@ test("--every thins to one row per interval, first and last kept, counts adding 
   }
 });
 
-test("a missing archive is skipped and named; a full disk fails the run, leaves no partial file and keeps the previous export", async () => {
+test("a missing or unreadable archive is skipped and named; a full disk fails the run, leaves no partial file and keeps the previous export", async () => {
   const { archives, out, index } = setup(3);
-  const gone = index.exportState().page(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, "", 1)[0];
+  const [gone, unreadable] = index.exportState().page(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, "", 2);
   rmSync(join(archives, gone.files[0].path));
+  // A folder where the file was: it opens, but cannot be read.
+  rmSync(join(archives, unreadable.files[0].path));
+  mkdirSync(join(archives, unreadable.files[0].path));
   const fs = mountTmpfs(256 * 1024);
   try {
     const s = await runExport(index, { outDir: fs.dir, archiveDir: archives, host: "h" });
-    expect(s.skipped.map((k) => [k.uuid, k.path, k.reason])).toEqual([[gone.uuid, gone.files[0].path, "missing"]]);
+    const byUuid = (a: unknown[], b: unknown[]): number => String(a[0]).localeCompare(String(b[0]));
+    expect(s.skipped.map((k) => [k.uuid, k.path, k.reason]).sort(byUuid)).toEqual(
+      [
+        [gone.uuid, gone.files[0].path, "missing"],
+        [unreadable.uuid, unreadable.files[0].path, expect.stringContaining("EISDIR")],
+      ].sort(byUuid),
+    );
     expect(s.connections).toBe(3);
     const before = (readdirSync(fs.dir, { recursive: true }) as string[]).sort();
     // More connections, then a disk too full for their files.

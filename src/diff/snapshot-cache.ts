@@ -21,6 +21,8 @@ export interface CacheEntry<T> {
   hasInfo: boolean;
   /** The cycle in which the socket was last seen in a dump. */
   seenCycle: number;
+  /** Where it came in the last dump order the cache recorded; -1 once deleted. */
+  pos: number;
   /** The owner's per-connection state (files, counters...). */
   data: T | undefined;
 }
@@ -30,6 +32,14 @@ export class SnapshotCache<T> {
   private readonly digest = new Digest();
   private seenThisCycle = 0;
   cycle = 0;
+  // The entries in the order the last cycle's dumps gave them, and this cycle's so far.
+  // The kernel walks its socket tables in the same order every time, so the socket after
+  // the one just seen is usually the entry after it: checked by its key, which skips the
+  // hash lookup for most sockets of a quiet host.
+  private prevOrder: CacheEntry<T>[] = [];
+  private order: CacheEntry<T>[] = [];
+  private orderLength = 0;
+  private cursor = 0;
   /** The entry touched by the last observe() call (saves returning a tuple). */
   last: CacheEntry<T> | null = null;
 
@@ -38,6 +48,13 @@ export class SnapshotCache<T> {
   }
 
   beginCycle(): number {
+    const prev = this.prevOrder;
+    // Truncated, not emptied: the array keeps its room, and drops its stale entries.
+    this.order.length = this.orderLength;
+    this.prevOrder = this.order;
+    this.order = prev;
+    this.orderLength = 0;
+    this.cursor = 0;
     this.seenThisCycle = 0;
     return ++this.cycle;
   }
@@ -53,14 +70,18 @@ export class SnapshotCache<T> {
     const d = this.digest;
     d.compute(buf, idm, end, info, info < 0 ? 0 : attrs.length[Attr.INFO]);
     const hasInfo = info >= 0;
-    let entry = this.entries.get(key);
+    let entry: CacheEntry<T> | undefined = this.prevOrder[this.cursor];
+    if (entry === undefined || entry.key !== key || entry.pos < 0) entry = this.entries.get(key);
     if (entry === undefined) {
-      entry = { key, h1: d.h1, h2: d.h2, hasInfo, seenCycle: -1, data: undefined };
+      entry = { key, h1: d.h1, h2: d.h2, hasInfo, seenCycle: -1, pos: -1, data: undefined };
       this.entries.set(key, entry);
+      this.placed(entry);
       this.markSeen(entry);
       this.last = entry;
       return Change.First;
     }
+    this.cursor = entry.pos + 1;
+    this.placed(entry);
     this.markSeen(entry);
     this.last = entry;
     let change: Change = Change.None;
@@ -76,6 +97,7 @@ export class SnapshotCache<T> {
 
   delete(entry: CacheEntry<T>): void {
     if (this.entries.get(entry.key) === entry) {
+      entry.pos = -1;
       if (entry.seenCycle === this.cycle) this.seenThisCycle--;
       this.entries.delete(entry.key);
     }
@@ -96,6 +118,12 @@ export class SnapshotCache<T> {
 
   values(): IterableIterator<CacheEntry<T>> {
     return this.entries.values();
+  }
+
+  /** Records the entry's place in this cycle's order. */
+  private placed(entry: CacheEntry<T>): void {
+    entry.pos = this.orderLength;
+    this.order[this.orderLength++] = entry;
   }
 
   private markSeen(entry: CacheEntry<T>): void {
